@@ -1,0 +1,39 @@
+"""The hub side and the user side agree on the environment they share, variable for variable."""
+
+import profiler.playground as user_side
+import pytest
+import spawner.environment as hub_side
+
+
+def test_both_sides_name_the_same_variables():
+    assert hub_side.ALL == user_side.ALL
+    for name in ("STACK_NAME", "LOADTEST_TABLE", "RUNS_TABLE", "DATA_URL", "CACHE_URL", "AWS_ENDPOINT_URL"):
+        assert getattr(hub_side, name) == getattr(user_side, name)
+
+
+def test_what_the_hub_writes_the_user_side_reads():
+    env = hub_side.build(
+        {
+            hub_side.STACK_NAME: "profiler-alice",
+            hub_side.LOADTEST_TABLE: "profiler-alice-loadtest",
+            hub_side.RUNS_TABLE: "profiler-alice-runs",
+            hub_side.AWS_REGION: "eu-west-1",
+            hub_side.AWS_ENDPOINT_URL: "http://127.0.0.1:5000",
+            hub_side.ROLE_ARN: None,
+        }
+    )
+    playground = user_side.current(env)
+    assert playground.loadtest_table == "profiler-alice-loadtest"
+    assert playground.region == "eu-west-1"
+    assert playground.endpoint_url == "http://127.0.0.1:5000"
+    assert playground.role_arn is None
+
+
+def test_the_hub_cannot_leak_a_variable_outside_the_contract():
+    with pytest.raises(KeyError, match="HUB_SECRET"):
+        hub_side.build({"HUB_SECRET": "x"})
+
+
+def test_a_server_without_a_playground_says_why():
+    with pytest.raises(user_side.NoPlayground, match="PLAYGROUND_STACK_NAME"):
+        user_side.current({})
