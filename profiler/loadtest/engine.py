@@ -1,0 +1,354 @@
+"""The load-test engine: runs a workload against a DynamoDB table from its own thread and asyncio loop, so the
+kernel (and a Voila dashboard) stays responsive, and pushes one statistics record per interval to subscribers
+and to the run store.
+
+    test = LoadTest(WorkloadSpec(target_rate=100, duration=30), on_interval=graph.update)
+    test.start()            # returns at once with the run id
+    test.stop()             # finish in-flight requests, then end the run   (or test.cancel(): abandon them)
+    summary = test.wait()   # the end record; the run itself: test.store.load(test.run_id)
+
+Subscribers are called in the engine thread, between requests: keep them short (set widget traits, append to a
+list). Intervals are cut by completion time; warm-up intervals are marked ``phase: "warmup"`` and left out of
+the cumulative figures (a request sent during warm-up that completes after it counts in the first measured
+interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+import time
+import warnings
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from ..playground import Playground, current
+from .guard import CapacityWarning, capacity_warnings
+from .spec import WorkloadSpec
+from .stats import CumulativeStats, IntervalRecorder
+from .store import DynamoRunStore, FileRunStore, RunStore, StoreWriter
+from .transport import DynamoHttpClient
+from .workload import READ_API, RequestFactory, Target, consumed_units, describe_target, items_read, \
+    unprocessed_count
+
+log = logging.getLogger(__name__)
+Subscriber = Callable[[dict[str, Any]], None]
+FINISHED, STOPPED, CANCELLED, FAILED = "finished", "stopped", "cancelled", "failed"
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique without coordination."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def default_store(playground: Playground | None) -> RunStore:
+    if playground is None:
+        return FileRunStore()
+    return DynamoRunStore(playground.client("dynamodb"), playground.runs_table)
+
+
+def interval_boundaries(warmup: float, interval: float) -> Iterator[tuple[float, str]]:
+    """(seconds since start, phase of the interval ending there), forever; warm-up ends on a boundary."""
+    elapsed = 0.0
+    while elapsed + interval < warmup - 1e-9:
+        elapsed += interval
+        yield elapsed, "warmup"
+    if warmup > 0:
+        yield warmup, "warmup"
+    step = 0
+    while True:
+        step += 1
+        yield warmup + step * interval, "measure"
+
+
+class RunBase:
+    """What every way of running a spec shares: subscribers, the run store, the record stream, the end."""
+
+    mode = ""
+
+    def __init__(self, spec: WorkloadSpec, *, playground: Playground | None = None, store: RunStore | None = None,
+                 on_interval: Subscriber | None = None):
+        self.spec = spec
+        self.playground = playground if playground is not None else current()
+        self.store = store if store is not None else default_store(self.playground)
+        self.run_id: str | None = None
+        self.status = "created"
+        self.target: Target | None = None
+        self.warnings: list[str] = []
+        self.intervals: list[dict[str, Any]] = []
+        self.result: dict[str, Any] | None = None
+        self.subscriber_errors: list[str] = []
+        self._subscribers: list[Subscriber] = [on_interval] if on_interval else []
+        self._writer: StoreWriter | None = None
+        self._done = threading.Event()
+        self._cumulative = CumulativeStats()
+        self._seq = 0
+
+    def subscribe(self, callback: Subscriber) -> None:
+        self._subscribers.append(callback)
+
+    @property
+    def table(self) -> str:
+        return self.spec.table or self.playground.loadtest_table
+
+    def _prepare(self) -> None:
+        if self.run_id is not None:
+            raise RuntimeError("this load test was already started; make a new one to run again")
+        self.target = describe_target(self.playground.client("dynamodb"), self.table)
+        self.warnings = capacity_warnings(self.spec, self.target, self.endpoint_is_local)
+        for message in self.warnings:
+            warnings.warn(message, CapacityWarning, stacklevel=3)
+        self.run_id = new_run_id()
+        config = {"run_id": self.run_id, "name": self.spec.name, "mode": self.mode,
+                  "started": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                  "spec": self.spec.to_dict(), "target": self.target.to_dict(), "warnings": self.warnings}
+        self.store.begin(self.run_id, config)  # synchronously: the run exists once start() returns
+        self._writer = StoreWriter(self.store)
+        self.status = "running"
+
+    @property
+    def endpoint_is_local(self) -> bool:
+        return bool(self.playground.endpoint_url)
+
+    def _publish(self, snapshot: dict[str, Any], phase: str, started_wall: float, seconds: float,
+                 elapsed: float, **extra) -> dict[str, Any]:
+        self._seq += 1
+        cumulative = self._cumulative.add(snapshot, seconds) if phase == "measure" else self._cumulative.summary()
+        record = {"kind": "interval", "run_id": self.run_id, "seq": self._seq, "phase": phase,
+                  "start": round(started_wall, 3), "seconds": round(seconds, 4), "elapsed": round(elapsed, 3),
+                  "throughput": round(snapshot["requests"] / seconds, 2) if seconds > 0 else 0.0,
+                  **snapshot, **extra, "cumulative": cumulative}
+        self.intervals.append(record)
+        self._writer.submit("append", self.run_id, record)
+        for callback in list(self._subscribers):
+            try:
+                callback(record)
+            except Exception as exc:  # noqa: BLE001 - a broken display must not stop the load
+                self.subscriber_errors.append(repr(exc))
+                log.exception("load-test subscriber failed")
+        return record
+
+    def _finish(self, status: str, **extra) -> None:
+        end = {"kind": "end", "run_id": self.run_id, "status": status,
+               "ended": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+               "intervals": self._seq, "cumulative": self._cumulative.summary(), **extra}
+        self._writer.submit("finish", self.run_id, end)
+        self._writer.close()
+        if self._writer.failures:
+            end["store_failures"] = self._writer.failures
+        self.result = end
+        self.status = status
+        for callback in list(self._subscribers):
+            try:
+                callback(end)
+            except Exception as exc:  # noqa: BLE001
+                self.subscriber_errors.append(repr(exc))
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """Block until the run ends (for scripts and tests; a notebook should subscribe instead)."""
+        self._done.wait(timeout)
+        return self.result
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+
+class LoadTest(RunBase):
+    """A load test run in this process, in its own thread and asyncio loop."""
+
+    mode = "engine"
+
+    def __init__(self, spec: WorkloadSpec, *, playground: Playground | None = None, store: RunStore | None = None,
+                 on_interval: Subscriber | None = None, max_attempts: int = 3, keep_raw_latencies: bool = False):
+        super().__init__(spec, playground=playground, store=store, on_interval=on_interval)
+        self.max_attempts = max_attempts
+        self.raw_latencies: dict[int, list[int]] | None = {} if keep_raw_latencies else None  # test hook
+        self._written_bits = bytearray((spec.items_in_key_space + 7) // 8)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop_requested = False
+        self._cancel_requested = False
+        self._in_flight: set[asyncio.Task] = set()
+        self._issued_measured = 0
+        self._abandoned = 0
+
+    def start(self) -> str:
+        self._prepare()
+        credentials = self.playground.boto3_session().get_credentials()
+        if credentials is None:
+            raise RuntimeError("no AWS credentials for the playground (the hub hands them over; outside the hub "
+                               "set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+        self._credentials = credentials
+        self._frozen = credentials.get_frozen_credentials()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._thread_main, args=(started,), name=f"loadtest-{self.run_id}",
+                                        daemon=True)
+        self._thread.start()
+        started.wait(10)
+        return self.run_id
+
+    def stop(self) -> None:
+        """Send no more requests; the run ends once those in flight complete."""
+        self._stop_requested = True
+
+    def cancel(self) -> None:
+        """End now: requests in flight are abandoned (counted as ``abandoned``), everything recorded is kept."""
+        self._cancel_requested = True
+        self._stop_requested = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._cancel_in_flight)
+            except RuntimeError:
+                pass  # the loop closed meanwhile: the run has ended
+
+    @property
+    def distinct_items_written(self) -> int:
+        return int.from_bytes(self._written_bits, "little").bit_count()
+
+    # --- the engine thread -------------------------------------------------------------------------------
+    def _thread_main(self, started: threading.Event) -> None:
+        try:
+            asyncio.run(self._main(started))
+        except BaseException as exc:  # noqa: BLE001 - the run must end with a record whatever happens
+            log.exception("load test failed")
+            if not self.done:
+                self._finish(FAILED, error=repr(exc))
+
+    def _cancel_in_flight(self) -> None:
+        for task in list(self._in_flight):
+            task.cancel()
+
+    async def _main(self, started: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        spec = self.spec
+        self._factory = RequestFactory(spec, self.target, spec.seed)
+        self._client = DynamoHttpClient(
+            region=self.playground.region, endpoint_url=self.playground.endpoint_url,
+            credentials=lambda: self._frozen, max_attempts=self.max_attempts,
+            max_connections=spec.max_in_flight if spec.open_model else spec.concurrency)
+        self._recorder = self._new_recorder()
+        self._t0 = time.perf_counter()
+        self._wall0 = time.time()
+        self._warmup_end = self._t0 + spec.warmup
+        self._deadline = self._warmup_end + spec.duration if spec.duration is not None else None
+        started.set()
+        ticker = asyncio.create_task(self._tick())
+        status = FINISHED
+        try:
+            if spec.open_model:
+                await self._open_model()
+            else:
+                await asyncio.gather(*(self._closed_worker() for _ in range(spec.concurrency)))
+        except asyncio.CancelledError:
+            pass
+        finally:
+            ticker.cancel()
+            await self._client.close()
+        if self._cancel_requested:
+            status = CANCELLED
+        elif self._stop_requested:
+            status = STOPPED
+        now = time.perf_counter()
+        self._cut(now, "warmup" if now < self._warmup_end else "measure")
+        self._finish(status, distinct_items_written=self.distinct_items_written, abandoned=self._abandoned)
+
+    def _new_recorder(self) -> IntervalRecorder:
+        recorder = IntervalRecorder()
+        if self.raw_latencies is not None:
+            recorder.raw_latencies = []
+        return recorder
+
+    def _may_issue(self, intended: float) -> bool:
+        if self._stop_requested:
+            return False
+        if self._deadline is not None:
+            return intended < self._deadline
+        if intended < self._warmup_end:
+            return True
+        if self._issued_measured >= self.spec.requests:
+            return False
+        self._issued_measured += 1
+        return True
+
+    async def _closed_worker(self) -> None:
+        while True:
+            now = time.perf_counter()
+            if not self._may_issue(now):
+                return
+            task = asyncio.current_task()
+            self._in_flight.add(task)
+            try:
+                await self._request(now)
+            except asyncio.CancelledError:
+                self._abandoned += 1
+                return
+            finally:
+                self._in_flight.discard(task)
+
+    async def _open_model(self) -> None:
+        period = 1.0 / self.spec.target_rate
+        slots = asyncio.Semaphore(self.spec.max_in_flight)
+        intended = self._t0
+        while True:
+            now = time.perf_counter()
+            if intended > now:
+                await asyncio.sleep(intended - now)
+            if not self._may_issue(intended):
+                break
+            # Waiting for a slot delays the send but not the intended time: the wait is counted as latency.
+            await slots.acquire()
+            task = asyncio.create_task(self._request(intended))
+            self._in_flight.add(task)
+            task.add_done_callback(lambda t: (slots.release(), self._in_flight.discard(t)))
+            intended += period
+        if self._in_flight:
+            results = await asyncio.gather(*self._in_flight, return_exceptions=True)
+            self._abandoned += sum(isinstance(r, asyncio.CancelledError) for r in results)
+
+    async def _request(self, intended: float) -> None:
+        factory = self._factory
+        operation = factory.next_operation()
+        api, params, writes = factory.build(operation)
+        reply = await self._client.call(api, params)
+        latency_us = int((time.perf_counter() - intended) * 1e6)
+        body = reply.body
+        written = 0
+        if reply.error is None and writes:
+            if api == "BatchWriteItem" and body.get("UnprocessedItems"):
+                left = factory.unprocessed_indexes(body)
+                writes = [index for index in writes if index not in left]
+            bits = self._written_bits
+            for index in writes:
+                bits[index >> 3] |= 1 << (index & 7)
+            written = len(writes)
+        units = consumed_units(body) if reply.error is None else 0.0
+        is_read = operation in READ_API
+        self._recorder.record(
+            operation, latency_us, error=reply.error, throttles=reply.throttles, retries=reply.retries,
+            read_units=units if is_read else 0.0, write_units=0.0 if is_read else units, written=written,
+            read=items_read(api, body) if reply.error is None else 0,
+            unprocessed=unprocessed_count(api, body) if reply.error is None else 0)
+
+    async def _tick(self) -> None:
+        for boundary, phase in interval_boundaries(self.spec.warmup, self.spec.interval):
+            delay = self._t0 + boundary - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._cut(time.perf_counter(), phase)
+            self._frozen = self._credentials.get_frozen_credentials()
+
+    def _cut(self, now: float, phase: str) -> None:
+        recorder, self._recorder = self._recorder, self._new_recorder()
+        last_end = getattr(self, "_last_cut", self._t0)
+        if now - last_end <= 1e-6 and not recorder.requests:
+            return
+        self._last_cut = now
+        record = self._publish(recorder.snapshot(), phase, self._wall0 + (last_end - self._t0), now - last_end,
+                               now - self._t0)
+        if self.raw_latencies is not None:
+            self.raw_latencies[record["seq"]] = recorder.raw_latencies
