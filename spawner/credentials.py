@@ -1,0 +1,202 @@
+"""Scoped, temporary AWS credentials for a user's server, and how they stay fresh.
+
+The hub never hands its own keys to a user's server. It calls STS ``AssumeRole`` on the role of the user's
+stack (whose policy reaches only that stack's tables and target group) and adds a *session policy* naming the
+same resources, so even a role edited by hand cannot give the session more.
+
+Refresh, for sessions longer than the credentials' lifetime (``file`` delivery, the default):
+
+1. The hub writes the credentials as ``credential_process`` JSON into ``credentials.json`` (mode 0600) in a
+   folder of its own per user, and an AWS config file whose ``[default]`` profile runs
+   ``cat <that file>`` as its ``credential_process``. The server gets ``AWS_CONFIG_FILE`` pointing at it and
+   ``AWS_SHARED_CREDENTIALS_FILE`` pointing at an empty file, so no other credentials are found first.
+2. botocore treats process credentials that carry an ``Expiration`` as refreshable: every client in the
+   user's server (boto3 default session, Locust workers...) re-runs the process when fewer than 15 minutes
+   remain, without any code on the user side.
+3. The hub re-assumes the role ``refresh_margin`` seconds (default 20 min, more than botocore's 15) before
+   expiry and atomically replaces ``credentials.json``; a restarted hub resumes this from ``poll()``.
+
+``environment`` delivery (for spawners whose servers cannot see the hub's files, e.g. Kubernetes) puts the
+same scoped keys in ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``: they are not
+refreshed, so the server must be restarted before ``PLAYGROUND_CREDENTIALS_EXPIRE`` (up to 12 hours).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from spawner import environment
+
+DYNAMODB_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+)
+TARGET_GROUP_ACTIONS = ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")
+
+
+@dataclass(frozen=True)
+class ScopedCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: dt.datetime  # aware, UTC
+
+    @property
+    def expiration_iso(self) -> str:
+        return self.expiration.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def process_output(self) -> dict[str, Any]:
+        """The JSON a ``credential_process`` prints (botocore refreshes it before ``Expiration``)."""
+        return {
+            "Version": 1,
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": self.secret_access_key,
+            "SessionToken": self.session_token,
+            "Expiration": self.expiration_iso,
+        }
+
+
+def session_policy(outputs: Mapping[str, str]) -> dict[str, Any]:
+    """The session policy: only this playground's two tables (and their indexes) and its target group."""
+    tables = [outputs["LoadTestTableArn"], outputs["RunsTableArn"]]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnTables",
+                "Effect": "Allow",
+                "Action": list(DYNAMODB_ACTIONS),
+                "Resource": tables + [f"{arn}/index/*" for arn in tables],
+            },
+            {
+                "Sid": "OwnTargetGroup",
+                "Effect": "Allow",
+                "Action": list(TARGET_GROUP_ACTIONS),
+                "Resource": [outputs["TargetGroupArn"]],
+            },
+        ],
+    }
+
+
+def assume(sts: Any, role_arn: str, session_name: str, policy: Mapping[str, Any],
+           duration_seconds: int) -> ScopedCredentials:
+    """STS AssumeRole with the session policy. Blocking: call it from a worker thread."""
+    response = sts.assume_role(
+        RoleArn=role_arn,
+        RoleSessionName=session_name[:64],
+        Policy=json.dumps(policy, separators=(",", ":")),
+        DurationSeconds=duration_seconds,
+    )
+    issued = response["Credentials"]
+    expiration = issued["Expiration"]
+    if expiration.tzinfo is None:
+        expiration = expiration.replace(tzinfo=dt.timezone.utc)
+    return ScopedCredentials(
+        access_key_id=issued["AccessKeyId"],
+        secret_access_key=issued["SecretAccessKey"],
+        session_token=issued["SessionToken"],
+        expiration=expiration,
+    )
+
+
+def seconds_until_refresh(credentials: ScopedCredentials, margin_seconds: float,
+                          now: dt.datetime | None = None) -> float:
+    """How long the hub may wait before re-assuming the role (0: now)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (credentials.expiration - now).total_seconds() - margin_seconds)
+
+
+@dataclass(frozen=True)
+class CredentialFiles:
+    """The files of ``file`` delivery, in one folder per user that only the hub's OS user can read."""
+
+    directory: Path
+
+    @property
+    def credentials_json(self) -> Path:
+        return self.directory / "credentials.json"
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "config"
+
+    @property
+    def shared_credentials(self) -> Path:
+        return self.directory / "credentials"
+
+    def write(self, credentials: ScopedCredentials, region: str) -> None:
+        """Write (or atomically replace) the files; a reader never sees a half-written file."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_private(self.credentials_json, json.dumps(credentials.process_output()))
+        _write_private(
+            self.config,
+            "# Written by the hub: scoped playground credentials, refreshed before they expire.\n"
+            "[default]\n"
+            f"region = {region}\n"
+            f"credential_process = cat {shlex.quote(str(self.credentials_json))}\n",
+        )
+        _write_private(self.shared_credentials, "# Intentionally empty: credentials come from the config file.\n")
+
+    def read(self) -> ScopedCredentials | None:
+        try:
+            data = json.loads(self.credentials_json.read_text())
+        except (OSError, ValueError):
+            return None
+        return ScopedCredentials(
+            access_key_id=data["AccessKeyId"],
+            secret_access_key=data["SecretAccessKey"],
+            session_token=data["SessionToken"],
+            expiration=dt.datetime.fromisoformat(data["Expiration"].replace("Z", "+00:00")),
+        )
+
+    def remove(self) -> None:
+        for path in (self.credentials_json, self.config, self.shared_credentials):
+            path.unlink(missing_ok=True)
+        try:
+            self.directory.rmdir()
+        except OSError:
+            pass
+
+    def environment(self, credentials: ScopedCredentials) -> dict[str, str]:
+        return {
+            environment.AWS_CONFIG_FILE: str(self.config),
+            environment.AWS_SHARED_CREDENTIALS_FILE: str(self.shared_credentials),
+            environment.CREDENTIALS_FILE: str(self.credentials_json),
+            environment.CREDENTIALS_EXPIRE: credentials.expiration_iso,
+        }
+
+
+def environment_delivery(credentials: ScopedCredentials) -> dict[str, str]:
+    return {
+        environment.AWS_ACCESS_KEY_ID: credentials.access_key_id,
+        environment.AWS_SECRET_ACCESS_KEY: credentials.secret_access_key,
+        environment.AWS_SESSION_TOKEN: credentials.session_token,
+        environment.CREDENTIALS_EXPIRE: credentials.expiration_iso,
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

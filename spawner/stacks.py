@@ -1,0 +1,396 @@
+"""A user's playground stack in CloudFormation: create or adopt, watch it as progress, read outputs, delete.
+
+The blocking boto3 calls live in :class:`StackClient` (plain, synchronous, easy to stub); :func:`watch` is the
+only async part and runs each call in a worker thread, so the hub's event loop never waits on AWS.
+Every AWS failure becomes a :class:`PlaygroundError` whose message is meant for the person who logged in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from spawner.names import PlaygroundNames
+
+log = logging.getLogger(__name__)
+
+HEALTHY = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"})
+IN_PROGRESS = frozenset(
+    {
+        "CREATE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "REVIEW_IN_PROGRESS",
+        "IMPORT_IN_PROGRESS",
+    }
+)
+# A stack in one of these will never become usable: it is deleted and made anew.
+BROKEN = frozenset(
+    {
+        "CREATE_FAILED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+        "DELETE_FAILED",
+        "UPDATE_ROLLBACK_FAILED",
+        "UPDATE_FAILED",
+        "IMPORT_ROLLBACK_IN_PROGRESS",
+        "IMPORT_ROLLBACK_COMPLETE",
+        "IMPORT_ROLLBACK_FAILED",
+    }
+)
+DELETING = frozenset({"DELETE_IN_PROGRESS"})
+GONE = frozenset({"DELETE_COMPLETE"})
+
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "LimitExceeded"}
+)
+AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "InsufficientCapabilitiesException",
+    }
+)
+
+
+class PlaygroundError(RuntimeError):
+    """Creating, adopting or deleting a playground failed; ``str(error)`` is the reason to show the user."""
+
+
+def explain(error: Exception, doing: str) -> PlaygroundError:
+    """A message a person can act on, for an AWS error raised while ``doing`` something."""
+    if isinstance(error, PlaygroundError):
+        return error
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        detail = error.response.get("Error", {}).get("Message", "") or code
+        if code in THROTTLING_CODES:
+            return PlaygroundError(
+                f"AWS is throttling requests while {doing} ({detail}). Nothing was lost; try again in a minute."
+            )
+        if code in AUTH_CODES:
+            return PlaygroundError(
+                f"AWS refused the hub's credentials while {doing} ({code}: {detail}). "
+                "An administrator needs to fix the hub's AWS access; your data is untouched."
+            )
+        if code == "ValidationError":
+            return PlaygroundError(f"CloudFormation rejected the playground template while {doing}: {detail}")
+        return PlaygroundError(f"AWS error while {doing}: {code}: {detail}")
+    if isinstance(error, BotoCoreError):
+        return PlaygroundError(f"Could not reach AWS while {doing}: {error}")
+    return PlaygroundError(f"Unexpected error while {doing}: {error!r}")
+
+
+class _AnyTagLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML (``!Ref``, ``!Sub``...) just far enough to count its resources."""
+
+
+_AnyTagLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def resource_count(template_body: str) -> int:
+    """How many resources the template declares: the denominator of honest progress."""
+    try:
+        template = yaml.load(template_body, Loader=_AnyTagLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise PlaygroundError(f"The playground template is not valid YAML: {error}") from None
+    resources = (template or {}).get("Resources") if isinstance(template, dict) else None
+    if not resources:
+        raise PlaygroundError("The playground template declares no Resources.")
+    return len(resources)
+
+
+@dataclass(frozen=True)
+class StackRequest:
+    """Everything ``create_stack`` needs for one user's playground (built by :func:`build_request`)."""
+
+    names: PlaygroundNames
+    template_body: str
+    parameters: tuple[tuple[str, str], ...]
+    tags: tuple[tuple[str, str], ...]
+
+    @property
+    def total_resources(self) -> int:
+        return resource_count(self.template_body)
+
+
+TAG_OWNER = "owner"
+TAG_HUB = "hub"
+TAG_CREATED_BY = "created-by"
+CREATED_BY = "PlaygroundSpawner"
+
+
+def build_request(names: PlaygroundNames, template_body: str, hub_id: str) -> StackRequest:
+    tags = ((TAG_OWNER, names.username), (TAG_HUB, hub_id), (TAG_CREATED_BY, CREATED_BY))
+    parameters = (
+        ("NamePrefix", names.prefix),
+        ("UserSlug", names.slug),
+        ("Owner", names.username),
+        ("Hub", hub_id),
+        ("CreatedBy", CREATED_BY),
+    )
+    return StackRequest(names=names, template_body=template_body, parameters=parameters, tags=tags)
+
+
+@dataclass
+class Progress:
+    """What to show on the spawn page: ``done`` of ``total`` resources finished, and the latest news."""
+
+    status: str
+    done: int
+    total: int
+    message: str
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+@dataclass
+class EventLog:
+    """Stack events seen so far, oldest first; tells which resources are done and why one failed."""
+
+    seen: set[str] = field(default_factory=set)
+    completed: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, events: list[dict], stack_name: str) -> list[dict]:
+        """Record new events (any order, duplicates allowed) and return the new ones, oldest first."""
+        fresh = [event for event in events if event["EventId"] not in self.seen]
+        fresh.sort(key=lambda event: event["Timestamp"])
+        for event in fresh:
+            self.seen.add(event["EventId"])
+            logical_id = event.get("LogicalResourceId", "")
+            status = event.get("ResourceStatus", "")
+            if logical_id == stack_name:
+                continue
+            if status in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+                self.completed.add(logical_id)
+            elif status.endswith("_FAILED"):
+                reason = event.get("ResourceStatusReason") or "no reason given"
+                self.failures.append(f"{logical_id} ({event.get('ResourceType', '?')}): {reason}")
+        return fresh
+
+
+def describe_event(event: dict) -> str:
+    what = event.get("LogicalResourceId", "?")
+    status = event.get("ResourceStatus", "?").replace("_", " ").lower()
+    kind = event.get("ResourceType", "")
+    reason = event.get("ResourceStatusReason")
+    text = f"{what} ({kind}): {status}" if kind and kind != "AWS::CloudFormation::Stack" else f"Stack: {status}"
+    return f"{text} - {reason}" if reason and "FAILED" in event.get("ResourceStatus", "") else text
+
+
+class StackClient:
+    """Synchronous CloudFormation + ELBv2 calls for playgrounds. Run its methods in a worker thread."""
+
+    def __init__(self, cloudformation: Any, elbv2: Any):
+        self.cloudformation = cloudformation
+        self.elbv2 = elbv2
+
+    def describe(self, stack: str) -> dict | None:
+        """The stack (by name or id), or None when there is none (deleted stacks count as none)."""
+        try:
+            found = self.cloudformation.describe_stacks(StackName=stack)["Stacks"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ValidationError" and "does not exist" in str(error):
+                return None
+            raise
+        if not found or found[0]["StackStatus"] in GONE:
+            return None
+        return found[0]
+
+    def create(self, request: StackRequest) -> str:
+        """Start creating the stack; returns its id. Raises AlreadyExistsException's ClientError on a race."""
+        # The token makes botocore's own retries of this call idempotent; AlreadyExists covers other callers.
+        token = f"{request.names.stack}-{uuid.uuid4().hex}"[:128]
+        response = self.cloudformation.create_stack(
+            StackName=request.names.stack,
+            TemplateBody=request.template_body,
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in request.parameters],
+            Tags=[{"Key": key, "Value": value} for key, value in request.tags],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+            OnFailure="ROLLBACK",
+            ClientRequestToken=token,
+        )
+        return response["StackId"]
+
+    def events(self, stack_id: str) -> list[dict]:
+        """The newest page of the stack's events (enough to follow progress between two polls)."""
+        return self.cloudformation.describe_stack_events(StackName=stack_id).get("StackEvents", [])
+
+    def start_delete(self, stack: str) -> None:
+        self.cloudformation.delete_stack(StackName=stack)
+
+    def leftover_target_groups(self, names: PlaygroundNames) -> list[str]:
+        """ARNs of this playground's target group if it outlived its stack (moto's delete leaves it)."""
+        try:
+            groups = self.elbv2.describe_target_groups(Names=[names.target_group])["TargetGroups"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"TargetGroupNotFound", "TargetGroupNotFoundException"}:
+                return []
+            raise
+        return [group["TargetGroupArn"] for group in groups]
+
+    def delete_target_group(self, arn: str) -> None:
+        try:
+            self.elbv2.delete_target_group(TargetGroupArn=arn)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in {"TargetGroupNotFound", "TargetGroupNotFoundException"}:
+                raise
+
+
+def outputs_of(stack: Mapping[str, Any]) -> dict[str, str]:
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def tags_of(stack: Mapping[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in stack.get("Tags", [])}
+
+
+async def call(function: Callable, *args, doing: str, **kwargs):
+    """Run one blocking AWS call in a worker thread; AWS errors become :class:`PlaygroundError`."""
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except (ClientError, BotoCoreError) as error:
+        raise explain(error, doing) from error
+
+
+async def create_or_adopt(client: StackClient, request: StackRequest, *, delete_timeout: float, poll_interval: float,
+                          report: Callable[[str], None]) -> tuple[str, bool]:
+    """The id of the user's stack, creating it unless a usable one exists; ``(id, created)``.
+
+    Idempotent: a second login, a restarted hub or a second tab finds the stack by its deterministic name and
+    adopts it (even while it is still being created); a broken stack (rolled back, failed) is deleted first
+    so the retry starts clean.
+    """
+    name = request.names.stack
+    for _attempt in range(3):
+        stack = await call(client.describe, name, doing="looking for your playground")
+        if stack is not None:
+            status = stack["StackStatus"]
+            if status in HEALTHY or status in IN_PROGRESS:
+                report(f"Found your playground {name} ({status.replace('_', ' ').lower()}); reusing it.")
+                return stack["StackId"], False
+            if status in BROKEN:
+                report(f"Your previous playground {name} is {status.replace('_', ' ').lower()}; removing it first.")
+            await delete_stack(client, request.names, timeout=delete_timeout, poll_interval=poll_interval)
+        else:
+            # A stack deleted by hand or by moto may leave its target group, whose name the new stack needs.
+            for arn in await call(client.leftover_target_groups, request.names, doing="checking leftovers"):
+                log.warning("Removing target group %s left behind by an earlier %s", arn, name)
+                await call(client.delete_target_group, arn, doing="removing a leftover target group")
+        try:
+            stack_id = await asyncio.to_thread(client.create, request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "AlreadyExistsException":
+                continue  # someone else created it between our describe and create: adopt theirs
+            raise explain(error, "creating your playground") from error
+        except BotoCoreError as error:
+            raise explain(error, "creating your playground") from error
+        report(f"Creating your playground {name}.")
+        return stack_id, True
+    raise PlaygroundError(f"Your playground {name} kept changing while the hub tried to create it; try again.")
+
+
+async def watch(client: StackClient, stack_id: str, stack_name: str, *, total: int, timeout: float,
+                poll_interval: float, patience_interval: float, report: Callable[[Progress], None]) -> dict:
+    """Follow the stack until it is usable and return it; :class:`PlaygroundError` when it fails or stalls.
+
+    Reports ``done/total`` from per-resource events where the backend sends them (moto sends none: it is
+    already complete). While nothing changes, repeats a patience message every ``patience_interval`` s.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    events = EventLog()
+    last_news = started
+    while True:
+        stack = await call(client.describe, stack_id, doing="checking your playground")
+        if stack is None:
+            raise PlaygroundError(f"Your playground {stack_name} was deleted while it was being created; try again.")
+        status = stack["StackStatus"]
+        fresh = events.add(await call(client.events, stack_id, doing="reading your playground's events"), stack_name)
+        done = total if status in HEALTHY else min(len(events.completed), total)
+        for event in fresh:
+            report(Progress(status, done, total, describe_event(event)))
+            last_news = time.monotonic()
+        if status in HEALTHY:
+            report(Progress(status, total, total, f"Playground {stack_name} is ready."))
+            return stack
+        if status in BROKEN or status in DELETING:
+            reasons = "; ".join(events.failures) or stack.get("StackStatusReason") or "no reason given"
+            raise PlaygroundError(
+                f"Creating your playground failed ({status.replace('_', ' ').lower()}): {reasons}. "
+                "Its partial resources are being removed; you can try again."
+            )
+        now = time.monotonic()
+        if now >= deadline:
+            raise PlaygroundError(
+                f"Your playground {stack_name} was still {status.replace('_', ' ').lower()} after {timeout:.0f} s, "
+                f"with {done} of {total} resources ready. It is being removed; please try again later."
+            )
+        if now - last_news >= patience_interval:
+            report(
+                Progress(status, done, total,
+                         f"Still creating your playground ({now - started:.0f} s so far, {done} of {total} resources "
+                         "ready); CloudFormation usually needs one to three minutes.")
+            )
+            last_news = now
+        await asyncio.sleep(min(poll_interval, max(0.0, deadline - now)))
+
+
+async def delete_stack(client: StackClient, names: PlaygroundNames, *, timeout: float, poll_interval: float,
+                       stack: str | None = None) -> None:
+    """Delete the playground and what the backend leaves behind, waiting up to ``timeout`` seconds."""
+    target = stack or names.stack
+    current = await call(client.describe, target, doing="looking for your playground to delete")
+    leftovers: list[str] = []
+    if current is not None:
+        tg = outputs_of(current).get("TargetGroupArn")
+        leftovers = [tg] if tg else []
+        stack_id = current["StackId"]
+        if current["StackStatus"] not in DELETING:
+            await call(client.start_delete, stack_id, doing="deleting your playground")
+        deadline = time.monotonic() + timeout
+        while True:
+            current = await call(client.describe, stack_id, doing="waiting for your playground to be deleted")
+            if current is None:
+                break
+            if current["StackStatus"] == "DELETE_FAILED":
+                raise PlaygroundError(
+                    f"Deleting playground {names.stack} failed: {current.get('StackStatusReason', 'no reason given')}"
+                )
+            if time.monotonic() >= deadline:
+                raise PlaygroundError(f"Playground {names.stack} was still being deleted after {timeout:.0f} s.")
+            await asyncio.sleep(poll_interval)
+    leftovers += await call(client.leftover_target_groups, names, doing="checking leftovers")
+    for arn in dict.fromkeys(leftovers):
+        await call(client.delete_target_group, arn, doing="removing the playground's target group")
+
+
+_locks: dict[tuple[int, str], asyncio.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def stack_lock(stack_name: str) -> asyncio.Lock:
+    """One lock per stack name in this hub, so two servers of one user never race to create its playground."""
+    key = (id(asyncio.get_running_loop()), stack_name)  # a lock belongs to one event loop
+    with _locks_guard:
+        return _locks.setdefault(key, asyncio.Lock())
