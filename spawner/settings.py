@@ -115,6 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
         "organisations or groups).",
         _bool,
     ),
+    Setting("github_url", "https://github.com", "GitHub: the server to log in with (GitHub Enterprise: its URL)."),
     Setting("github_allowed_organizations", "", "GitHub: comma-separated organisations whose members may log in."),
     Setting("oidc_authorize_url", "", "OIDC: the provider's authorization endpoint."),
     Setting("oidc_token_url", "", "OIDC: the provider's token endpoint."),

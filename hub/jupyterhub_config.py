@@ -1,0 +1,84 @@
+"""The Profiler Workbench hub: every choice here comes from a WORKBENCH_* setting (spawner/settings.py).
+
+Run it through ``make hub`` (or ``python -m spawner.run``), which installs what is needed and starts
+``jupyterhub -f hub/jupyterhub_config.py`` from the state folder.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import nativeauthenticator
+
+from spawner import local_aws
+from spawner.settings import load
+
+c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+
+settings = load()
+repo = settings.repo_root
+state = settings.state_path
+state.mkdir(parents=True, exist_ok=True)
+
+# --- where things listen and what they keep -------------------------------------------------------------------
+c.JupyterHub.ip = settings.ip
+c.JupyterHub.port = settings.port
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = settings.hub_port
+c.JupyterHub.db_url = settings.db_url or f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+
+# The npm proxy streams the spawn-progress events; the PyPI package of the same name buffers them (FINDINGS).
+c.ConfigurableHTTPProxy.command = [str(repo / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+
+c.JupyterHub.template_paths = [
+    str(repo / "hub" / "templates"),
+    str(Path(nativeauthenticator.__file__).parent / "templates"),
+]
+
+# --- login ----------------------------------------------------------------------------------------------------
+c.Authenticator.admin_users = set(settings.admin_users.split(",")) - {""}
+
+if settings.auth == "local":
+    c.JupyterHub.authenticator_class = "spawner.auth.WorkbenchAuthenticator"
+    c.NativeAuthenticator.enable_signup = True
+    c.NativeAuthenticator.open_signup = settings.open_signup
+    c.NativeAuthenticator.minimum_password_length = settings.min_password_length
+    c.NativeAuthenticator.check_common_password = True
+    # Who may log in is decided by the sign-up approval itself (open sign-up or an admin's approval).
+    c.Authenticator.allow_all = True
+    c.JupyterHub.template_vars = {"workbench_signup_url": "/hub/signup"}
+else:
+    from spawner.oauth import configure_oauth
+
+    configure_oauth(c, settings)
+
+# --- local AWS (moto) as a hub-managed service ------------------------------------------------------------------
+aws_endpoint = settings.effective_aws_endpoint
+if settings.local_aws and not settings.aws_endpoint_url:
+    c.JupyterHub.services = [local_aws.service_definition(settings.local_aws_port)]
+    # moto accepts any key; giving the hub fixed fake ones keeps boto3 from looking for real ones.
+    for name, value in local_aws.FAKE_HUB_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+os.environ.setdefault("AWS_DEFAULT_REGION", settings.aws_region)
+
+# --- user servers -----------------------------------------------------------------------------------------------
+if settings.spawner == "system-users":
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+else:
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
+    if os.geteuid() == 0:
+        # A single-user server refuses to run as root without it, and the hub would only notice after
+        # http_timeout (FINDINGS).
+        c.Spawner.args = ["--allow-root"]
+
+# The server runs in this same environment, whatever PATH the hub was started with.
+c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = settings.start_timeout
+c.Spawner.http_timeout = settings.http_timeout
+if aws_endpoint:
+    c.Spawner.pre_spawn_hook = local_aws.wait_until_healthy_hook(aws_endpoint)

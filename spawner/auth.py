@@ -1,0 +1,109 @@
+"""Logging in: local accounts with a sign-up page by default, OAuth (GitHub or generic OIDC) in production.
+
+Local accounts are NativeAuthenticator's (bcrypt-hashed passwords in the hub database, a sign-up page at
+/hub/signup, optional admin approval at /hub/authorize). What we add is the username policy and sign-up
+messages that say exactly what is wrong instead of NativeAuthenticator's one generic "Something went wrong".
+
+Username policy. A local username becomes a URL path, a folder name and, through ``spawner/names.py``, part of
+AWS and PostgreSQL names. Sign-up therefore accepts only names that are already safe and readable there:
+lowercase letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, at most 64 characters
+(JupyterHub lowercases what people type, so ``Alice`` signs up as ``alice``). Anything else is refused with a
+message naming the characters at fault. Names that come from an OAuth provider are not ours to refuse: they are
+accepted as the provider spells them and ``spawner/names.py`` maps them to valid, injective resource names.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.handlers import SignUpHandler
+from traitlets import Unicode
+
+USERNAME_RULE = (
+    "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters"
+)
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+_ALLOWED_CHARACTER = re.compile(r"[a-z0-9._-]")
+
+
+def username_problem(username: str, pattern: str = USERNAME_PATTERN) -> str | None:
+    """Why ``username`` (already normalised) cannot be a local account name, or None when it can."""
+    if re.fullmatch(pattern, username):
+        return None
+    if not username:
+        return "Choose a username."
+    if pattern == USERNAME_PATTERN:
+        odd = sorted({c for c in username if not _ALLOWED_CHARACTER.fullmatch(c)})
+        if odd:
+            shown = ", ".join("a space" if c == " " else f"“{c}”" for c in odd)
+            return f"The username “{username}” contains {shown}. Usernames may use {USERNAME_RULE}."
+        if len(username) > 64:
+            return f"The username has {len(username)} characters. Usernames may use {USERNAME_RULE}."
+        return f"The username “{username}” must start with a letter or digit. Usernames may use {USERNAME_RULE}."
+    return f"The username “{username}” does not match the pattern {pattern} this hub requires."
+
+
+class WorkbenchSignUpHandler(SignUpHandler):
+    """NativeAuthenticator's sign-up page, answering a refused sign-up with the precise reason."""
+
+    async def post(self):
+        if not self.authenticator.enable_signup:
+            return await super().post()
+        username = self.authenticator.normalize_username(self.get_body_argument("username", "", strip=False))
+        password = self.get_body_argument("signup_password", "", strip=False)
+        confirmation = self.get_body_argument("signup_password_confirmation", "", strip=False)
+        problem = self.authenticator.signup_problem(username, password, confirmation)
+        if problem is None:
+            return await super().post()
+        self.set_status(400)
+        html = await self.render_template(
+            "signup.html",
+            ask_email=self.authenticator.ask_email_on_signup,
+            result_message=problem,
+            alert="alert-danger",
+            two_factor_auth=self.authenticator.allow_2fa,
+            two_factor_auth_user=False,
+            two_factor_auth_value="",
+            recaptcha_key=self.authenticator.recaptcha_key,
+            tos=self.authenticator.tos,
+        )
+        self.finish(html)
+
+
+class WorkbenchAuthenticator(NativeAuthenticator):
+    """Local accounts with a sign-up page, the workbench's username policy and precise sign-up messages."""
+
+    username_pattern = Unicode(
+        USERNAME_PATTERN,
+        config=True,
+        help=f"""Regular expression every local username must match. The default allows {USERNAME_RULE},
+        which keeps names safe and readable in URLs, folders, AWS and PostgreSQL names.""",
+    )
+
+    def signup_problem(self, username: str, password: str, confirmation: str) -> str | None:
+        """The first reason this sign-up cannot succeed, worded for the person signing up; None when it can."""
+        problem = username_problem(username, self.username_pattern)
+        if problem:
+            return problem
+        if self.user_exists(username):
+            return f"The username “{username}” is taken. Choose another one, or log in if it is yours."
+        if len(password) < self.minimum_password_length:
+            return f"Passwords need at least {self.minimum_password_length} characters."
+        if self.check_common_password and self.is_password_common(password):
+            return "That password is on the list of the most common passwords. Choose another one."
+        if password != confirmation:
+            return "The password and its confirmation differ. Type the same password twice."
+        return None
+
+    def validate_username(self, username: str) -> bool:
+        return username_problem(username, self.username_pattern) is None and super().validate_username(username)
+
+    def get_handlers(self, app):
+        # JupyterHub's own /login page is kept: NativeAuthenticator 1.3's login handler fails on JupyterHub 6
+        # (it uses the removed `statsd`); hub/templates/login.html adds the sign-up link to it instead.
+        return [
+            (path, WorkbenchSignUpHandler if handler is SignUpHandler else handler)
+            for path, handler in super().get_handlers(app)
+            if path != r"/login"
+        ]

@@ -1,0 +1,190 @@
+"""A real Profiler Workbench hub for end-to-end tests: `python -m spawner.run` with the npm proxy and the
+moto service, on free ports and a private state folder, driven over HTTP the way a browser would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+from tests.support import REPO_ROOT, free_port, wait_for
+
+XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
+
+
+def xsrf_from(html: str) -> str:
+    match = XSRF_FIELD.search(html)
+    assert match, "the page has no _xsrf field"
+    return match.group(1)
+
+
+@dataclass
+class SpawnProgress:
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.events) and bool(self.events[-1].get("ready"))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.events) and bool(self.events[-1].get("failed"))
+
+    @property
+    def messages(self) -> list[str]:
+        return [event.get("message", "") for event in self.events]
+
+
+class Hub:
+    """One running hub. Use as a context manager, or call :meth:`stop`."""
+
+    def __init__(self, state_dir: Path, extra_env: dict[str, str] | None = None):
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "WORKBENCH_STATE_DIR": str(state_dir),
+            "WORKBENCH_PORT": str(self.port),
+            "WORKBENCH_HUB_PORT": str(free_port()),
+            "WORKBENCH_PROXY_API_PORT": str(free_port()),
+            "WORKBENCH_LOCAL_AWS_PORT": str(free_port()),
+            # a test hub must never use real AWS, whatever the machine has configured
+            "AWS_ACCESS_KEY_ID": "local-hub",
+            "AWS_SECRET_ACCESS_KEY": "local-hub",
+            **(extra_env or {}),
+        }
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "WORKBENCH_DB_URL"):
+            if name not in (extra_env or {}):
+                self.env.pop(name, None)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.aws_endpoint = f"http://127.0.0.1:{self.env['WORKBENCH_LOCAL_AWS_PORT']}"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = state_dir / "hub.log"
+        self._log = open(self.log_path, "ab")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "spawner.run"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(self._health, 90, f"hub on {self.url} (log: {self.log_path})", interval=0.2)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_seconds = time.monotonic() - self.started
+
+    def _health(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the hub exited with {self.process.returncode}:\n{self.log()}")
+        return requests.get(f"{self.url}/hub/health", timeout=2).status_code == 200
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # --- what a person does, over HTTP --------------------------------------------------------------------------
+    def signup(self, username: str, password: str, confirmation: str | None = None) -> requests.Response:
+        browser = requests.Session()
+        form = browser.get(f"{self.url}/hub/signup", timeout=10)
+        form.raise_for_status()
+        response = browser.post(
+            f"{self.url}/hub/signup",
+            data={
+                "_xsrf": xsrf_from(form.text),
+                "username": username,
+                "signup_password": password,
+                "signup_password_confirmation": password if confirmation is None else confirmation,
+            },
+            timeout=10,
+        )
+        # the page declares utf-8 in a <meta> tag, as browsers read it; requests only looks at the header
+        response.encoding = "utf-8"
+        return response
+
+    def login(self, username: str, password: str) -> tuple[requests.Session, requests.Response]:
+        browser = requests.Session()
+        form = browser.get(f"{self.url}/hub/login", timeout=10)
+        form.raise_for_status()
+        response = browser.post(
+            f"{self.url}/hub/login",
+            data={"_xsrf": xsrf_from(form.text), "username": username, "password": password},
+            timeout=10,
+            allow_redirects=False,
+        )
+        return browser, response
+
+    def signup_and_login(self, username: str, password: str = "correct horse battery") -> requests.Session:
+        response = self.signup(username, password)
+        assert "signup was successful" in response.text, response.text
+        browser, response = self.login(username, password)
+        assert response.status_code == 302, response.text
+        return browser
+
+    def start_server(self, browser: requests.Session, username: str, timeout: float = 120) -> SpawnProgress:
+        """Ask for the user's server as the home page's button does and follow the progress stream."""
+        response = browser.get(f"{self.url}/hub/spawn/{username}", timeout=30, allow_redirects=False)
+        assert response.status_code in (302, 303), (response.status_code, response.text[:500])
+        return self.follow_progress(browser, username, timeout)
+
+    def follow_progress(self, browser: requests.Session, username: str, timeout: float = 120) -> SpawnProgress:
+        progress = SpawnProgress()
+        url = f"{self.url}/hub/api/users/{username}/server/progress"
+        headers = {"Accept": "text/event-stream", "X-XSRFToken": self.hub_xsrf(browser)}
+        with browser.get(url, stream=True, timeout=timeout, headers=headers) as stream:
+            assert stream.status_code == 200, (stream.status_code, stream.text[:500])
+            for line in stream.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:"):
+                    progress.events.append(json.loads(line[len("data:") :]))
+                    if progress.ready or progress.failed:
+                        break
+        return progress
+
+    @staticmethod
+    def hub_xsrf(browser: requests.Session) -> str:
+        """The hub's XSRF token (the user's server sets its own cookie of the same name on /user/NAME/)."""
+        return browser.cookies.get("_xsrf", path="/hub/") or ""
+
+    def hub_api(self, browser: requests.Session, method: str, path: str, **kwargs) -> requests.Response:
+        """Call the hub's REST API with the browser's login cookie, as the hub's own pages do."""
+        headers = {"X-XSRFToken": self.hub_xsrf(browser), **kwargs.pop("headers", {})}
+        return browser.request(method, f"{self.url}/hub/api{path}", headers=headers, timeout=60, **kwargs)
+
+    # --- processes ------------------------------------------------------------------------------------------------
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> list[psutil.Process]:
+        """Stop the hub as Ctrl-C would; return the processes it started that are still alive afterwards."""
+        children = self.descendants()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        _, alive = psutil.wait_procs(children, timeout=15)
+        for process in alive:
+            process.kill()
+        return alive
+
+    def __enter__(self) -> "Hub":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,94 @@
+"""Sign-up and login on the local default, against a real hub: the messages a person sees."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+pytestmark = [pytest.mark.hub]
+
+PASSWORD = "correct horse battery"
+
+
+def test_sign_up_then_log_in_lands_on_the_users_home(shared_hub):
+    response = shared_hub.signup("ada", PASSWORD)
+    assert response.status_code == 200
+    assert "signup was successful" in response.text
+
+    browser, response = shared_hub.login("ada", PASSWORD)
+    assert response.status_code == 302
+    assert "jupyterhub-session-id" in browser.cookies or "jupyterhub-hub-login" in browser.cookies
+    home = browser.get(f"{shared_hub.url}/hub/home", timeout=10)
+    assert home.status_code == 200 and "ada" in home.text
+
+
+def test_usernames_are_lowercased_at_sign_up_and_login(shared_hub):
+    assert "signup was successful" in shared_hub.signup("Grace", PASSWORD).text
+    _, response = shared_hub.login("grace", PASSWORD)
+    assert response.status_code == 302
+    _, response = shared_hub.login("GRACE", PASSWORD)
+    assert response.status_code == 302
+
+
+def test_wrong_password_shows_the_login_page_with_an_error_and_no_server(shared_hub):
+    shared_hub.signup("linus", PASSWORD)
+    browser, response = shared_hub.login("linus", "not the password")
+    assert response.status_code == 403
+    assert "Invalid username or password" in response.text
+    assert browser.get(f"{shared_hub.url}/hub/home", timeout=10, allow_redirects=False).status_code == 302
+    assert not (shared_hub.state_dir / "users" / "linus").exists()
+
+
+def test_duplicate_sign_up_is_refused_with_a_clear_message(shared_hub):
+    shared_hub.signup("margaret", PASSWORD)
+    response = shared_hub.signup("margaret", "another long password")
+    assert response.status_code == 400
+    assert "The username “margaret” is taken" in html.unescape(response.text)
+    # the first account's password still works
+    _, login = shared_hub.login("margaret", PASSWORD)
+    assert login.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "password, confirmation, message",
+    [
+        ("short", None, "Passwords need at least 8 characters."),
+        ("password", None, "most common passwords"),
+        ("a long enough one", "a different one!!", "The password and its confirmation differ."),
+    ],
+)
+def test_bad_passwords_are_refused_with_the_reason(shared_hub, password, confirmation, message):
+    response = shared_hub.signup("barbara", password, confirmation)
+    assert response.status_code == 400
+    assert message in html.unescape(response.text)
+    _, login = shared_hub.login("barbara", password)
+    assert login.status_code == 403
+
+
+def test_odd_characters_in_a_username_are_refused_and_named(shared_hub):
+    response = shared_hub.signup("Zoë O'Brien+test", PASSWORD)
+    assert response.status_code == 400
+    text = html.unescape(response.text)
+    assert "“zoë o'brien+test” contains a space, “'”, “+”, “ë”." in text
+    assert "lowercase letters, digits" in text
+    _, login = shared_hub.login("Zoë O'Brien+test", PASSWORD)
+    assert login.status_code == 403
+
+
+def test_admin_approval_setting_holds_new_accounts_until_approved(start_hub):
+    hub = start_hub(WORKBENCH_OPEN_SIGNUP="false", WORKBENCH_ADMIN_USERS="boss")
+    response = hub.signup("newcomer", PASSWORD)
+    assert "sent to the admin" in response.text
+    _, login = hub.login("newcomer", PASSWORD)
+    assert login.status_code == 403
+
+    # the admin approves at /hub/authorize, then the newcomer gets in
+    assert "signup was successful" in hub.signup("boss", PASSWORD).text
+    admin, response = hub.login("boss", PASSWORD)
+    assert response.status_code == 302
+    area = admin.get(f"{hub.url}/hub/authorize", timeout=10)
+    assert "newcomer" in area.text
+    assert admin.get(f"{hub.url}/hub/authorize/newcomer", timeout=10).status_code == 200
+    _, login = hub.login("newcomer", PASSWORD)
+    assert login.status_code == 302

@@ -1,0 +1,95 @@
+"""A logged-in user gets a working server through the real hub, and stopping the hub leaves nothing behind."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import psutil
+import pytest
+
+from tests.support import artifact_path, port_open
+
+pytestmark = [pytest.mark.hub, pytest.mark.slow]
+
+
+def test_login_spawn_progress_ready_status_and_stop(start_hub):
+    hub = start_hub()
+    browser = hub.signup_and_login("ada")
+
+    began = time.monotonic()
+    progress = hub.start_server(browser, "ada")
+    login_to_ready = time.monotonic() - began
+    assert progress.ready, progress.events
+    percentages = [event["progress"] for event in progress.events if "progress" in event]
+    assert percentages == sorted(percentages) and percentages[-1] == 100
+    print(f"hub ready in {hub.ready_seconds:.1f} s; spawn to ready in {login_to_ready:.1f} s")
+
+    # the browser opens the server (JupyterLab), which logs it in to the server through the hub's OAuth
+    lab = browser.get(f"{hub.url}/user/ada/lab", timeout=30)
+    assert lab.status_code == 200 and "JupyterLab" in lab.text
+    status = browser.get(f"{hub.url}/user/ada/api/status", timeout=30)
+    assert status.status_code == 200, status.text[:300]
+    assert "started" in status.json()
+
+    # Voila is there too
+    voila = browser.get(f"{hub.url}/user/ada/voila/tree", timeout=30)
+    assert voila.status_code == 200
+
+    # nobody else's session reaches it
+    other = hub.signup_and_login("bob")
+    denied = other.get(f"{hub.url}/user/ada/api/status", timeout=30)
+    assert denied.status_code in (403, 404) or "/hub/login" in denied.url or "ada" not in denied.url
+
+    # the user stops their server from the API, as the home page's button does
+    stopped = hub.hub_api(browser, "DELETE", "/users/ada/server")
+    assert stopped.status_code in (202, 204), stopped.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and hub.hub_api(browser, "GET", "/user").json()["servers"]:
+        time.sleep(0.5)
+    assert hub.hub_api(browser, "GET", "/user").json()["servers"] == {}
+
+
+def test_ctrl_c_stops_the_hub_proxy_local_aws_and_user_servers(start_hub):
+    hub = start_hub()
+    browser = hub.signup_and_login("ada")
+    assert hub.start_server(browser, "ada").ready
+    aws_port = int(hub.env["WORKBENCH_LOCAL_AWS_PORT"])
+    assert port_open(aws_port)
+    commands = [" ".join(process.cmdline()) for process in hub.descendants()]
+    assert any("configurable-http-proxy" in command for command in commands), commands
+    assert any("spawner.local_aws" in command for command in commands), commands
+    assert any("jupyterhub.singleuser" in command for command in commands), commands
+
+    leftovers = hub.stop(signal.SIGINT)
+    assert leftovers == []
+    assert hub.process.returncode is not None
+    for port in (hub.port, aws_port, int(hub.env["WORKBENCH_HUB_PORT"])):
+        assert not port_open(port), f"port {port} still answers after Ctrl-C"
+
+
+@pytest.mark.browser
+def test_jupyterlab_renders_in_chromium_after_login(start_hub, browser):
+    hub = start_hub()
+    hub.signup("ada", "correct horse battery")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", "ada")
+        page.fill("#password_input", "correct horse battery")
+        page.click("#login_submit")
+        # JupyterLab's launcher appears once the server is up
+        page.wait_for_selector(".jp-Launcher", timeout=120_000)
+        assert "/user/ada/lab" in page.url
+        page.screenshot(path=str(artifact_path("jupyterlab-after-login.png")))
+    finally:
+        context.close()
+
+
+def test_processes_of_a_stopped_hub_are_gone(start_hub):
+    hub = start_hub()
+    pids = [process.pid for process in hub.descendants()]
+    assert pids
+    hub.stop()
+    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
