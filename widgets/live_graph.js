@@ -125,6 +125,7 @@ async function render({ model, el }) {
   const backToLive = element("button", "pw-lg-back", "Back to live");
   backToLive.type = "button";
   backToLive.hidden = true;
+  backToLive.addEventListener("click", () => resume(null));
   const host = element("div", "pw-lg-chart");
   host.title = "Drag to pan · Ctrl+wheel or pinch to zoom · Shift+wheel to move in time · double-click: back to live";
   const presetButtons = PRESETS.map(([label, seconds]) => {
@@ -139,7 +140,8 @@ async function render({ model, el }) {
     presets.append(button);
     return button;
   });
-  toolbar.append(title, presets, status, backToLive);
+  // The button comes before the status so a growing count never moves it under the user's pointer.
+  toolbar.append(title, backToLive, status, presets);
   root.append(toolbar, host);
   el.append(root);
 
