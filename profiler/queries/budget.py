@@ -1,0 +1,45 @@
+"""``assert_max_queries``: a statement budget for a block of code, in a notebook or in pytest."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from .analysis import collapse_in_lists, find_nplusone
+from .capture import QueryCapture
+
+
+class TooManyQueries(AssertionError):
+    """The block ran more statements than its budget."""
+
+
+@contextmanager
+def assert_max_queries(limit: int, bind: Engine, session: Session | None = None) -> Iterator[QueryCapture]:
+    """Fail when the block runs more than ``limit`` statements on ``bind`` (an Engine or Connection).
+
+    Pass the ``session`` too and the failure names the N+1 relationships with their fix::
+
+        with assert_max_queries(3, engine, session):
+            authors = session.scalars(select(Author)).all()
+            titles = [book.title for author in authors for book in author.books]
+
+    The capture is yielded, so ``captured.statements`` can be inspected after the block.
+    """
+    if limit < 0:
+        raise ValueError(f"limit must be zero or more, got {limit}")
+    capture = QueryCapture(source_lines=True)
+    capture.attach(bind, session)
+    try:
+        yield capture
+    finally:
+        capture.detach()
+    count = len(capture.statements)
+    if count > limit:
+        lines = [f"{count} statements ran, the budget is {limit}."]
+        lines += [finding.message for finding in find_nplusone(capture.statements)]
+        lines.append("First statements:")
+        lines += [f"  {collapse_in_lists(record.sql)[:160]}" for record in capture.statements[:5]]
+        raise TooManyQueries("\n".join(lines))

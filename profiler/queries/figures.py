@@ -1,0 +1,42 @@
+"""Plotly comparison figures built from results (plain ``go.Figure``: light to send to a browser)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+_PARTS = (("db_ms", "database", "#4C78A8"), ("fetch_ms", "fetch", "#F58518"), ("python_ms", "Python / ORM", "#54A24B"))
+
+
+def comparison_figure(comparison) -> go.Figure:
+    """Left: median wall time per strategy split into database / fetch / Python-ORM (spread as error bar).
+    Right: statements per strategy. Strategies that failed or returned different data are marked."""
+    rows = [result.summary() for result in comparison.results if result.ok and result.warm]
+    labels = [_label(row) for row in rows]
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("time per run (median, ms)", "statements per run"))
+    for key, name, color in _PARTS:
+        figure.add_trace(go.Bar(name=name, x=labels, y=[row[key] for row in rows], marker_color=color), row=1, col=1)
+    figure.add_trace(
+        go.Scatter(
+            name="wall (spread)", x=labels, y=[row["wall_ms"] for row in rows], mode="markers",
+            marker={"color": "black", "symbol": "line-ew-open", "size": 18},
+            error_y={"type": "data", "array": [(row["wall_spread_ms"] or 0) / 2 for row in rows]},
+        ),
+        row=1, col=1,
+    )
+    figure.add_trace(
+        go.Bar(name="statements", x=labels, y=[row["statements"] for row in rows], marker_color="#B279A2",
+               text=[row["statements"] for row in rows], textposition="outside", showlegend=False),
+        row=1, col=2,
+    )
+    failed = [f"{result.label}: {result.status}" for result in comparison.results if not result.ok]
+    title = f"{comparison.workload} on {comparison.dialect}"
+    if failed:
+        title += " — not shown: " + ", ".join(failed)
+    figure.update_layout(barmode="stack", title=title, legend={"orientation": "h", "y": -0.15})
+    figure.update_yaxes(type="log", row=1, col=2)
+    return figure
+
+
+def _label(row: dict) -> str:
+    return row["strategy"] + (" ⚠ different data" if row["data_matches"] is False else "")
