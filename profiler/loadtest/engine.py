@@ -22,12 +22,12 @@ import threading
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from ..playground import Playground, current
 from .guard import CapacityWarning, capacity_warnings
 from .spec import WorkloadSpec
-from .stats import CumulativeStats, IntervalRecorder
+from .stats import CumulativeStats, IntervalRecorder, interval_boundaries
 from .store import DynamoRunStore, FileRunStore, RunStore, StoreWriter
 from .transport import DynamoHttpClient
 from .workload import READ_API, RequestFactory, Target, consumed_units, describe_target, items_read, \
@@ -47,20 +47,6 @@ def default_store(playground: Playground | None) -> RunStore:
     if playground is None:
         return FileRunStore()
     return DynamoRunStore(playground.client("dynamodb"), playground.runs_table)
-
-
-def interval_boundaries(warmup: float, interval: float) -> Iterator[tuple[float, str]]:
-    """(seconds since start, phase of the interval ending there), forever; warm-up ends on a boundary."""
-    elapsed = 0.0
-    while elapsed + interval < warmup - 1e-9:
-        elapsed += interval
-        yield elapsed, "warmup"
-    if warmup > 0:
-        yield warmup, "warmup"
-    step = 0
-    while True:
-        step += 1
-        yield warmup + step * interval, "measure"
 
 
 class RunBase:

@@ -9,7 +9,7 @@ rank). Histograms travel and are stored in HdrHistogram's standard compressed ba
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from hdrh.histogram import HdrHistogram
 
@@ -160,3 +160,17 @@ class CumulativeStats:
             "throughput": round(requests / self.seconds, 2) if self.seconds else 0.0,
             "latency_us": latency_summary(self.histogram),
         }
+
+
+def interval_boundaries(warmup: float, interval: float) -> Iterator[tuple[float, str]]:
+    """(seconds since start, phase of the interval ending there), forever; warm-up ends on a boundary."""
+    elapsed = 0.0
+    while elapsed + interval < warmup - 1e-9:
+        elapsed += interval
+        yield elapsed, "warmup"
+    if warmup > 0:
+        yield warmup, "warmup"
+    step = 0
+    while True:
+        step += 1
+        yield warmup + step * interval, "measure"
