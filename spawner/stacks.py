@@ -71,7 +71,14 @@ AUTH_CODES = frozenset(
 
 
 class PlaygroundError(RuntimeError):
-    """Creating, adopting or deleting a playground failed; ``str(error)`` is the reason to show the user."""
+    """Creating, adopting or deleting a playground failed; ``str(error)`` is the reason to show the user.
+
+    ``reason`` is a short label for metrics (JupyterHub's ``SpawnException(reason=...)``).
+    """
+
+    def __init__(self, message: str, reason: str = "playground"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def explain(error: Exception, doing: str) -> PlaygroundError:
@@ -83,19 +90,22 @@ def explain(error: Exception, doing: str) -> PlaygroundError:
         detail = error.response.get("Error", {}).get("Message", "") or code
         if code in THROTTLING_CODES:
             return PlaygroundError(
-                f"AWS is throttling requests while {doing} ({detail}). Nothing was lost; try again in a minute."
+                f"AWS is throttling requests while {doing} ({detail}). Nothing was lost; try again in a minute.",
+                reason="aws-throttled",
             )
         if code in AUTH_CODES:
             return PlaygroundError(
                 f"AWS refused the hub's credentials while {doing} ({code}: {detail}). "
-                "An administrator needs to fix the hub's AWS access; your data is untouched."
+                "An administrator needs to fix the hub's AWS access; your data is untouched.",
+                reason="aws-auth",
             )
         if code == "ValidationError":
-            return PlaygroundError(f"CloudFormation rejected the playground template while {doing}: {detail}")
-        return PlaygroundError(f"AWS error while {doing}: {code}: {detail}")
+            return PlaygroundError(f"CloudFormation rejected the playground template while {doing}: {detail}",
+                                   reason="playground-template")
+        return PlaygroundError(f"AWS error while {doing}: {code}: {detail}", reason="aws-error")
     if isinstance(error, BotoCoreError):
-        return PlaygroundError(f"Could not reach AWS while {doing}: {error}")
-    return PlaygroundError(f"Unexpected error while {doing}: {error!r}")
+        return PlaygroundError(f"Could not reach AWS while {doing}: {error}", reason="aws-unreachable")
+    return PlaygroundError(f"Unexpected error while {doing}: {error!r}", reason="aws-error")
 
 
 class _AnyTagLoader(yaml.SafeLoader):
@@ -338,13 +348,15 @@ async def watch(client: StackClient, stack_id: str, stack_name: str, *, total: i
             reasons = "; ".join(events.failures) or stack.get("StackStatusReason") or "no reason given"
             raise PlaygroundError(
                 f"Creating your playground failed ({status.replace('_', ' ').lower()}): {reasons}. "
-                "Its partial resources are being removed; you can try again."
+                "Its partial resources are being removed; you can try again.",
+                reason="playground-failed",
             )
         now = time.monotonic()
         if now >= deadline:
             raise PlaygroundError(
                 f"Your playground {stack_name} was still {status.replace('_', ' ').lower()} after {timeout:.0f} s, "
-                f"with {done} of {total} resources ready. It is being removed; please try again later."
+                f"with {done} of {total} resources ready. It is being removed; please try again later.",
+                reason="playground-timeout",
             )
         if now - last_news >= patience_interval:
             report(
@@ -394,3 +406,44 @@ def stack_lock(stack_name: str) -> asyncio.Lock:
     key = (id(asyncio.get_running_loop()), stack_name)  # a lock belongs to one event loop
     with _locks_guard:
         return _locks.setdefault(key, asyncio.Lock())
+
+
+PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The hub's own AWS clients (botocore clients are thread-safe; one set per region and endpoint)."""
+
+    cloudformation: Any
+    elbv2: Any
+    dynamodb: Any
+    sts: Any
+
+    @classmethod
+    def connect(cls, region: str, endpoint_url: str | None) -> "AwsClients":
+        key = (region, endpoint_url)
+        with _clients_guard:
+            if key not in _clients:
+                _clients[key] = cls._make(region, endpoint_url)
+            return _clients[key]
+
+    @classmethod
+    def _make(cls, region: str, endpoint_url: str | None) -> "AwsClients":
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(region_name=region)
+        extra: dict[str, str] = {}
+        if endpoint_url and session.get_credentials() is None:
+            extra = dict(PLACEHOLDER_CREDENTIALS)  # a local endpoint (moto) does not check them
+        config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=50)
+
+        def client(service: str):
+            return session.client(service, endpoint_url=endpoint_url, config=config, **extra)
+
+        return cls(client("cloudformation"), client("elbv2"), client("dynamodb"), client("sts"))
+
+
+_clients: dict[tuple[str, str | None], AwsClients] = {}
+_clients_guard = threading.Lock()
