@@ -78,6 +78,8 @@ else:
 # The server runs in this same environment, whatever PATH the hub was started with.
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
+# The user-server configuration shipped with the repository (Server-Timing headers on every response).
+c.Spawner.environment = {"JUPYTER_CONFIG_PATH": str(repo / "jupyter-config")}
 c.Spawner.start_timeout = settings.start_timeout
 c.Spawner.http_timeout = settings.http_timeout
 if aws_endpoint:

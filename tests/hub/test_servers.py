@@ -9,8 +9,15 @@ import psutil
 import pytest
 
 from tests.support import artifact_path, port_open
+from tests.test_server_timing import parse_server_timing
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
+
+
+def assert_server_timing(header: str) -> None:
+    metrics = parse_server_timing(header)
+    assert {"wait", "handler", "total"} <= metrics.keys(), header
+    assert metrics["total"] >= metrics["handler"] >= 0
 
 
 def test_login_spawn_progress_ready_status_and_stop(start_hub):
@@ -31,10 +38,12 @@ def test_login_spawn_progress_ready_status_and_stop(start_hub):
     status = browser.get(f"{hub.url}/user/ada/api/status", timeout=30)
     assert status.status_code == 200, status.text[:300]
     assert "started" in status.json()
+    assert_server_timing(status.headers["Server-Timing"])
 
     # Voila is there too
     voila = browser.get(f"{hub.url}/user/ada/voila/tree", timeout=30)
     assert voila.status_code == 200
+    assert_server_timing(voila.headers["Server-Timing"])
 
     # nobody else's session reaches it
     other = hub.signup_and_login("bob")
@@ -82,6 +91,11 @@ def test_jupyterlab_renders_in_chromium_after_login(start_hub, browser):
         # JupyterLab's launcher appears once the server is up
         page.wait_for_selector(".jp-Launcher", timeout=120_000)
         assert "/user/ada/lab" in page.url
+        # the browser sees the user server's Server-Timing phases through the Performance API
+        timing = page.evaluate(
+            "performance.getEntriesByType('navigation')[0].serverTiming.map(m => [m.name, m.duration])"
+        )
+        assert {"wait", "handler", "total"} <= {name for name, _ in timing}, timing
         page.screenshot(path=str(artifact_path("jupyterlab-after-login.png")))
     finally:
         context.close()
