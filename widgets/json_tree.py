@@ -51,8 +51,8 @@ class JsonTree:
             shape = Scalar("circular", f"↻ circular reference to {target}", json.dumps(f"<circular: {target}>"))
         return Located(shape, path)
 
-    def locate(self, positions: Sequence[int]) -> tuple[Located, dict[int, tuple[str, Any]]]:
-        """The node at ``positions`` and its ancestors (itself included) by identity, with their paths.
+    def _walk(self, positions: Sequence[int]) -> Iterator[tuple[Located, dict[int, tuple[str, Any]]]]:
+        """The nodes from the root down to ``positions``, each with its ancestors (itself included) by identity.
 
         The ancestors' objects are kept in the mapping so their ids cannot be reused by objects made on the way
         (a DataFrame row is a new Series each time), which would look like a cycle.
@@ -66,16 +66,28 @@ class JsonTree:
             if not isinstance(position, int) or not 0 <= position < shape.length:
                 raise PathError(f"position {position!r} is out of range 0..{shape.length - 1} at {node.path}")
             ancestors[id(shape.source)] = (node.path, shape.source)
+            yield node, ancestors
             (entry,) = shape.entries(position, position + 1)
             node = self._child(entry, node.path, ancestors)
         if isinstance(node.shape, Container):
             ancestors[id(node.shape.source)] = (node.path, node.shape.source)
+        yield node, ancestors
+
+    def locate(self, positions: Sequence[int]) -> tuple[Located, dict[int, tuple[str, Any]]]:
+        """The node at ``positions`` and its ancestors (itself included) by identity, with their paths."""
+        for node, ancestors in self._walk(positions):
+            pass
         return node, ancestors
 
-    def row(self, key: str | int | None, located: Located) -> dict:
-        """What the browser needs to draw one row: short keys keep 100-row pages small."""
-        shape = located.shape
-        row: dict[str, Any] = {"k": key, "p": located.path, "t": shape.kind}
+    def row(self, key: str | int, accessor: str, wrapper: str, shape: Shape) -> dict:
+        """What the browser needs to draw one row; short keys keep 100-row pages small.
+
+        The row carries only its accessor ('["runs"]', '[3]'): the browser joins them into the copied path, so
+        rows deep in a document do not each carry the whole path.
+        """
+        row: dict[str, Any] = {"k": key, "a": accessor, "t": shape.kind}
+        if wrapper:
+            row["w"] = wrapper
         if isinstance(shape, Container):
             row["n"] = shape.length
             row["l"] = shape.label
@@ -88,8 +100,14 @@ class JsonTree:
         return row
 
     def root_row(self) -> dict:
-        node, _ = self.locate([])
-        return self.row(self.root_name, node)
+        return self.row(self.root_name, self.root_name, "", self._shape(self.data))
+
+    def _page(self, node: Located, ancestors: dict, start: int, stop: int) -> list[dict]:
+        assert isinstance(node.shape, Container)
+        return [
+            self.row(entry.key, entry.accessor, entry.wrapper, self._child(entry, node.path, ancestors).shape)
+            for entry in node.shape.entries(start, stop)
+        ]
 
     def children(self, positions: Sequence[int], start: int, stop: int) -> list[dict]:
         """Rows for children ``start``..``stop - 1`` of the node at ``positions`` (at most one page)."""
@@ -98,11 +116,22 @@ class JsonTree:
             raise PathError(f"{node.path} is a {node.shape.kind} value and has no children")
         if start < 0 or stop < start:
             raise ValueError(f"bad range {start}..{stop}")
-        stop = min(stop, start + PAGE_SIZE, node.shape.length)
-        return [
-            self.row(entry.key, self._child(entry, node.path, ancestors))
-            for entry in node.shape.entries(start, stop)
-        ]
+        return self._page(node, ancestors, start, min(stop, start + PAGE_SIZE, node.shape.length))
+
+    def reveal(self, positions: Sequence[int]) -> list[dict]:
+        """For each ancestor of the node at ``positions``, the page of its children that leads there.
+
+        One answer for a whole search match, however deep, instead of one round trip per level. Pages are
+        aligned on ``PAGE_SIZE`` like the browser's ranges: ``[{"start": 100, "rows": [...]}, ...]``.
+        """
+        pages = []
+        for depth, (node, ancestors) in enumerate(self._walk(positions)):
+            if depth == len(positions):
+                break
+            length = node.shape.length  # type: ignore[union-attr] - _walk checked it is a container
+            start = 0 if length <= PAGE_SIZE else positions[depth] // PAGE_SIZE * PAGE_SIZE
+            pages.append({"start": start, "rows": self._page(node, ancestors, start, min(start + PAGE_SIZE, length))})
+        return pages
 
     def value_text(self, positions: Sequence[int]) -> str:
         """What "copy value" puts on the clipboard: a container as JSON text (exact numbers, cycles cut), a

@@ -216,7 +216,19 @@ class Viewer {
 
   label(node) {
     if (node.range) return `[${node.range[0]} … ${node.range[1] - 1}]`;
-    return node.row.p;
+    return this.pathOf(node);
+  }
+
+  pathOf(node) {
+    // Python source from the root to the node, joined from each row's accessor ('["runs"]', '[3]', ...).
+    const rows = [];
+    for (let walker = node; walker; walker = walker.parent) if (!walker.range) rows.push(walker.row);
+    let path = "";
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i];
+      path = row.w ? `${row.w}(${path})${row.a}` : path + row.a;
+    }
+    return path;
   }
 
   rowElement(node, index) {
@@ -378,20 +390,21 @@ class Viewer {
   }
 
   async reveal(positions) {
-    // Walk down the path, opening containers and ranges and fetching pages as needed.
+    // One request brings the page of rows at every level down to the match; then walk down, opening
+    // containers and ranges and filling in the pages not loaded yet.
     let node = this.root;
     try {
-      for (const position of positions) {
-        await this.load(node);
-        node.expanded = true;
+      const { pages } = await this.call("_reveal", { path: positions });
+      positions.forEach((position, depth) => {
+        const page = pages[depth];
+        this.open(node, page);
         let child = this.childAt(node, position);
         while (child.range) {
-          await this.load(child);
-          child.expanded = true;
+          this.open(child, page);
           child = this.childAt(child, position);
         }
         node = child;
-      }
+      });
     } catch (error) {
       this.say(`Could not open the match: ${error.message}`);
     }
@@ -399,6 +412,14 @@ class Viewer {
     this.paint();
     this.scrollToRow(this.rows.indexOf(node));
     this.paintWindow();
+  }
+
+  open(node, page) {
+    if (!node.children) {
+      if (needsRanges(node, this.pageSize)) this.load(node); // ranges are made here, without a request
+      else node.children = this.realChildren(node, page.rows, page.start);
+    }
+    node.expanded = true;
   }
 
   childAt(node, position) {
@@ -414,7 +435,7 @@ class Viewer {
     try {
       const answer = await this.call("_value", { path: node.positions });
       await this.writeClipboard(answer.text);
-      this.say(`Copied the value of ${node.row.p} (${answer.text.length} characters)`);
+      this.say(`Copied the value of ${this.pathOf(node)} (${answer.text.length} characters)`);
     } catch (error) {
       this.say(`Could not copy: ${error.message}`);
     }
@@ -423,8 +444,9 @@ class Viewer {
   async copyPath(node) {
     if (node.range) return this.say("Open the range and copy a path inside it");
     try {
-      await this.writeClipboard(node.row.p);
-      this.say(`Copied path ${node.row.p}`);
+      const path = this.pathOf(node);
+      await this.writeClipboard(path);
+      this.say(`Copied path ${path}`);
     } catch (error) {
       this.say(`Could not copy: ${error.message}`);
     }
