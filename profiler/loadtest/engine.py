@@ -8,9 +8,9 @@ and to the run store.
     summary = test.wait()   # the end record; the run itself: test.store.load(test.run_id)
 
 Subscribers are called in the engine thread, between requests: keep them short (set widget traits, append to a
-list). Intervals are cut by completion time; warm-up intervals are marked ``phase: "warmup"`` and left out of
-the cumulative figures (a request sent during warm-up that completes after it counts in the first measured
-interval).
+list). Each request counts in the phase it was sent in: warm-up records are marked ``phase: "warmup"`` and
+left out of the cumulative figures (requests sent during warm-up that complete after it arrive in one late
+warm-up record of length 0), so ``requests=N`` measures exactly N requests.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .spec import WorkloadSpec
 from .stats import CumulativeStats, IntervalRecorder, interval_boundaries
 from .store import DynamoRunStore, FileRunStore, RunStore, StoreWriter
 from .transport import DynamoHttpClient
-from .workload import READ_API, RequestFactory, Target, consumed_units, describe_target, items_read, \
+from .workload import READ_API, RequestFactory, Target, check_fits, consumed_units, describe_target, items_read, \
     unprocessed_count
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class RunBase:
         if self.run_id is not None:
             raise RuntimeError("this load test was already started; make a new one to run again")
         self.target = describe_target(self.playground.client("dynamodb"), self.table)
+        check_fits(self.spec, self.target)
         self.warnings = capacity_warnings(self.spec, self.target, self.endpoint_is_local)
         for message in self.warnings:
             warnings.warn(message, CapacityWarning, stacklevel=3)
@@ -217,8 +218,9 @@ class LoadTest(RunBase):
             region=self.playground.region, endpoint_url=self.playground.endpoint_url,
             credentials=lambda: self._frozen, max_attempts=self.max_attempts,
             max_connections=spec.max_in_flight if spec.open_model else spec.concurrency)
-        self._recorder = self._new_recorder()
-        self._t0 = time.perf_counter()
+        self._recorders = {"warmup": self._new_recorder(), "measure": self._new_recorder()}
+        self._last_cut = 0.0
+        self._t0 = self._last_cut = time.perf_counter()
         self._wall0 = time.time()
         self._warmup_end = self._t0 + spec.warmup
         self._deadline = self._warmup_end + spec.duration if spec.duration is not None else None
@@ -314,7 +316,8 @@ class LoadTest(RunBase):
             written = len(writes)
         units = consumed_units(body) if reply.error is None else 0.0
         is_read = operation in READ_API
-        self._recorder.record(
+        phase = "warmup" if intended < self._warmup_end else "measure"
+        self._recorders[phase].record(
             operation, latency_us, error=reply.error, throttles=reply.throttles, retries=reply.retries,
             read_units=units if is_read else 0.0, write_units=0.0 if is_read else units, written=written,
             read=items_read(api, body) if reply.error is None else 0,
@@ -329,12 +332,17 @@ class LoadTest(RunBase):
             self._frozen = self._credentials.get_frozen_credentials()
 
     def _cut(self, now: float, phase: str) -> None:
-        recorder, self._recorder = self._recorder, self._new_recorder()
-        last_end = getattr(self, "_last_cut", self._t0)
-        if now - last_end <= 1e-6 and not recorder.requests:
+        if phase == "measure" and self._recorders["warmup"].requests:
+            # Sent during warm-up, completed after it: reported as warm-up, never in the measured figures.
+            self._emit("warmup", now, now)
+        if now - self._last_cut <= 1e-6 and not self._recorders[phase].requests:
             return
+        self._emit(phase, self._last_cut, now)
         self._last_cut = now
-        record = self._publish(recorder.snapshot(), phase, self._wall0 + (last_end - self._t0), now - last_end,
+
+    def _emit(self, phase: str, start: float, now: float) -> None:
+        recorder, self._recorders[phase] = self._recorders[phase], self._new_recorder()
+        record = self._publish(recorder.snapshot(), phase, self._wall0 + (start - self._t0), now - start,
                                now - self._t0)
         if self.raw_latencies is not None:
             self.raw_latencies[record["seq"]] = recorder.raw_latencies

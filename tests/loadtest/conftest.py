@@ -1,0 +1,59 @@
+"""A real moto server (one per test session) and, per test, the two DynamoDB tables a playground holds, created
+the way the playground template does (``pk``/``sk`` strings, on-demand)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from profiler.playground import Playground
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    saved = {name: os.environ.get(name) for name in FAKE_CREDENTIALS}
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def create_table(client, name: str, **extra) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        **(extra or {"BillingMode": "PAY_PER_REQUEST"}))
+
+
+@pytest.fixture
+def playground(moto_url) -> Playground:
+    suffix = uuid.uuid4().hex[:8]
+    playground = Playground(stack_name=f"playground-{suffix}", loadtest_table=f"loadtest-{suffix}",
+                            runs_table=f"runs-{suffix}", region="us-east-1", endpoint_url=moto_url)
+    client = playground.client("dynamodb")
+    create_table(client, playground.loadtest_table)
+    create_table(client, playground.runs_table)
+    yield playground
+    for table in (playground.loadtest_table, playground.runs_table):
+        client.delete_table(TableName=table)
+
+
+def table_count(playground: Playground) -> int:
+    client = playground.client("dynamodb")
+    pages = client.get_paginator("scan").paginate(TableName=playground.loadtest_table, Select="COUNT")
+    return sum(page["Count"] for page in pages)
