@@ -1,0 +1,241 @@
+"""Load the conversations dataset into a PostgreSQL schema or a SQLite file: resumable and idempotent.
+
+Two bookkeeping tables live next to the data: ``datagen_dataset`` (which dataset the target holds: format,
+corpus digest, seed, size; when it was completed) and ``datagen_batches`` (one row per batch loaded). Each
+batch's rows and its bookkeeping row are committed in one transaction, so a batch is either wholly in the
+database or not at all. Loading again skips the batches already there: an interrupted load resumes where it
+stopped and a finished one is a no-op. Foreign keys and secondary indexes are added once all batches are in
+(one validating pass is much cheaper than a check per row), so they also prove the finished data consistent.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from sqlalchemy import (
+    Column, Connection, DateTime, Engine, ForeignKeyConstraint, Integer, MetaData, String, Table, create_engine,
+    func, insert, inspect, select, text,
+)
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+
+from profiler.models.conversations import ConversationsBase
+
+from .generator import BATCH_TABLES, COLUMNS, SETUP_TABLES, DatasetSpec, iter_batches, setup_rows
+from .writers import qualified_name, write_all
+
+SUPPORTED = ("postgresql", "sqlite")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+bookkeeping = MetaData()
+dataset_table = Table(
+    "datagen_dataset", bookkeeping,
+    Column("id", Integer, primary_key=True),  # always 1: a target holds one dataset
+    Column("format", Integer, nullable=False),
+    Column("corpus", String(64), nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("completed_at", DateTime),
+)
+batches_table = Table(
+    "datagen_batches", bookkeeping,
+    Column("batch", Integer, primary_key=True),
+    Column("rows", Integer, nullable=False),
+    Column("loaded_at", DateTime, nullable=False),
+)
+DATA_TABLES = {table.name: table for table in ConversationsBase.metadata.sorted_tables}
+assert all(tuple(DATA_TABLES[name].columns.keys()) == columns for name, columns in COLUMNS.items()), (
+    "generator.COLUMNS must list each model's columns in declaration order"
+)
+
+
+class DatasetMismatch(RuntimeError):
+    """The target already holds another dataset (other seed, size, format or corpus)."""
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """Pushed to the ``progress`` callback after each committed batch (and once before the first)."""
+
+    messages_done: int
+    messages_total: int
+    batches_done: int
+    batches_total: int
+    rows_written: int  # by this call, all tables
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float:
+        return self.messages_done / self.messages_total
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    spec: DatasetSpec
+    batches_loaded: int  # by this call
+    batches_skipped: int  # already there
+    rows_written: int
+    seconds: float
+
+
+def dataset_engine(target: str | Engine, schema: str | None = None) -> Engine:
+    """An engine whose ORM queries and Core statements on the conversations models reach ``schema``
+    (PostgreSQL) or the given file (SQLite)."""
+    engine = create_engine(target) if isinstance(target, str) else target
+    _check_target(engine, schema)
+    return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+
+
+def load(
+    target: str | Engine,
+    messages: int,
+    seed: int = 0,
+    *,
+    schema: str | None = None,
+    progress: Callable[[LoadProgress], None] | None = None,
+    replace: bool = False,
+) -> LoadReport:
+    """Make sure ``target`` holds the dataset of ``messages`` messages generated from ``seed``.
+
+    ``target`` is a database URL or an Engine: PostgreSQL (then ``schema`` is where the tables go; it is
+    created if missing) or SQLite (the database file is the space; no schema). ``progress`` is called after
+    every committed batch; an exception from it stops the load and the next call resumes after the last
+    committed batch. ``replace=True`` drops a different dataset found in the target instead of refusing.
+    """
+    spec = DatasetSpec(messages, seed)
+    owned = isinstance(target, str)
+    engine = dataset_engine(target, schema)
+    try:
+        return _load(engine, spec, schema, progress, replace)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def _load(engine, spec, schema, progress, replace) -> LoadReport:
+    started = time.perf_counter()
+    with engine.connect() as connection:
+        _prepare(connection, spec, schema, replace)
+        with connection.begin():
+            done = set(connection.scalars(select(batches_table.c.batch)))
+        messages_done = sum(len(spec.message_ids(index)) for index in done)
+        rows_written = 0
+
+        def notify() -> None:
+            if progress is not None:
+                progress(LoadProgress(messages_done, spec.messages, len(done), spec.batches, rows_written,
+                                      time.perf_counter() - started))
+
+        notify()
+        missing = [index for index in range(spec.batches) if index not in done]
+        for batch in iter_batches(spec, missing):
+            with connection.begin():
+                written = write_all(connection, DATA_TABLES, batch.rows, BATCH_TABLES)
+                connection.execute(insert(batches_table), {"batch": batch.index, "rows": written, "loaded_at": _now()})
+            done.add(batch.index)
+            messages_done += batch.message_count
+            rows_written += written
+            notify()
+        _finish(connection)
+    return LoadReport(spec, len(missing), spec.batches - len(missing), rows_written, time.perf_counter() - started)
+
+
+def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, replace: bool) -> None:
+    """Create the schema, tables and setup rows of a new target, or check an existing one holds ``spec``."""
+    with connection.begin():
+        if schema:
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {connection.dialect.identifier_preparer.quote_schema(schema)}"))
+        present = set(inspect(connection).get_table_names(schema=schema))
+        held = connection.execute(select(dataset_table)).mappings().first() if dataset_table.name in present else None
+        wanted = spec.identity
+        if held is not None and {key: held[key] for key in wanted} == wanted:
+            return
+        if held is not None or present & set(DATA_TABLES):
+            if not replace:
+                what = (f"the dataset {dict((key, held[key]) for key in wanted)}" if held is not None
+                        else "conversations tables that this loader did not make")
+                raise DatasetMismatch(
+                    f"{_where(connection, schema)} already holds {what}; wanted {wanted}. Load into another "
+                    "schema or file, or pass replace=True to drop what is there."
+                )
+            _drop(connection)
+        for table in [*DATA_TABLES.values(), *bookkeeping.sorted_tables]:
+            # Foreign keys and indexes come in _finish, once, after the bulk of the rows (PostgreSQL only:
+            # SQLite cannot add a constraint to an existing table and does not enforce them by default).
+            keep_keys = None if connection.dialect.name == "sqlite" else []
+            connection.execute(CreateTable(table, include_foreign_key_constraints=keep_keys))
+        write_all(connection, DATA_TABLES, setup_rows(spec), SETUP_TABLES)
+        connection.execute(insert(dataset_table), {"id": 1, **wanted})
+
+
+def _finish(connection: Connection) -> None:
+    """Add foreign keys and indexes once (idempotent), analyze, and mark the dataset complete."""
+    with connection.begin():
+        if connection.execute(select(dataset_table.c.completed_at)).scalar_one() is not None:
+            return
+        if connection.dialect.name == "postgresql":
+            for table in DATA_TABLES.values():
+                for constraint in table.constraints:
+                    if isinstance(constraint, ForeignKeyConstraint):
+                        connection.execute(AddConstraint(constraint))
+        for table in DATA_TABLES.values():
+            for index in table.indexes:
+                connection.execute(CreateIndex(index, if_not_exists=True))
+        connection.execute(dataset_table.update().values(completed_at=_now()))
+    if connection.dialect.name == "postgresql":
+        for table in DATA_TABLES.values():
+            connection.exec_driver_sql(f"ANALYZE {qualified_name(connection, table)}")
+        connection.commit()
+
+
+def _drop(connection: Connection) -> None:
+    ConversationsBase.metadata.drop_all(connection)
+    bookkeeping.drop_all(connection)
+
+
+def dataset_counts(target: str | Engine, schema: str | None = None) -> dict[str, int]:
+    """Rows per conversations table in ``target``."""
+    engine = dataset_engine(target, schema)
+    try:
+        with engine.connect() as connection:
+            return {name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+                    for name, table in DATA_TABLES.items()}
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+
+
+def loaded_batches(target: str | Engine, schema: str | None = None) -> int:
+    """How many batches of its dataset ``target`` holds (a finished load holds ``spec.batches``)."""
+    engine = dataset_engine(target, schema)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(batches_table)).scalar_one()
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+
+
+def _check_target(engine: Engine, schema: str | None) -> None:
+    dialect = engine.dialect.name
+    if dialect not in SUPPORTED:
+        raise ValueError(f"the conversations dataset loads into PostgreSQL or SQLite, not {dialect}")
+    if schema is not None:
+        if dialect != "postgresql":
+            raise ValueError(f"schema={schema!r}: only PostgreSQL has schemas; on SQLite the file is the space")
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(
+                f"schema must be a lower-case identifier (letters, digits, _; at most 63), got {schema!r}"
+            )
+
+
+def _where(connection: Connection, schema: str | None) -> str:
+    return f"schema {schema!r}" if schema else f"database {connection.engine.url.render_as_string()!r}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
