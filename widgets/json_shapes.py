@@ -102,9 +102,10 @@ def _decimal(value: decimal.Decimal, badge: str = "Decimal") -> Scalar:
 
 
 def _float(value: float, badge: str = "") -> Scalar:
+    text = float.__repr__(value)  # numpy's float64 is a float whose repr is "np.float64(0.1)"
     if math.isfinite(value):
-        return Scalar("float", repr(value), repr(value), badge)
-    return Scalar("float", repr(value), json.dumps(repr(value)), badge)  # JSON has no NaN/Infinity
+        return Scalar("float", text, text, badge)
+    return Scalar("float", text, json.dumps(text), badge)  # JSON has no NaN/Infinity
 
 
 def _bytes(value: bytes, badge: str = "bytes") -> Scalar:
@@ -252,6 +253,8 @@ def _shape_of(value: Any, dynamodb: bool) -> Shape:
         return _mapping(value, "dict" if type(value) is dict else type(value).__name__)
     if isinstance(value, (list, tuple)):
         return _sequence(value, type(value).__name__)
+    if (special := _pandas(value)) is not None or (special := _numpy(value)) is not None:
+        return special  # before datetime: pandas' NaT is a datetime too
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return Scalar("datetime", value.isoformat(), json.dumps(value.isoformat()), type(value).__name__)
     if isinstance(value, dt.timedelta):
@@ -262,8 +265,6 @@ def _shape_of(value: Any, dynamodb: bool) -> Shape:
         return _string(str(value), "UUID")
     if type(value).__name__ == "Binary" and isinstance(getattr(value, "value", None), (bytes, bytearray)):
         return _bytes(bytes(value.value), "DynamoDB Binary")  # boto3.dynamodb.types.Binary, without importing boto3
-    if (special := _pandas(value)) is not None or (special := _numpy(value)) is not None:
-        return special
     if isinstance(value, (set, frozenset)):
         try:
             return _sequence(sorted(value), f"{type(value).__name__} (sorted)", wrapper="sorted")
