@@ -34,22 +34,24 @@ IN_PROGRESS = frozenset(
         "IMPORT_IN_PROGRESS",
     }
 )
+# Creation failed and CloudFormation is undoing it: wait for the end (it cannot be deleted meanwhile).
+ROLLING_BACK = frozenset({"ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
 # A stack in one of these will never become usable: it is deleted and made anew.
 BROKEN = frozenset(
     {
         "CREATE_FAILED",
-        "ROLLBACK_IN_PROGRESS",
         "ROLLBACK_COMPLETE",
         "ROLLBACK_FAILED",
         "DELETE_FAILED",
         "UPDATE_ROLLBACK_FAILED",
         "UPDATE_FAILED",
-        "IMPORT_ROLLBACK_IN_PROGRESS",
         "IMPORT_ROLLBACK_COMPLETE",
         "IMPORT_ROLLBACK_FAILED",
     }
 )
 DELETING = frozenset({"DELETE_IN_PROGRESS"})
+# CloudFormation refuses DeleteStack while an operation other than a create runs: wait for it to settle.
+NOT_DELETABLE_YET = ROLLING_BACK | (IN_PROGRESS - {"CREATE_IN_PROGRESS"})
 GONE = frozenset({"DELETE_COMPLETE"})
 
 THROTTLING_CODES = frozenset(
@@ -299,7 +301,7 @@ async def create_or_adopt(client: StackClient, request: StackRequest, *, delete_
             if status in HEALTHY or status in IN_PROGRESS:
                 report(f"Found your playground {name} ({status.replace('_', ' ').lower()}); reusing it.")
                 return stack["StackId"], False
-            if status in BROKEN:
+            if status in BROKEN or status in ROLLING_BACK:
                 report(f"Your previous playground {name} is {status.replace('_', ' ').lower()}; removing it first.")
             await delete_stack(client, request.names, timeout=delete_timeout, poll_interval=poll_interval)
         else:
@@ -331,6 +333,7 @@ async def watch(client: StackClient, stack_id: str, stack_name: str, *, total: i
     deadline = started + timeout
     events = EventLog()
     last_news = started
+    rollback_reported = False
     while True:
         stack = await call(client.describe, stack_id, doing="checking your playground")
         if stack is None:
@@ -344,6 +347,9 @@ async def watch(client: StackClient, stack_id: str, stack_name: str, *, total: i
         if status in HEALTHY:
             report(Progress(status, total, total, f"Playground {stack_name} is ready."))
             return stack
+        if status in ROLLING_BACK and not rollback_reported:
+            report(Progress(status, done, total, "Creating your playground failed; CloudFormation is undoing it."))
+            rollback_reported = True
         if status in BROKEN or status in DELETING:
             reasons = "; ".join(events.failures) or stack.get("StackStatusReason") or "no reason given"
             raise PlaygroundError(
@@ -378,20 +384,24 @@ async def delete_stack(client: StackClient, names: PlaygroundNames, *, timeout: 
         tg = outputs_of(current).get("TargetGroupArn")
         leftovers = [tg] if tg else []
         stack_id = current["StackId"]
-        if current["StackStatus"] not in DELETING:
-            await call(client.start_delete, stack_id, doing="deleting your playground")
         deadline = time.monotonic() + timeout
-        while True:
-            current = await call(client.describe, stack_id, doing="waiting for your playground to be deleted")
-            if current is None:
-                break
-            if current["StackStatus"] == "DELETE_FAILED":
+        requested = False
+        while current is not None:
+            status = current["StackStatus"]
+            if status == "DELETE_FAILED" and requested:
                 raise PlaygroundError(
-                    f"Deleting playground {names.stack} failed: {current.get('StackStatusReason', 'no reason given')}"
+                    f"Deleting playground {names.stack} failed: {current.get('StackStatusReason', 'no reason given')}",
+                    reason="playground-delete",
                 )
-            if time.monotonic() >= deadline:
-                raise PlaygroundError(f"Playground {names.stack} was still being deleted after {timeout:.0f} s.")
-            await asyncio.sleep(poll_interval)
+            if not requested and status not in DELETING and status not in NOT_DELETABLE_YET:
+                await call(client.start_delete, stack_id, doing="deleting your playground")
+                requested = True
+            elif time.monotonic() >= deadline:
+                raise PlaygroundError(f"Playground {names.stack} was still {status.replace('_', ' ').lower()} "
+                                      f"after {timeout:.0f} s of waiting for its deletion.", reason="playground-delete")
+            else:
+                await asyncio.sleep(poll_interval)
+            current = await call(client.describe, stack_id, doing="waiting for your playground to be deleted")
     leftovers += await call(client.leftover_target_groups, names, doing="checking leftovers")
     for arn in dict.fromkeys(leftovers):
         await call(client.delete_target_group, arn, doing="removing the playground's target group")
