@@ -66,14 +66,31 @@ os.environ.setdefault("AWS_DEFAULT_REGION", settings.aws_region)
 
 # --- user servers -----------------------------------------------------------------------------------------------
 if settings.spawner == "system-users":
-    c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+    from jupyterhub.spawner import LocalProcessSpawner as base_spawner
 else:
-    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    from jupyterhub.spawner import SimpleLocalProcessSpawner as base_spawner
+
     c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
     if os.geteuid() == 0:
         # A single-user server refuses to run as root without it, and the hub would only notice after
         # http_timeout (FINDINGS).
         c.Spawner.args = ["--allow-root"]
+
+if settings.playground:
+    from spawner.playground import PlaygroundSpawner, PlaygroundSpawnerMixin
+
+    if base_spawner.__name__ == "SimpleLocalProcessSpawner":
+        c.JupyterHub.spawner_class = PlaygroundSpawner
+    else:
+        c.JupyterHub.spawner_class = type("SystemUserPlaygroundSpawner", (PlaygroundSpawnerMixin, base_spawner), {})
+    c.PlaygroundSpawnerMixin.aws_region = settings.aws_region
+    c.PlaygroundSpawnerMixin.aws_endpoint_url = aws_endpoint or ""
+    c.PlaygroundSpawnerMixin.hub_id = settings.hub_id
+    c.PlaygroundSpawnerMixin.retention = settings.playground_retention
+    c.PlaygroundSpawnerMixin.playground_timeout = max(60, settings.start_timeout - 120)
+    c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
+else:
+    c.JupyterHub.spawner_class = base_spawner
 
 # The server runs in this same environment, whatever PATH the hub was started with.
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]

@@ -20,6 +20,9 @@ SERVICE_NAME = "local-aws"
 FAKE_HUB_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-hub", "AWS_SECRET_ACCESS_KEY": "local-hub"}
 
 
+WARM_SERVICES = ("cloudformation", "dynamodb", "ec2", "elbv2", "iam", "sts")
+
+
 class LocalAwsUnavailable(RuntimeError):
     pass
 
@@ -69,7 +72,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
+    from moto.backends import get_backend
     from moto.server import main as moto_main
+
+    # moto loads a service's models on its first request, ~10 s for CloudFormation: do it before serving, so
+    # the first login does not wait for it (the hub holds spawns until this server answers).
+    for service in WARM_SERVICES:
+        get_backend(service)
 
     moto_main(["-H", args.host, "-p", str(args.port)])
 

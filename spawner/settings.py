@@ -140,6 +140,27 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "AWS endpoint override. Empty: the local AWS when it is on, real AWS otherwise.",
     ),
+    # playgrounds
+    Setting(
+        "playground",
+        "true",
+        "Create each user's AWS playground (a CloudFormation stack from stacks/playground.yaml) when their "
+        "server starts. `false`: servers start without one.",
+        _bool,
+    ),
+    Setting(
+        "playground_retention",
+        "keep",
+        "When a user's server stops: `keep` their playground (tables and data survive until the next login) "
+        "or `delete` it. Deleting a user from the hub always deletes theirs.",
+        _choice("keep", "delete"),
+    ),
+    Setting(
+        "hub_id",
+        "profiler-workbench",
+        "Tag that marks the playgrounds of this hub; the orphan reaper only touches stacks with this tag, so "
+        "hubs sharing one AWS account need different ids.",
+    ),
     # user servers
     Setting(
         "spawner",
