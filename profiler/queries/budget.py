@@ -39,7 +39,9 @@ def assert_max_queries(limit: int, bind: Engine, session: Session | None = None)
     count = len(capture.statements)
     if count > limit:
         lines = [f"{count} statements ran, the budget is {limit}."]
-        lines += [finding.message for finding in find_nplusone(capture.statements)]
+        for finding in find_nplusone(capture.statements):
+            lines.append(finding.message)
+            lines += [f"  caused at {source}" for source in finding.sources]
         lines.append("First statements:")
         lines += [f"  {collapse_in_lists(record.sql)[:160]}" for record in capture.statements[:5]]
         raise TooManyQueries("\n".join(lines))

@@ -33,8 +33,12 @@ import sqlalchemy
 from sqlalchemy import event
 
 _SQLALCHEMY_DIR = os.path.dirname(sqlalchemy.__file__)
+_STDLIB_DIR = os.path.dirname(os.__file__)
+# the profiler's own machinery; the built-in workloads are user code as far as source lines go
 _OWN_DIR = os.path.dirname(__file__)
-_STDLIB_CONTEXT = os.path.dirname(os.__file__)
+_MACHINERY = frozenset(
+    os.path.join(_OWN_DIR, name) for name in os.listdir(_OWN_DIR) if name.endswith(".py") and name != "workloads.py"
+)
 
 
 @dataclass(slots=True)
@@ -101,13 +105,11 @@ class _TimedCursor:
 
 
 def user_source_line() -> str | None:
-    """The innermost frame outside SQLAlchemy, this package and the standard library: "file:line in func"."""
+    """The innermost frame outside SQLAlchemy, the profiler and the standard library: "file:line in func"."""
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (
-            filename.startswith(_SQLALCHEMY_DIR) or filename.startswith(_OWN_DIR) or filename.startswith(_STDLIB_CONTEXT)
-        ):
+        if not (filename in _MACHINERY or filename.startswith(_SQLALCHEMY_DIR) or filename.startswith(_STDLIB_DIR)):
             return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
         frame = frame.f_back
     return None

@@ -103,7 +103,9 @@ def _postgres_plan(display: str, document) -> ExplainPlan:
     top = document[0]
     total_ms = top.get("Execution Time")
     nodes: list[PlanNode] = []
-    _walk_postgres(top["Plan"], 0, nodes, total_ms or top["Plan"].get("Actual Total Time") or 0.0)
+    # shares are of the plan's own time (the root node's), so they add up to 100% like pev2's bars; the
+    # execution time also holds executor start-up, which dominates tiny queries
+    _walk_postgres(top["Plan"], 0, nodes, _inclusive_ms(top["Plan"]) or total_ms or 0.0)
     return ExplainPlan(display, "postgresql", nodes, total_ms=total_ms, planning_ms=top.get("Planning Time"), raw=document)
 
 
