@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column, Connection, DateTime, Engine, ForeignKeyConstraint, Integer, MetaData, String, Table, create_engine,
     func, insert, inspect, select, text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from profiler.models.conversations import ConversationsBase
@@ -84,8 +85,8 @@ class LoadReport:
 def dataset_engine(target: str | Engine, schema: str | None = None) -> Engine:
     """An engine whose ORM queries and Core statements on the conversations models reach ``schema``
     (PostgreSQL) or the given file (SQLite)."""
+    _check_target(make_url(target).get_backend_name() if isinstance(target, str) else target.dialect.name, schema)
     engine = create_engine(target) if isinstance(target, str) else target
-    _check_target(engine, schema)
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
 
 
@@ -155,11 +156,11 @@ def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, repl
             return
         if held is not None or present & set(DATA_TABLES):
             if not replace:
-                what = (f"the dataset {dict((key, held[key]) for key in wanted)}" if held is not None
-                        else "conversations tables that this loader did not make")
+                what = (f"holds {_describe(held)}" if held is not None
+                        else "holds conversations tables that this loader did not make")
                 raise DatasetMismatch(
-                    f"{_where(connection, schema)} already holds {what}; wanted {wanted}. Load into another "
-                    "schema or file, or pass replace=True to drop what is there."
+                    f"{_where(connection, schema)} already {what}; wanted {_describe(wanted)}. Load into "
+                    "another schema or file, or pass replace=True to drop what is there."
                 )
             _drop(connection)
         for table in [*DATA_TABLES.values(), *bookkeeping.sorted_tables]:
@@ -219,8 +220,7 @@ def loaded_batches(target: str | Engine, schema: str | None = None) -> int:
             engine.dispose()
 
 
-def _check_target(engine: Engine, schema: str | None) -> None:
-    dialect = engine.dialect.name
+def _check_target(dialect: str, schema: str | None) -> None:
     if dialect not in SUPPORTED:
         raise ValueError(f"the conversations dataset loads into PostgreSQL or SQLite, not {dialect}")
     if schema is not None:
@@ -234,6 +234,11 @@ def _check_target(engine: Engine, schema: str | None) -> None:
 
 def _where(connection: Connection, schema: str | None) -> str:
     return f"schema {schema!r}" if schema else f"database {connection.engine.url.render_as_string()!r}"
+
+
+def _describe(identity) -> str:
+    return (f"seed={identity['seed']}, messages={identity['messages']:,} (format {identity['format']}, "
+            f"corpus {identity['corpus'][:12]})")
 
 
 def _now() -> datetime:
