@@ -1,0 +1,79 @@
+"""Install the built-in models (the bookstore with its sample data, the conversations tables) into the
+shared read-only space. Run by the hub with its admin credentials, as a separate process (the hub side never
+imports the user side)::
+
+    python -m profiler.models.builtins postgresql+psycopg://admin:...@host/workbench   # schema "builtin"
+    python -m profiler.models.builtins sqlite:////srv/workbench/builtin.sqlite         # then made read-only
+
+On PostgreSQL the ``builtin`` schema must exist (``spawner.database.prepare_database`` makes it, with the
+default privileges that give users SELECT on what is installed here). Existing built-ins are kept unless
+``--force``. The conversations tables are created here; their (large) data is loaded by ``profiler.datagen``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+
+from .bookstore import BookstoreBase, create_bookstore
+from .conversations import ConversationsBase
+from .spec import BUILTIN_SCHEMA
+
+METADATAS = (BookstoreBase.metadata, ConversationsBase.metadata)
+
+
+def builtin_table_names() -> list[str]:
+    return sorted(table.name for metadata in METADATAS for table in metadata.sorted_tables)
+
+
+def install_builtins(url: str, *, scale: int = 200, force: bool = False) -> list[str]:
+    """Create what is missing (everything with ``force``); return the built-in tables now present."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = Path(parsed.database or "")
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError(f"the built-in SQLite database must be a file, got {url!r}")
+        if path.exists():
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)  # writable for the install only
+        engine = create_engine(url)
+    elif backend == "postgresql":
+        engine = create_engine(url, connect_args={"options": f"-csearch_path={BUILTIN_SCHEMA}"})
+        with engine.connect() as connection:
+            if BUILTIN_SCHEMA not in inspect(connection).get_schema_names():
+                raise RuntimeError(f"schema {BUILTIN_SCHEMA!r} does not exist: run spawner.database."
+                                   "prepare_database(admin_url) first")
+    else:
+        raise ValueError(f"built-in models go to PostgreSQL or SQLite, not {backend!r}")
+    try:
+        with engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+        bookstore = {table.name for table in BookstoreBase.metadata.sorted_tables}
+        if force or not bookstore <= present:
+            create_bookstore(engine, scale)
+        with engine.begin() as connection:
+            ConversationsBase.metadata.create_all(connection, checkfirst=True)
+            present = sorted(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    if backend == "sqlite":
+        os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return present
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url", help="the admin's SQLAlchemy URL (PostgreSQL) or the built-in SQLite file's URL")
+    parser.add_argument("--scale", type=int, default=200, help="bookstore authors (default 200)")
+    parser.add_argument("--force", action="store_true", help="re-create the bookstore even if it is there")
+    args = parser.parse_args(argv)
+    print("built-in tables:", ", ".join(install_builtins(args.url, scale=args.scale, force=args.force)))
+
+
+if __name__ == "__main__":
+    main()

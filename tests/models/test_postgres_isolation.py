@@ -1,0 +1,237 @@
+"""Two users on a real PostgreSQL that checks passwords: each works with their own models, the database
+itself refuses them each other's data and any change to the built-ins, and the hub's provisioning is
+idempotent and removes exactly one user."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import make_url
+
+from profiler.models.bookstore import BookstoreBase
+from profiler.models.builtins import install_builtins
+from profiler.models.catalog import BuiltinModelError, Catalog
+from profiler.models.spec import Model
+from profiler.queries import profile
+from spawner import database
+from spawner.names import for_user
+
+BUILTIN_SCALE = 10  # authors; books are 5 per author
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def raw(url: str, statement: str):
+    """Run one statement as the owner of ``url`` in autocommit, as a notebook cell with psycopg would."""
+    with psycopg.connect(libpq(url), autocommit=True) as connection:
+        cursor = connection.execute(statement)
+        return cursor.fetchall() if cursor.description else None
+
+
+def builtin_counts(admin_url: str) -> dict[str, int]:
+    with psycopg.connect(libpq(admin_url)) as connection:
+        return {
+            table.name: connection.execute(f"SELECT count(*) FROM builtin.{table.name}").fetchone()[0]
+            for table in BookstoreBase.metadata.sorted_tables
+        }
+
+
+@pytest.fixture(scope="module")
+def workbench(private_cluster):
+    admin = private_cluster.url()
+    database.prepare_database(admin)
+    install_builtins(admin, scale=BUILTIN_SCALE)
+    alice, bob = for_user("alice"), for_user("bob")
+    access = {"alice": database.provision_user(admin, alice), "bob": database.provision_user(admin, bob)}
+    yield admin, access
+    for names in (alice, bob):
+        database.deprovision_user(admin, names)
+
+
+def catalog_of(access: database.UserDatabase) -> Catalog:
+    return Catalog.connect(environ=access.environment())
+
+
+def test_the_user_is_handed_only_their_own_unprivileged_role(workbench):
+    admin, access = workbench
+    alice = access["alice"]
+    assert alice.environment() == {"WORKBENCH_DATA_URL": alice.url, "WORKBENCH_DATA_SCHEMA": "profiler_alice"}
+    assert make_url(alice.url).username == "profiler_alice" != make_url(admin).username
+    assert "password" not in repr(alice) and make_url(alice.url).password not in repr(alice)
+    flags = raw(admin, "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles "
+                       "WHERE rolname = 'profiler_alice'")
+    assert flags == [(False, False, False, False, False)]
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(libpq(alice.url).replace(make_url(alice.url).password, "guessed"))
+    bob_with_alices_password = make_url(alice.url).set(username="profiler_bob")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(libpq(bob_with_alices_password.render_as_string(hide_password=False)))
+
+
+def test_two_users_define_fill_and_profile_their_own_models(workbench):
+    admin, access = workbench
+    for user, size in (("alice", 12), ("bob", 7)):
+        catalog = catalog_of(access[user])
+        catalog.create(
+            Model("customers", {"id": "integer", "name": "text"}),
+            Model("orders", {"id": "integer", "total": "decimal"}, relationships={"customer": "customers",
+                                                                                   "book": "builtin.books"}),
+        )
+        catalog.fill("customers", size)
+        catalog.fill("orders", size * 3)
+        assert {info.name: info.rows for info in catalog.list(builtins=False)} == {"customers": size, "orders": size * 3}
+        m = catalog.classes()
+
+        def orders_with_customer_and_book(session):
+            return [(o.id, o.customer.name, o.book.title)
+                    for o in session.scalars(select(m.orders).order_by(m.orders.id))]
+
+        comparison = profile(orders_with_customer_and_book, ["lazy", "selectin"], engine=catalog.engine,
+                             repeats=1, explain_plans=False, measure_overhead=False)
+        lazy, selectin = comparison.results
+        assert lazy.status == selectin.status == "ok", (lazy.error, selectin.error)
+        assert selectin.data_matches is not False
+        assert len(lazy.statements) > len(selectin.statements)  # the N+1 shows on the user's own model
+    # each sees exactly their own rows, in their own schema
+    assert raw(access["alice"].url, "SELECT count(*) FROM customers") == [(12,)]
+    assert raw(access["bob"].url, "SELECT count(*) FROM customers") == [(7,)]
+    assert raw(admin, "SELECT schemaname FROM pg_tables WHERE tablename = 'orders' ORDER BY 1") == [
+        ("profiler_alice",), ("profiler_bob",)]
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM profiler_bob.customers",
+    "INSERT INTO profiler_bob.customers (id, name) VALUES (999, 'mallory')",
+    "DROP TABLE profiler_bob.customers",
+    "CREATE TABLE profiler_bob.planted (id int)",
+    "ALTER TABLE profiler_bob.customers ADD COLUMN x int",
+    "DROP SCHEMA profiler_bob CASCADE",
+    "SET ROLE profiler_bob",
+    "SET ROLE wbadmin",
+])
+def test_alice_is_refused_bobs_schema_by_postgresql(workbench, statement):
+    _, access = workbench
+    catalog_of(access["bob"]).names()  # bob's models exist (made by the test above or not: denied either way)
+    with pytest.raises((errors.InsufficientPrivilege, errors.UndefinedTable)) as refused:
+        raw(access["alice"].url, statement)
+    assert isinstance(refused.value, errors.InsufficientPrivilege), refused.value
+
+
+@pytest.mark.parametrize("statement", [
+    "DROP TABLE builtin.books",
+    "DROP TABLE builtin.books CASCADE",
+    "ALTER TABLE builtin.books ADD COLUMN x int",
+    "ALTER TABLE builtin.books RENAME TO mine",
+    "INSERT INTO builtin.authors (id, name, born) VALUES (9999, 'x', 1999)",
+    "UPDATE builtin.books SET price = 0",
+    "DELETE FROM builtin.book_stores",
+    "TRUNCATE builtin.stores",
+    "CREATE TABLE builtin.planted (id int)",
+    "DROP SCHEMA builtin CASCADE",
+    "CREATE TABLE public.planted (id int)",
+    "CREATE TEMPORARY TABLE scratch (id int)",
+    "CREATE INDEX planted ON builtin.books (title)",
+])
+def test_built_ins_and_everything_else_are_refused_by_postgresql(workbench, statement):
+    admin, access = workbench
+    before = builtin_counts(admin)
+    for user in ("alice", "bob"):
+        with pytest.raises(errors.InsufficientPrivilege):
+            raw(access[user].url, statement)
+    assert builtin_counts(admin) == before
+
+
+def test_users_can_read_the_built_ins(workbench):
+    admin, access = workbench
+    books = BUILTIN_SCALE * 5
+    assert raw(access["alice"].url, "SELECT count(*) FROM builtin.books") == [(books,)]
+    assert raw(access["bob"].url, "SELECT count(*) FROM books") == [(books,)]  # search_path: own, builtin
+
+
+def test_the_catalog_reports_the_databases_refusal_naming_the_model(workbench):
+    admin, access = workbench
+    catalog = catalog_of(access["alice"])
+    before = builtin_counts(admin)
+    for attempt, verb in ((lambda: catalog.drop("books"), "drop"), (lambda: catalog.fill("authors", 5), "write"),
+                          (lambda: catalog.add_column("books", "rating", "integer"), "alter"),
+                          (lambda: catalog.drop_column("stores", "city"), "alter")):
+        with pytest.raises(BuiltinModelError, match=rf"built-in model: everyone can read it and nobody can {verb} "
+                                                    r"it\. The database refused: (must be owner|permission denied)"):
+            attempt()
+    assert builtin_counts(admin) == before
+
+
+def test_provisioning_again_keeps_the_users_models_and_rotates_the_password(workbench):
+    admin, access = workbench
+    alice = for_user("alice")
+    catalog_of(access["alice"]).create(Model("kept", {"id": "integer"}))
+    again = database.provision_user(admin, alice)
+    database.prepare_database(admin)
+    assert again.schema == "profiler_alice"
+    assert "kept" in catalog_of(again).names()
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(libpq(access["alice"].url))  # the old password is gone
+    access["alice"] = again
+    catalog_of(again).drop("kept")
+
+
+def test_deprovisioning_removes_that_user_and_nothing_else(workbench, private_cluster):
+    admin, access = workbench
+    carol_names = for_user("carol")
+    carol = database.provision_user(admin, carol_names)
+    catalog_of(carol).create(Model("notes", {"id": "integer", "body": "text"}))
+    catalog_of(carol).fill("notes", 3)
+    alices_before = catalog_of(access["alice"]).names()
+    builtins_before = builtin_counts(admin)
+
+    assert database.deprovision_user(admin, carol_names) is True
+    assert raw(admin, "SELECT count(*) FROM pg_roles WHERE rolname = 'profiler_carol'") == [(0,)]
+    assert raw(admin, "SELECT count(*) FROM pg_namespace WHERE nspname = 'profiler_carol'") == [(0,)]
+    assert catalog_of(access["alice"]).names() == alices_before
+    assert builtin_counts(admin) == builtins_before
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(libpq(carol.url))
+    assert database.deprovision_user(admin, carol_names) is False  # idempotent
+
+
+def test_deprovisioning_refuses_roles_that_are_not_workbench_users(workbench):
+    admin, _ = workbench
+    raw(admin, "CREATE ROLE profiler_ops LOGIN")
+    try:
+        with pytest.raises(database.ProvisioningError, match="not a workbench user"):
+            database.deprovision_user(admin, for_user("ops"))
+        assert raw(admin, "SELECT count(*) FROM pg_roles WHERE rolname = 'profiler_ops'") == [(1,)]
+    finally:
+        raw(admin, "DROP ROLE profiler_ops")
+
+
+def test_a_non_superuser_admin_can_provision_like_on_rds(private_cluster):
+    """RDS/Aurora hand out a CREATEROLE master user, not a superuser."""
+    superuser = private_cluster.url()
+    raw(superuser, "CREATE ROLE rdsadmin LOGIN CREATEROLE PASSWORD 'rds-secret'")
+    raw(superuser, "CREATE DATABASE rdsdata OWNER rdsadmin")
+    admin = private_cluster.url("rdsadmin", "rds-secret", database="rdsdata")
+    try:
+        database.prepare_database(admin, lock_other_databases=False)
+        dave = database.provision_user(admin, for_user("dave"))
+        catalog = catalog_of(dave)
+        catalog.create(Model("things", {"id": "integer"}))
+        assert catalog.names() == ["things"]
+        with pytest.raises(errors.InsufficientPrivilege):
+            raw(dave.url, "CREATE TABLE builtin.planted (id int)")
+        assert database.deprovision_user(admin, for_user("dave")) is True
+    finally:
+        raw(superuser, "DROP DATABASE IF EXISTS rdsdata WITH (FORCE)")
+        raw(superuser, "DROP ROLE IF EXISTS profiler_dave")
+        raw(superuser, "DROP ROLE IF EXISTS rdsadmin")
+
+
+def test_users_cannot_connect_to_the_clusters_other_databases(workbench, private_cluster):
+    _, access = workbench
+    other = make_url(access["alice"].url).set(database="postgres").render_as_string(hide_password=False)
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(libpq(other))
