@@ -9,7 +9,8 @@ const END_THRESHOLD = 0.02;
 const DRAG_START_PIXELS = 3;
 const WHEEL_SETTLE_MS = 250;
 const PRESETS = [["1 min", 60], ["5 min", 300], ["15 min", 900], ["All", 0]];
-const PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+// Red comes last: it is the colour people give errors themselves.
+const PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#dc2626"];
 
 function asFloat64(buffer) {
   // Buffers are views into the websocket frame, not necessarily 8-byte aligned: copy before viewing.
