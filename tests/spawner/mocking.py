@@ -54,7 +54,9 @@ def make_spawner(spawner_class: type, username: str, tmp_path: Path, db=None, **
     traits.setdefault("term_timeout", 1)
     traits.setdefault("kill_timeout", 1)
     traits.setdefault("stack_poll_interval", 0.01)
-    spawner = user._new_spawner("", spawner_class=spawner_class, **traits)
+    known = set(spawner_class.class_trait_names())
+    spawner = user._new_spawner("", spawner_class=spawner_class,
+                                **{name: value for name, value in traits.items() if name in known})
     spawner.env_file = env_file
     return spawner
 
