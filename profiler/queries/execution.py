@@ -84,9 +84,12 @@ def execute_workload(
     timeout: float | None = None,
     on_statement: Callable[[int], None] | None = None,
     models: dict[str, type] | None = None,
+    session_setup: Callable[[Session], None] | None = None,
 ) -> RunOutcome:
     """Run ``function(session)`` once in a transaction that is rolled back; raise what it raises, or
-    ``WorkloadTimeout`` past ``timeout`` seconds."""
+    ``WorkloadTimeout`` past ``timeout`` seconds. ``session_setup(session)`` runs after the strategy's
+    options hook is registered and before the capture's, so its own ``do_orm_execute`` hooks see the final
+    statement (e.g. the query cache in ``profiler.cache``)."""
     models = models if models is not None else {}
     injector = _OptionInjector(plan or LoadPlan(), options, raise_elsewhere, models)
     with engine.connect() as connection:
@@ -94,6 +97,8 @@ def execute_workload(
         session = Session(bind=connection, join_transaction_mode="rollback_only")
         capturer = QueryCapture(source_lines=source_lines, on_statement=on_statement) if capture else None
         event.listen(session, "do_orm_execute", injector)
+        if session_setup is not None:
+            session_setup(session)
         deadline = Deadline(timeout, connection.connection.dbapi_connection)
         try:
             if capturer is not None:
