@@ -28,7 +28,7 @@ from jupyterhub.utils import maybe_future
 from traitlets import Any as AnyTrait
 from traitlets import Enum, Float, Integer, Unicode, default, validate
 
-from spawner import credentials, drift, environment, names
+from spawner import credentials, drift, environment, names, stacks
 from spawner.stacks import (
     AwsClients,
     PlaygroundError,
@@ -74,7 +74,7 @@ class PlaygroundSpawnerMixin(Spawner):
     ).tag(config=True)
 
     hub_id = Unicode(
-        "profiler-workbench",
+        stacks.DEFAULT_HUB_ID,
         help="Value of the `hub` tag on every playground. The orphan reaper only touches stacks with its own "
         "hub id, so hubs sharing one AWS account must use different ids.",
     ).tag(config=True)

@@ -143,6 +143,7 @@ class StackRequest:
         return resource_count(self.template_body)
 
 
+DEFAULT_HUB_ID = "profiler-workbench"
 TAG_OWNER = "owner"
 TAG_HUB = "hub"
 TAG_CREATED_BY = "created-by"
