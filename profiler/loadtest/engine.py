@@ -43,10 +43,10 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def default_store(playground: Playground | None) -> RunStore:
+def default_store(playground: Playground | None, client=None) -> RunStore:
     if playground is None:
         return FileRunStore()
-    return DynamoRunStore(playground.client("dynamodb"), playground.runs_table)
+    return DynamoRunStore(client or playground.client("dynamodb"), playground.runs_table)
 
 
 class RunBase:
@@ -58,7 +58,9 @@ class RunBase:
                  on_interval: Subscriber | None = None):
         self.spec = spec
         self.playground = playground if playground is not None else current()
-        self.store = store if store is not None else default_store(self.playground)
+        self._session = self.playground.boto3_session()  # one session: creating them costs ~0.1 s each
+        self._dynamodb = self._session.client("dynamodb", endpoint_url=self.playground.endpoint_url)
+        self.store = store if store is not None else default_store(self.playground, self._dynamodb)
         self.run_id: str | None = None
         self.status = "created"
         self.target: Target | None = None
@@ -82,7 +84,7 @@ class RunBase:
     def _prepare(self) -> None:
         if self.run_id is not None:
             raise RuntimeError("this load test was already started; make a new one to run again")
-        self.target = describe_target(self.playground.client("dynamodb"), self.table)
+        self.target = describe_target(self._dynamodb, self.table)
         check_fits(self.spec, self.target)
         self.warnings = capacity_warnings(self.spec, self.target, self.endpoint_is_local)
         for message in self.warnings:
@@ -165,7 +167,7 @@ class LoadTest(RunBase):
 
     def start(self) -> str:
         self._prepare()
-        credentials = self.playground.boto3_session().get_credentials()
+        credentials = self._session.get_credentials()
         if credentials is None:
             raise RuntimeError("no AWS credentials for the playground (the hub hands them over; outside the hub "
                                "set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")

@@ -48,7 +48,7 @@ class WorkerLoad:
         index, workers = runner.worker_index, JOB["workers"]
         seed = None if SPEC.seed is None else SPEC.seed + 7919 * index
         self.factory = RequestFactory(SPEC, TARGET, seed)
-        self.recorder = IntervalRecorder()
+        self.recorders = {"warmup": IntervalRecorder(), "measure": IntervalRecorder()}
         self.url = endpoint_for(JOB["region"], JOB["endpoint_url"])
         self.http = HTTPClient.from_url(self.url, concurrency=JOB["users"], network_timeout=10,
                                         connection_timeout=10)
@@ -120,7 +120,8 @@ class WorkerLoad:
             written = len(writes) - (len(self.factory.unprocessed_indexes(body)) if api == "BatchWriteItem" else 0)
         units = consumed_units(body) if ok else 0.0
         is_read = operation in READ_API
-        self.recorder.record(operation, latency_us, error=reply.error, throttles=reply.throttles,
+        phase = "warmup" if intended < self.warmup_end else "measure"
+        self.recorders[phase].record(operation, latency_us, error=reply.error, throttles=reply.throttles,
                              retries=reply.retries, read_units=units if is_read else 0.0,
                              write_units=0.0 if is_read else units, written=written,
                              read=items_read(api, body) if ok else 0,
@@ -128,11 +129,15 @@ class WorkerLoad:
 
     def flush(self, boundary: float, phase: str, now: float | None = None) -> None:
         now = time.perf_counter() if now is None else now
-        recorder, self.recorder = self.recorder, IntervalRecorder()
+        recorder, self.recorders[phase] = self.recorders[phase], IntervalRecorder()
+        late = None
+        if phase == "measure" and self.recorders["warmup"].requests:  # sent in warm-up, completed after it
+            late, self.recorders["warmup"] = self.recorders["warmup"].snapshot(), IntervalRecorder()
         self.seq += 1
         self.runner.send_message(INTERVAL_MESSAGE, {
             "worker": self.runner.worker_index, "seq": self.seq, "phase": phase, "elapsed": round(boundary, 3),
-            "seconds": now - self.last_flush, "exhausted": self.exhausted, "snapshot": recorder.snapshot()})
+            "seconds": now - self.last_flush, "exhausted": self.exhausted, "snapshot": recorder.snapshot(),
+            "late_warmup": late})
         self.last_flush = now
 
     def _flush_loop(self) -> None:
@@ -209,14 +214,22 @@ class MasterMerge:
                 return
             del self.pending[self.next_seq]
             self.next_seq += 1
-            merged = merge_snapshots(part["snapshot"] for part in parts.values())
+            elapsed = max(p["elapsed"] for p in parts.values())
+            late = [p["late_warmup"] for p in parts.values() if p.get("late_warmup")]
+            if late:
+                self.print_line("warmup", elapsed, 0.0, len(parts), merge_snapshots(late))
             first = next(iter(parts.values()))
-            line = {"kind": "interval", "phase": first["phase"], "elapsed": max(p["elapsed"] for p in parts.values()),
-                    "seconds": max(p["seconds"] for p in parts.values()), "workers": len(parts), **merged}
-            print(RECORD_PREFIX + json.dumps(line, separators=(",", ":")), flush=True)
+            self.print_line(first["phase"], elapsed, max(p["seconds"] for p in parts.values()), len(parts),
+                            merge_snapshots(part["snapshot"] for part in parts.values()))
         if not complete_only and self.pending:  # a worker skipped a seq: emit what is left, in order
             self.next_seq = min(self.pending)
             self.emit(complete_only=False)
+
+    @staticmethod
+    def print_line(phase: str, elapsed: float, seconds: float, workers: int, merged: dict) -> None:
+        line = {"kind": "interval", "phase": phase, "elapsed": elapsed, "seconds": seconds, "workers": workers,
+                **merged}
+        print(RECORD_PREFIX + json.dumps(line, separators=(",", ":")), flush=True)
 
     def timer(self) -> None:
         if SPEC.duration is not None:

@@ -75,7 +75,7 @@ class LocustLoadTest(RunBase):
                 "run_id": self.run_id}
 
     def _environment(self) -> dict[str, str]:
-        credentials = self.playground.boto3_session().get_credentials()
+        credentials = self._session.get_credentials()
         if credentials is None:
             raise RuntimeError("no AWS credentials for the playground")
         frozen = credentials.get_frozen_credentials()

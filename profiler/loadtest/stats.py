@@ -25,7 +25,8 @@ def new_histogram() -> HdrHistogram:
 
 def decode_histogram(encoded: str | bytes) -> HdrHistogram:
     histogram = new_histogram()
-    histogram.decode_and_add(encoded.encode() if isinstance(encoded, str) else encoded)
+    if encoded:  # an interval without completed requests stores ""
+        histogram.decode_and_add(encoded.encode() if isinstance(encoded, str) else encoded)
     return histogram
 
 

@@ -15,20 +15,27 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 
 
 @pytest.fixture(scope="session")
-def moto_url():
-    saved = {name: os.environ.get(name) for name in FAKE_CREDENTIALS}
+def aws_credentials():
+    """Fake credentials in the environment, where the engine (and its subprocesses) look for them."""
+    names = [*FAKE_CREDENTIALS, "AWS_SESSION_TOKEN"]
+    saved = {name: os.environ.get(name) for name in names}
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_SESSION_TOKEN", None)
-    server = ThreadedMotoServer(port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    yield
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def moto_url(aws_credentials):
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 def create_table(client, name: str, **extra) -> None:

@@ -1,0 +1,47 @@
+"""The Locust mode: master and two workers as separate processes, their statistics merged into one stream."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from profiler.loadtest import SpecError, WorkloadSpec
+from profiler.loadtest import scaleout
+from profiler.loadtest.scaleout import LocustLoadTest
+
+from .conftest import table_count
+
+
+def test_two_locust_workers_produce_one_merged_stream(playground):
+    pushed = []
+    spec = WorkloadSpec(operations={"put": 1, "get": 1}, target_rate=60, requests=60, key_space=1_000_000,
+                        interval=0.5)
+    test = LocustLoadTest(spec, workers=2, playground=playground, on_interval=pushed.append)
+    test.start()
+    end = test.wait(90)
+    assert end["status"] == "finished", end
+    intervals = [r for r in pushed if r["kind"] == "interval"]
+    assert intervals and all(r["workers"] == 2 for r in intervals)
+    # The requests budget is split between the workers and every one of them is counted once.
+    assert sum(r["requests"] for r in intervals) == 60 == end["cumulative"]["requests"]
+    assert end["cumulative"]["latency_us"]["count"] == 60
+    written = sum(r["items_written"] for r in intervals)
+    assert written == table_count(playground) > 0  # a million keys: no two puts hit the same item
+    stored = test.store.load(test.run_id)
+    assert stored.config["mode"] == "locust" and stored.status == "finished"
+    assert stored.summary()["requests"] == 60
+    assert "gevent" not in sys.modules and "locust" not in sys.modules
+
+
+def test_more_workers_than_users_is_refused(playground):
+    with pytest.raises(SpecError, match="3 workers need at least 3 users"):
+        LocustLoadTest(WorkloadSpec(concurrency=2), workers=3, playground=playground)
+
+
+def test_the_locustfile_reads_the_names_the_kernel_side_writes():
+    source = scaleout.LOCUSTFILE.read_text()
+    for name in ("JOB_VARIABLE", "RECORD_PREFIX"):
+        value = re.search(rf'^{name} = "([^"]+)"', source, re.M).group(1)
+        assert value == getattr(scaleout, name)
