@@ -1,3 +1,6 @@
 from widgets.live_graph import LiveGraph
 from widgets.progress import Progress
 from widgets.run_timer import RunTimer
+from widgets.json_viewer import JsonViewer
+from widgets.learn_more import LearnMore
+from widgets.scroll_to import ScrollTo, section_anchor
