@@ -5,12 +5,13 @@ Run it through ``make hub`` (or ``python -m spawner.run``), which installs what 
 """
 
 import os
+import pwd
 import sys
 from pathlib import Path
 
 import nativeauthenticator
 
-from spawner import local_aws
+from spawner import dashboards, local_aws
 from spawner.settings import load
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
@@ -33,6 +34,9 @@ c.ConfigurableHTTPProxy.command = [str(repo / "node_modules" / ".bin" / "configu
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
 
+notebooks = repo / "notebooks"
+offered_dashboards = dashboards.load_manifest(notebooks / "dashboards.json")
+c.JupyterHub.template_vars = {"workbench_dashboards": offered_dashboards}
 c.JupyterHub.template_paths = [
     str(repo / "hub" / "templates"),
     str(Path(nativeauthenticator.__file__).parent / "templates"),
@@ -49,7 +53,7 @@ if settings.auth == "local":
     c.NativeAuthenticator.check_common_password = True
     # Who may log in is decided by the sign-up approval itself (open sign-up or an admin's approval).
     c.Authenticator.allow_all = True
-    c.JupyterHub.template_vars = {"workbench_signup_url": "/hub/signup"}
+    c.JupyterHub.template_vars["workbench_signup_url"] = "/hub/signup"
 else:
     from spawner.oauth import configure_oauth
 
@@ -99,5 +103,25 @@ c.Spawner.default_url = "/lab"
 c.Spawner.environment = {"JUPYTER_CONFIG_PATH": str(repo / "jupyter-config")}
 c.Spawner.start_timeout = settings.start_timeout
 c.Spawner.http_timeout = settings.http_timeout
-if aws_endpoint:
-    c.Spawner.pre_spawn_hook = local_aws.wait_until_healthy_hook(aws_endpoint)
+wait_for_aws = local_aws.wait_until_healthy_hook(aws_endpoint) if aws_endpoint else None
+
+
+def system_home(username: str) -> str | None:
+    try:
+        return pwd.getpwnam(username).pw_dir
+    except KeyError:
+        return None
+
+
+async def before_each_start(spawner):
+    """Put the dashboards in the user's server and, with local AWS, wait until it answers."""
+    home = getattr(spawner, "home_dir", None) or system_home(spawner.user.name)
+    if home:
+        dashboards.install(offered_dashboards, notebooks, Path(home))
+    else:
+        spawner.log.warning("No home folder known for %s: dashboards not installed", spawner.user.name)
+    if wait_for_aws:
+        await wait_for_aws(spawner)
+
+
+c.Spawner.pre_spawn_hook = before_each_start

@@ -13,6 +13,9 @@ import pytest
 
 from tests.support import CHROMIUM, IN_CI, port_open
 
+# Notebooks that browser tests open in Voila are fixtures, not tests of their own (nbval covers notebooks/).
+collect_ignore_glob = ["browser/notebooks/*", "*/notebooks/*"]
+
 POSTGRES_URL = os.environ.get("WORKBENCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("WORKBENCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

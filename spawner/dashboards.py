@@ -1,0 +1,50 @@
+"""The dashboards the hub offers: read from ``notebooks/dashboards.json`` and put in each user's server.
+
+The hub never imports the user side; it only reads this manifest (for the home page's banners) and copies the
+listed notebooks into ``<home>/dashboards/`` before each start, so Voila serves them at
+``/user/<name>/voila/render/dashboards/<notebook>``. That folder is refreshed at every start, like application
+code: to change a dashboard, copy it elsewhere in your home.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+FOLDER = "dashboards"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    notebook: str
+    title: str
+    description: str
+
+
+class ManifestError(ValueError):
+    pass
+
+
+def load_manifest(path: Path) -> list[Dashboard]:
+    try:
+        data = json.loads(path.read_text())
+        dashboards = [Dashboard(d["notebook"], d["title"], d["description"]) for d in data["dashboards"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ManifestError(f"{path}: {error!r}") from None
+    for dashboard in dashboards:
+        if Path(dashboard.notebook).name != dashboard.notebook or not dashboard.notebook.endswith(".ipynb"):
+            raise ManifestError(f"{path}: {dashboard.notebook!r} is not a notebook file name in that folder")
+        if not (path.parent / dashboard.notebook).is_file():
+            raise ManifestError(f"{path}: {dashboard.notebook} is listed but missing")
+    return dashboards
+
+
+def install(dashboards: list[Dashboard], source: Path, home: Path) -> Path:
+    """Copy the dashboards into ``home/dashboards`` (replacing older copies); return that folder."""
+    target = home / FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    for dashboard in dashboards:
+        shutil.copyfile(source / dashboard.notebook, target / dashboard.notebook)
+    return target
