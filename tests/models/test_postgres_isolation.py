@@ -11,14 +11,12 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from profiler.models.bookstore import BookstoreBase
-from profiler.models.builtins import install_builtins
 from profiler.models.catalog import BuiltinModelError, Catalog
 from profiler.models.spec import Model
 from profiler.queries import profile
 from spawner import database
 from spawner.names import for_user
-
-BUILTIN_SCALE = 10  # authors; books are 5 per author
+from tests.models.conftest import BUILTIN_SCALE
 
 
 def libpq(url: str) -> str:
@@ -41,10 +39,8 @@ def builtin_counts(admin_url: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def workbench(private_cluster):
-    admin = private_cluster.url()
-    database.prepare_database(admin)
-    install_builtins(admin, scale=BUILTIN_SCALE)
+def workbench(pg_admin):
+    admin = pg_admin
     alice, bob = for_user("alice"), for_user("bob")
     access = {"alice": database.provision_user(admin, alice), "bob": database.provision_user(admin, bob)}
     yield admin, access
