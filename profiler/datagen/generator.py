@@ -154,7 +154,8 @@ class _ConversationWriter:
     def __init__(self, spec: DatasetSpec, rng: random.Random, batch: Batch):
         self.rng = rng
         self.bots = spec.bots
-        self.personas, self.handles, _rows = _cast(spec)
+        personas, self.handles, _rows = _cast(spec)
+        self.persona_of = (None, *(PERSONAS[persona] for persona in personas))  # by bot id
         self.chain = shipped_chain()
         self.rows = batch.rows
 
@@ -191,19 +192,21 @@ class _ConversationWriter:
             if draw >= 0.55 and len(members) > 1:
                 wanted = 1 if draw < 0.8 else 2 if draw < 0.93 else 3
                 others = [bot for bot in members if bot != author]
-                for bot in sorted(rng.sample(others, min(wanted, len(others)))):
-                    emojis = PERSONAS[self.personas[bot - 1]].emojis
+                reacting = [others[int(random_() * len(others))]] if wanted == 1 else sorted(
+                    rng.sample(others, min(wanted, len(others))))
+                for bot in reacting:
+                    emojis = self.persona_of[bot].emojis
                     reactions.append((message_id, bot, emojis[int(random_() * len(emojis))]))
 
     def _body(self, author: int, answering: int | None) -> str:
         random_ = self.rng.random
-        persona = PERSONAS[self.personas[author - 1]]
+        persona = self.persona_of[author]
         low, high = persona.sentences
-        parts = [self.chain.sentence(self.rng, persona.max_words) for _ in range(low + int(random_() * (high - low + 1)))]
+        text = self.chain.sentences(self.rng, low + int(random_() * (high - low + 1)), persona.max_words)
         if random_() < persona.chattiness:
-            parts.insert(0, persona.openers[int(random_() * len(persona.openers))])
+            text = persona.openers[int(random_() * len(persona.openers))] + " " + text
         if random_() < persona.chattiness / 2:
-            parts.append(persona.closers[int(random_() * len(persona.closers))])
+            text = text + " " + persona.closers[int(random_() * len(persona.closers))]
         if answering is not None and answering != author and random_() < persona.chattiness:
-            parts.insert(0, "@" + self.handles[answering - 1])
-        return " ".join(parts)
+            text = "@" + self.handles[answering - 1] + " " + text
+        return text

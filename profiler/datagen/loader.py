@@ -10,11 +10,15 @@ stopped and a finished one is a no-op. Foreign keys and secondary indexes are ad
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import (
     Column, Connection, DateTime, Engine, ForeignKeyConstraint, Integer, MetaData, String, Table, create_engine,
@@ -25,7 +29,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from profiler.models.conversations import ConversationsBase
 
-from .generator import BATCH_TABLES, COLUMNS, SETUP_TABLES, DatasetSpec, iter_batches, setup_rows
+from .generator import BATCH_TABLES, COLUMNS, SETUP_TABLES, Batch, DatasetSpec, generate_batch, iter_batches, setup_rows
 from .writers import qualified_name, write_all
 
 SUPPORTED = ("postgresql", "sqlite")
@@ -98,6 +102,7 @@ def load(
     schema: str | None = None,
     progress: Callable[[LoadProgress], None] | None = None,
     replace: bool = False,
+    workers: int | None = None,
 ) -> LoadReport:
     """Make sure ``target`` holds the dataset of ``messages`` messages generated from ``seed``.
 
@@ -105,18 +110,22 @@ def load(
     created if missing) or SQLite (the database file is the space; no schema). ``progress`` is called after
     every committed batch; an exception from it stops the load and the next call resumes after the last
     committed batch. ``replace=True`` drops a different dataset found in the target instead of refusing.
+    ``workers`` processes generate batches ahead while this one writes (None: one per spare core, none for
+    a load of a few batches; 0: generate here).
     """
     spec = DatasetSpec(messages, seed)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise ValueError(f"workers must be a whole number of processes (0 or more), got {workers!r}")
     owned = isinstance(target, str)
     engine = dataset_engine(target, schema)
     try:
-        return _load(engine, spec, schema, progress, replace)
+        return _load(engine, spec, schema, progress, replace, workers)
     finally:
         if owned:
             engine.dispose()
 
 
-def _load(engine, spec, schema, progress, replace) -> LoadReport:
+def _load(engine, spec, schema, progress, replace, workers) -> LoadReport:
     started = time.perf_counter()
     with engine.connect() as connection:
         _prepare(connection, spec, schema, replace)
@@ -132,7 +141,9 @@ def _load(engine, spec, schema, progress, replace) -> LoadReport:
 
         notify()
         missing = [index for index in range(spec.batches) if index not in done]
-        for batch in iter_batches(spec, missing):
+        if workers is None:
+            workers = 0 if len(missing) < MIN_BATCHES_FOR_WORKERS else max(1, min(3, (os.cpu_count() or 1) - 1))
+        for batch in _generated(spec, missing, workers):
             with connection.begin():
                 written = write_all(connection, DATA_TABLES, batch.rows, BATCH_TABLES)
                 connection.execute(insert(batches_table), {"batch": batch.index, "rows": written, "loaded_at": _now()})
@@ -142,6 +153,30 @@ def _load(engine, spec, schema, progress, replace) -> LoadReport:
             notify()
         _finish(connection)
     return LoadReport(spec, len(missing), spec.batches - len(missing), rows_written, time.perf_counter() - started)
+
+
+MIN_BATCHES_FOR_WORKERS = 4  # below this, starting worker processes costs more than it saves
+
+
+def _generated(spec: DatasetSpec, indexes: list[int], workers: int) -> Iterator[Batch]:
+    """The batches at ``indexes`` in order; with workers, at most two per worker are made ahead (bounded
+    memory), and closing the iterator (the load stopped) cancels what was not started."""
+    if workers == 0:
+        yield from iter_batches(spec, indexes)
+        return
+    # spawn, not fork: forking a Jupyter kernel (threads, sockets) is not safe
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        waiting = iter(indexes)
+        ahead = deque(pool.submit(generate_batch, spec, index) for index, _ in zip(waiting, range(2 * workers)))
+        while ahead:
+            batch = ahead.popleft().result()
+            following = next(waiting, None)
+            if following is not None:
+                ahead.append(pool.submit(generate_batch, spec, following))
+            yield batch
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, replace: bool) -> None:
@@ -163,11 +198,9 @@ def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, repl
                     "another schema or file, or pass replace=True to drop what is there."
                 )
             _drop(connection)
-        for table in [*DATA_TABLES.values(), *bookkeeping.sorted_tables]:
-            # Foreign keys and indexes come in _finish, once, after the bulk of the rows (PostgreSQL only:
-            # SQLite cannot add a constraint to an existing table and does not enforce them by default).
-            keep_keys = None if connection.dialect.name == "sqlite" else []
-            connection.execute(CreateTable(table, include_foreign_key_constraints=keep_keys))
+        create_tables(connection)
+        for table in bookkeeping.sorted_tables:
+            connection.execute(CreateTable(table))
         write_all(connection, DATA_TABLES, setup_rows(spec), SETUP_TABLES)
         connection.execute(insert(dataset_table), {"id": 1, **wanted})
 
@@ -177,19 +210,33 @@ def _finish(connection: Connection) -> None:
     with connection.begin():
         if connection.execute(select(dataset_table.c.completed_at)).scalar_one() is not None:
             return
-        if connection.dialect.name == "postgresql":
-            for table in DATA_TABLES.values():
-                for constraint in table.constraints:
-                    if isinstance(constraint, ForeignKeyConstraint):
-                        connection.execute(AddConstraint(constraint))
-        for table in DATA_TABLES.values():
-            for index in table.indexes:
-                connection.execute(CreateIndex(index, if_not_exists=True))
+        add_keys_and_indexes(connection)
         connection.execute(dataset_table.update().values(completed_at=_now()))
     if connection.dialect.name == "postgresql":
         for table in DATA_TABLES.values():
             connection.exec_driver_sql(f"ANALYZE {qualified_name(connection, table)}")
         connection.commit()
+
+
+def create_tables(connection: Connection) -> None:
+    """The conversations tables with their primary keys only, ready for bulk rows. On SQLite the foreign
+    keys are declared at once: it cannot add one to an existing table (nor enforces them by default)."""
+    keep_keys = None if connection.dialect.name == "sqlite" else []
+    for table in DATA_TABLES.values():
+        connection.execute(CreateTable(table, include_foreign_key_constraints=keep_keys))
+
+
+def add_keys_and_indexes(connection: Connection) -> None:
+    """What ``create_tables`` left out: foreign keys (PostgreSQL validates every row once here) and the
+    secondary indexes."""
+    if connection.dialect.name == "postgresql":
+        for table in DATA_TABLES.values():
+            for constraint in table.constraints:
+                if isinstance(constraint, ForeignKeyConstraint):
+                    connection.execute(AddConstraint(constraint))
+    for table in DATA_TABLES.values():
+        for index in table.indexes:
+            connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _drop(connection: Connection) -> None:

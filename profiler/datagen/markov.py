@@ -40,16 +40,22 @@ def words_of(text: str) -> list[str]:
     return [word for word in text.split() if any(character.isalnum() for character in word)]
 
 
+# A hop: its words joined, how many, the state reached, the words, the state after each word.
+Hop = tuple[str, int, int, tuple[str, ...], tuple[int, ...]]
+
+
 @dataclass(frozen=True)
 class MarkovChain:
     first_words: tuple[str, ...]  # the first word of each state's pair
+    openings: tuple[str, ...]  # the same, capitalised: how a sentence starting at the state begins
     words: tuple[str, ...]  # the second word of each state's pair: the one a walk emits
     successors: tuple[tuple[int, ...], ...]  # the states that may follow each state
     ends_sentence: tuple[bool, ...]
-    # For a state with one possible successor: the words the walk must emit from there (joined), how many,
-    # and the state it reaches. Most states of a small corpus are forced, so the walk jumps over them.
-    forced_runs: tuple[tuple[str, int, int, tuple[str, ...], tuple[int, ...]] | None, ...]
     starts: tuple[int, ...]  # states that open a sentence in the corpus
+    # The walk moves by hops: one random step, then every forced step after it (most states of a small
+    # corpus have a single successor). hops[state] lists one hop per entry of successors[state].
+    hops: tuple[tuple[Hop, ...], ...]
+    start_hops: tuple[Hop, ...]  # one per entry of starts, the capitalised opening word included
     digest: str  # sha256 of the training text: datasets made from another corpus are other datasets
 
     @classmethod
@@ -86,65 +92,66 @@ class MarkovChain:
         # A state whose successors are all the same state has one successor: no random draw is spent on it.
         unique = tuple(tuple(following) if len(set(following)) > 1 else tuple(following[:1]) for following in successors)
         ends = tuple(_ends_sentence(word) for word in words)
+        openings = tuple(word[:1].upper() + word[1:] for word in first_words)
+        hop_to = [_hop(state, unique, words, ends) for state in range(len(words))]
         return cls(
             first_words=tuple(first_words),
+            openings=openings,
             words=tuple(words),
             successors=unique,
             ends_sentence=ends,
-            forced_runs=_forced_runs(unique, tuple(words), ends),
             starts=tuple(starts),
+            hops=tuple(tuple(hop_to[following] for following in unique[state]) for state in range(len(words))),
+            start_hops=tuple(_hop(state, unique, words, ends, openings[state]) for state in starts),
             digest=digest.hexdigest(),
         )
 
     def sentence(self, rng: random.Random, max_words: int = 24) -> str:
         """One sentence: a corpus sentence opening, then the chain until a sentence end or ``max_words``."""
+        return self.sentences(rng, 1, max_words)
+
+    def sentences(self, rng: random.Random, count: int, max_words: int = 24) -> str:
+        """``count`` sentences joined by spaces (one call for a whole message: this is the generator's hot
+        loop, so it is written for speed)."""
         random_ = rng.random
-        successors, words, ends = self.successors, self.words, self.ends_sentence
-        state = self.starts[int(random_() * len(self.starts))]
-        runs = self.forced_runs
-        out = [self.first_words[state], words[state]]
-        count = 2
-        while not ends[state] and count < max_words:
-            following = successors[state]
-            if not following:
-                break
-            run = runs[state]
-            if run is not None:
-                text, length, end, run_words, run_states = run
-                if count + length <= max_words:
+        hops, ends, start_hops = self.hops, self.ends_sentence, self.start_hops
+        out: list[str] = []
+        for _ in range(count):
+            hop = start_hops[int(random_() * len(start_hops))]
+            length = 0
+            while True:
+                text, hop_length, state, hop_words, hop_states = hop
+                if length + hop_length <= max_words:
                     out.append(text)
-                    count += length
-                    state = end
-                else:  # cut short: the sentence stops at max_words anyway
-                    allowed = max_words - count
-                    out.extend(run_words[:allowed])
-                    count = max_words
-                    state = run_states[allowed - 1]
-                continue
-            state = following[int(random_() * len(following))] if len(following) > 1 else following[0]
-            out.append(words[state])
-            count += 1
-        text = " ".join(out)
-        if not ends[state]:
-            text = text.rstrip(",;:-") + "."
-        return text[0].upper() + text[1:]
+                    length += hop_length
+                else:  # cut short at max_words
+                    allowed = max_words - length
+                    out.extend(hop_words[:allowed])
+                    state = hop_states[allowed - 1]
+                    break
+                if ends[state] or length >= max_words:
+                    break
+                following = hops[state]
+                if not following:
+                    break
+                hop = following[int(random_() * len(following))]
+            if not ends[state]:
+                out[-1] = out[-1].rstrip(",;:-") + "."
+        return " ".join(out)
 
 
-def _forced_runs(successors, words, ends) -> tuple:
-    runs: list = []
-    for state, following in enumerate(successors):
-        if len(following) != 1:
-            runs.append(None)
-            continue
-        emitted, visited = [], []
-        current = state
-        # a forced cycle cannot exist in a finite text; the bound only guards against a malformed chain
-        while len(successors[current]) == 1 and not ends[current] and len(emitted) < 10_000:
-            current = successors[current][0]
-            emitted.append(words[current])
-            visited.append(current)
-        runs.append((" ".join(emitted), len(emitted), current, tuple(emitted), tuple(visited)))
-    return tuple(runs)
+def _hop(state: int, successors, words, ends, opening: str | None = None) -> Hop:
+    """Enter ``state`` (emitting its word, after ``opening`` for a sentence start), then take every forced
+    step; each emitted word is paired with the state the walk is in after it (to cut a hop short)."""
+    emitted = [words[state]] if opening is None else [opening, words[state]]
+    visited = [state] * len(emitted)
+    current = state
+    # a forced cycle cannot exist in a finite text; the bound only guards against a malformed chain
+    while len(successors[current]) == 1 and not ends[current] and len(emitted) < 10_000:
+        current = successors[current][0]
+        emitted.append(words[current])
+        visited.append(current)
+    return " ".join(emitted), len(emitted), current, tuple(emitted), tuple(visited)
 
 
 @functools.cache

@@ -37,12 +37,11 @@ def dataset_digest(spec: DatasetSpec) -> str:
 def test_same_seed_and_size_give_the_same_rows_in_another_process_with_another_hash_seed():
     spec = DatasetSpec(messages=MESSAGES_PER_BATCH + 700, seed=11)
     here = dataset_digest(spec)
-    for hash_seed in ("1", "4242"):
-        other = subprocess.run(
-            [sys.executable, "-c", DIGEST_SCRIPT, str(spec.messages), str(spec.seed)],
-            cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        assert other == here
+    other = subprocess.run(
+        [sys.executable, "-c", DIGEST_SCRIPT, str(spec.messages), str(spec.seed)],
+        cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "4242"}, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert other == here
 
 
 def test_another_seed_or_size_gives_other_rows():
