@@ -1,0 +1,20 @@
+"""Query-result caching for the ORM, and a profiler that shows what it really saves (or costs).
+
+From a notebook cell::
+
+    from profiler.cache import QueryCache, compare_caching
+    from profiler.queries import AUTHORS_BOOKS, default_engine
+    engine = default_engine()
+    comparison = compare_caching(AUTHORS_BOOKS, engine, cache=QueryCache(engine), strategy="selectin")
+    comparison.verdict; comparison.summary_frame(); comparison.figure()
+"""
+
+from .backend import CacheConfigurationError, CacheStore, CacheUnavailable, cache_url_from_environment, open_store
+from .compare import MODES, CacheComparison, RunStats, compare_caching
+from .orm import CACHE_OPTION, CacheCounters, QueryCache, engine_namespace
+
+__all__ = [
+    "CACHE_OPTION", "MODES", "CacheComparison", "CacheConfigurationError", "CacheCounters", "CacheStore",
+    "CacheUnavailable", "QueryCache", "RunStats", "cache_url_from_environment", "compare_caching",
+    "engine_namespace", "open_store",
+]

@@ -1,0 +1,258 @@
+"""Uncached vs cold vs warm: what caching a workload's queries really saves, merge cost included.
+
+Each round runs the workload three times, alternating: **uncached** (the cache is not consulted), **cold**
+(the cache emptied first: every query misses, runs and is stored) and **warm** (right after: every query
+hits and is merged into the session). Every run is a rolled-back transaction in a fresh session, captured
+like the query profiler's runs; the medians over the rounds are compared, and the data each run returned
+must have the same fingerprint as the uncached run's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+from sqlalchemy import Engine, event
+
+from profiler.queries.analysis import relationship_tree
+from profiler.queries.execution import StrategyContext, execute_workload
+from profiler.queries.strategies import Strategy, strategy_from
+from profiler.queries.workloads import Workload, as_workload
+
+from .orm import QueryCache
+
+MODES = ("uncached", "cold", "warm")
+
+
+@dataclass
+class RunStats:
+    """One run of the workload. Times in milliseconds."""
+
+    mode: str
+    round: int
+    wall_ms: float
+    statements: int
+    database_ms: float  # execute + fetch of the statements that ran
+    hits: int = 0
+    misses: int = 0
+    stores: int = 0
+    objects_merged: int = 0
+    cache_read_ms: float = 0.0  # fetching and unpickling entries
+    merge_ms: float = 0.0  # merge_frozen_result of hits
+    store_ms: float = 0.0  # pickling and storing entries
+    compiled_cache_hits: int = 0  # SQLAlchemy's compiled-statement cache ("[cached since ...]")
+    compiled_cache_misses: int = 0  # ("[generated in ...]")
+    fingerprint: str = ""
+
+
+_NUMBERS = [f.name for f in fields(RunStats) if f.name not in ("mode", "round", "fingerprint")]
+
+
+@dataclass
+class CacheComparison:
+    workload: str
+    strategy: str
+    backend: str  # "in-process memory", "Redis at redis://..."
+    dialect: str
+    runs: list[RunStats] = field(default_factory=list)
+
+    def median(self, mode: str) -> dict:
+        chosen = [run for run in self.runs if run.mode == mode]
+        if not chosen:
+            raise ValueError(f"no {mode} runs; modes are {MODES}")
+        return {name: statistics.median(getattr(run, name) for run in chosen) for name in _NUMBERS}
+
+    @property
+    def data_matches(self) -> bool:
+        """Every cold and warm run returned the data the uncached runs returned."""
+        reference = {run.fingerprint for run in self.runs if run.mode == "uncached"}
+        return len(reference) == 1 and all(run.fingerprint in reference for run in self.runs)
+
+    @property
+    def saved_ms(self) -> float:
+        """Median uncached wall time minus median warm wall time (negative: caching costs time)."""
+        return self.median("uncached")["wall_ms"] - self.median("warm")["wall_ms"]
+
+    @property
+    def noise_ms(self) -> float:
+        """Half the spread of the uncached runs: differences below it are not measurable here."""
+        walls = [run.wall_ms for run in self.runs if run.mode == "uncached"]
+        return (max(walls) - min(walls)) / 2 if len(walls) > 1 else 0.0
+
+    @property
+    def verdict(self) -> str:
+        uncached, cold, warm = (self.median(mode) for mode in MODES)
+        saved = self.saved_ms
+        percent = 100 * saved / uncached["wall_ms"] if uncached["wall_ms"] else 0.0
+        statements = int(round(uncached["statements"] - warm["statements"]))
+        objects = int(round(warm["objects_merged"]))
+        warm_part = (
+            f"{statements} statement{'s' if statements != 1 else ''} fewer, {objects:,} objects merged in "
+            f"{warm['merge_ms']:.1f} ms"
+        )
+        if not self.data_matches:
+            lead = "WARNING: cached runs returned DIFFERENT DATA from uncached runs; the timings are not comparable. "
+        else:
+            lead = ""
+        if abs(saved) <= self.noise_ms:
+            sentence = (
+                f"caching made no measurable difference ({saved:+.1f} ms, within the ±{self.noise_ms:.1f} ms "
+                f"spread of uncached runs): {warm_part}"
+            )
+        elif saved > 0:
+            sentence = f"caching saved {saved:.1f} ms ({percent:.0f}%) per run: {warm_part}"
+        else:
+            sentence = (
+                f"caching cost {-saved:.1f} ms more than querying: merging {objects:,} objects "
+                f"({warm['merge_ms']:.1f} ms, plus {warm['cache_read_ms']:.1f} ms reading the cache) is slower "
+                f"than the {statements} statement{'s' if statements != 1 else ''} it saves"
+            )
+        cold_extra = cold["wall_ms"] - uncached["wall_ms"]
+        return (
+            f"{lead}{sentence}. A cold run took {cold_extra:+.1f} ms compared with no cache "
+            f"({cold['store_ms']:.1f} ms of it storing results) on {self.backend}."
+        )
+
+    def summary_frame(self):
+        """One row per mode: medians over the rounds."""
+        import pandas as pd
+
+        rows = [{"mode": mode, **self.median(mode)} for mode in MODES]
+        frame = pd.DataFrame(rows).set_index("mode")
+        frame["runs"] = [sum(run.mode == mode for run in self.runs) for mode in MODES]
+        frame["same data"] = self.data_matches
+        return frame
+
+    def runs_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(run) for run in self.runs])
+
+    def to_dict(self) -> dict:
+        return {
+            "workload": self.workload,
+            "strategy": self.strategy,
+            "backend": self.backend,
+            "dialect": self.dialect,
+            "medians": {mode: self.median(mode) for mode in MODES},
+            "saved_ms": self.saved_ms,
+            "noise_ms": self.noise_ms,
+            "data_matches": self.data_matches,
+            "verdict": self.verdict,
+            "runs": [asdict(run) for run in self.runs],
+        }
+
+    def figure(self):
+        """Median wall time per mode, split into database, cache read, merge, store and the rest (Python)."""
+        import plotly.graph_objects as go
+
+        medians = [self.median(mode) for mode in MODES]
+        parts = {
+            "database (execute + fetch)": [m["database_ms"] for m in medians],
+            "cache read": [m["cache_read_ms"] for m in medians],
+            "merge into session": [m["merge_ms"] for m in medians],
+            "store": [m["store_ms"] for m in medians],
+        }
+        parts["Python / ORM (the rest)"] = [
+            max(0.0, m["wall_ms"] - sum(values[i] for values in parts.values())) for i, m in enumerate(medians)
+        ]
+        figure = go.Figure([go.Bar(name=name, x=list(MODES), y=values) for name, values in parts.items()])
+        figure.update_layout(
+            barmode="stack", title=f"{self.workload} · {self.strategy} · {self.backend}", yaxis_title="ms (median)",
+            height=360, margin=dict(t=50, b=40, l=60, r=20), legend=dict(orientation="h", y=-0.2),
+        )
+        return figure
+
+
+class _CompiledCacheCounter:
+    """Counts SQLAlchemy's compiled-cache outcome (``context.cache_hit``) of each statement of a run."""
+
+    def __init__(self):
+        self.outcomes: Counter = Counter()
+
+    def attach(self, connection) -> None:
+        event.listen(connection, "after_execute", self._after_execute)
+
+    def _after_execute(self, connection, clause, multiparams, params, execution_options, result):
+        outcome = getattr(getattr(result, "context", None), "cache_hit", None)
+        if outcome is not None:
+            self.outcomes[getattr(outcome, "name", str(outcome))] += 1
+
+
+def compare_caching(
+    workload: Workload | Callable,
+    engine: Engine | None = None,
+    *,
+    cache: QueryCache | None = None,
+    strategy: str | Strategy = "selectin",
+    repeats: int = 5,
+    relationship_loads: bool = False,
+    timeout: float | None = 60.0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> CacheComparison:
+    """Run ``workload`` uncached, cold and warm, ``repeats`` rounds, under loading ``strategy``.
+
+    Every top-level ORM SELECT of the workload is cached (lazy loads too with ``relationship_loads``).
+    ``cache`` defaults to a memory cache on ``engine``. ``progress(mode, round, rounds)`` is called before
+    each run. Note that a cold run empties ``cache``'s whole namespace.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    workload = as_workload(workload)
+    if engine is None:
+        from profiler.queries.workloads import default_engine
+
+        engine = default_engine()
+    own_cache = cache is None
+    cache = cache if cache is not None else QueryCache(engine, "memory://")
+    if cache.engine is not engine:
+        raise ValueError("the cache watches another engine than the one the workload runs on: "
+                         "make it with QueryCache(engine, ...) for this engine")
+    chosen = strategy_from(strategy)
+    try:
+        models: dict[str, type] = {}
+        # the lazy discovery run tells strategies which relationships the workload walks (and warms up)
+        discovery = execute_workload(engine, workload.run, timeout=timeout, models=models)
+        context = StrategyContext(engine, workload.run, relationship_tree(discovery.capture.statements), models,
+                                  timeout)
+        preparation = chosen.prepare(context)
+        function = preparation.function or workload.run
+        comparison = CacheComparison(workload.name, chosen.label, cache.description, engine.dialect.name)
+
+        def run(mode: str, round_: int) -> RunStats:
+            if progress is not None:
+                progress(mode, round_, repeats)
+            compiled = _CompiledCacheCounter()
+
+            def setup(session):
+                if mode != "uncached":
+                    cache.attach(session, every_query=True, relationship_loads=relationship_loads)
+                compiled.attach(session.bind)
+
+            with cache.counting() as counters:
+                outcome = execute_workload(
+                    engine, function, plan=preparation.plan, options=preparation.options, timeout=timeout,
+                    models=models, session_setup=setup,
+                )
+            capture = outcome.capture
+            return RunStats(
+                mode=mode, round=round_, wall_ms=outcome.wall_s * 1e3, statements=len(capture.statements),
+                database_ms=(capture.execute_s + capture.fetch_s) * 1e3, hits=counters.hits,
+                misses=counters.misses, stores=counters.stores, objects_merged=counters.objects_merged,
+                cache_read_ms=counters.read_s * 1e3, merge_ms=counters.merge_s * 1e3,
+                store_ms=counters.store_s * 1e3, compiled_cache_hits=compiled.outcomes["CACHE_HIT"],
+                compiled_cache_misses=compiled.outcomes["CACHE_MISS"], fingerprint=outcome.fingerprint.unordered,
+            )
+
+        for round_ in range(1, repeats + 1):
+            comparison.runs.append(run("uncached", round_))
+            cache.clear()
+            comparison.runs.append(run("cold", round_))
+            comparison.runs.append(run("warm", round_))
+        return comparison
+    finally:
+        if own_cache:
+            cache.close()
+
