@@ -48,7 +48,7 @@ def test_a_clean_username_stays_readable_without_a_hash():
 
 
 @given(realistic)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_every_name_is_valid_for_its_service(username):
     playground = names.for_user(username)
     assert CLOUDFORMATION_STACK.match(playground.stack)
@@ -61,7 +61,7 @@ def test_every_name_is_valid_for_its_service(username):
 
 
 @given(realistic, realistic)
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_different_usernames_never_share_a_name(first, second):
     if first != second:
         assert names.slug(first) != names.slug(second)
