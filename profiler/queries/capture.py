@@ -115,15 +115,9 @@ def user_source_line() -> str | None:
     return None
 
 
-@dataclass
-class _OrmOrigin:
-    loader: str
-    relationship: str | None = None
-    parent: str | None = None
-    target: str | None = None
-    collection: bool = False
-    entity: str | None = None
-    source: str | None = None
+# what do_orm_execute learned about the next statement, in StatementRecord's field order from `loader` on:
+# (loader, relationship, parent, target, collection, entity, source)
+_NO_ORIGIN = ("query", None, None, None, False, None, None)
 
 
 class QueryCapture:
@@ -150,11 +144,11 @@ class QueryCapture:
         self.on_statement = on_statement
         self.notify_every = max(1, notify_every)
         self.statements: list[StatementRecord] = []
-        self._pending: _OrmOrigin | None = None
+        self._pending: tuple | None = None
         self._connection = None
         self._started = perf_counter()
         self._targets: list[tuple[Any, str, Callable]] = []
-        self._relationship_origins: dict[Any, tuple] = {}
+        self._origins: dict[tuple, tuple] = {}
 
     # -- wiring -------------------------------------------------------------------------------------------
     def attach(self, bind, session=None) -> QueryCapture:
@@ -187,47 +181,39 @@ class QueryCapture:
 
     # -- listeners (hot path: keep them lean) ----------------------------------------------------------------
     def _do_orm_execute(self, state) -> None:
-        source = user_source_line() if self.source_lines else None
         path = state.loader_strategy_path
         if path is not None and not path.is_root:
+            lazy = state.lazy_loaded_from is not None
             prop = path.natural_path[-1]
-            origin = self._relationship_origins.get(prop)
+            origin = self._origins.get((prop, lazy))
             if origin is None:
-                origin = self._relationship_origins[prop] = _describe_relationship(prop)
-            loader = "lazy" if state.lazy_loaded_from is not None else "eager"
-            self._pending = _OrmOrigin(loader, *origin, source=source)
+                origin = self._origins[(prop, lazy)] = _relationship_origin(prop, lazy)
         else:
             entity = None
             if state.is_select and not state.is_column_load:
                 mappers = state.all_mappers
                 entity = mappers[0].class_.__name__ if mappers else None
-            self._pending = _OrmOrigin("query", entity=entity, source=source)
+            origin = ("query", None, None, None, False, entity, None)
+        if self.source_lines:
+            origin = origin[:6] + (user_source_line(),)
+        self._pending = origin
 
     def _new_record(self, statement, parameters) -> StatementRecord:
         origin = self._pending
         self._pending = None
-        record = StatementRecord(len(self.statements), statement, parameters, perf_counter() - self._started)
-        if origin is not None:
-            record.loader = origin.loader
-            record.relationship = origin.relationship
-            record.parent = origin.parent
-            record.target = origin.target
-            record.collection = origin.collection
-            record.entity = origin.entity
-            record.source = origin.source
-        elif self.source_lines:
-            record.source = user_source_line()
+        if origin is None:
+            origin = _NO_ORIGIN if not self.source_lines else _NO_ORIGIN[:6] + (user_source_line(),)
+        record = StatementRecord(
+            len(self.statements), statement, parameters, perf_counter() - self._started, 0.0, 0.0, 0, *origin
+        )
         self.statements.append(record)
         return record
 
-    def _timed(self, record: StatementRecord, execute, *args) -> None:
-        started = perf_counter()
-        try:
-            execute(*args)
-        except BaseException as error:
-            record.execute_s = perf_counter() - started
-            record.error = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-            raise
+    def _failed(self, record: StatementRecord, started: float, error: BaseException) -> None:
+        record.execute_s = perf_counter() - started
+        record.error = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+
+    def _executed(self, record: StatementRecord, started: float) -> None:
         record.execute_s = perf_counter() - started
         if self.on_statement is not None and len(self.statements) % self.notify_every == 0:
             self.on_statement(len(self.statements))
@@ -236,7 +222,13 @@ class QueryCapture:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
         record = self._new_record(statement, parameters)
-        self._timed(record, context.dialect.do_execute, cursor, statement, parameters, context)
+        started = perf_counter()
+        try:
+            context.dialect.do_execute(cursor, statement, parameters, context)
+        except BaseException as error:
+            self._failed(record, started, error)
+            raise
+        self._executed(record, started)
         context.cursor = _TimedCursor(cursor, record)
         return True
 
@@ -244,7 +236,13 @@ class QueryCapture:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
         record = self._new_record(statement, None)
-        self._timed(record, context.dialect.do_execute_no_params, cursor, statement, context)
+        started = perf_counter()
+        try:
+            context.dialect.do_execute_no_params(cursor, statement, context)
+        except BaseException as error:
+            self._failed(record, started, error)
+            raise
+        self._executed(record, started)
         context.cursor = _TimedCursor(cursor, record)
         return True
 
@@ -252,7 +250,13 @@ class QueryCapture:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
         record = self._new_record(statement, parameters)
-        self._timed(record, context.dialect.do_executemany, cursor, statement, parameters, context)
+        started = perf_counter()
+        try:
+            context.dialect.do_executemany(cursor, statement, parameters, context)
+        except BaseException as error:
+            self._failed(record, started, error)
+            raise
+        self._executed(record, started)
         return True
 
     # -- totals ------------------------------------------------------------------------------------------------
@@ -269,11 +273,12 @@ class QueryCapture:
         return sum(record.rows for record in self.statements)
 
 
-def _describe_relationship(prop) -> tuple[str | None, str | None, str | None, bool]:
+def _relationship_origin(prop, lazy: bool) -> tuple:
+    loader = "lazy" if lazy else "eager"
     if not hasattr(prop, "mapper"):
-        return (None, None, None, False)
+        return (loader, None, None, None, False, None, None)
     parent = prop.parent.class_.__name__
-    return (f"{parent}.{prop.key}", parent, prop.mapper.class_.__name__, bool(prop.uselist))
+    return (loader, f"{parent}.{prop.key}", parent, prop.mapper.class_.__name__, bool(prop.uselist), None, None)
 
 
 __all__ = ["QueryCapture", "StatementRecord", "user_source_line"]

@@ -126,7 +126,7 @@ def _walk_postgres(plan: dict, depth: int, nodes: list[PlanNode], total_ms: floa
     removed_share = removed_total / (removed_total + actual_rows) if removed_total else None
     share = exclusive / total_ms if total_ms else None
     flags = []
-    if share is not None and share >= SLOW_SHARE:
+    if share is not None and share >= SLOW_SHARE and (children or depth > 0):  # a lone node is trivially 100%
         flags.append(f"slow: {share:.0%} of the time")
     if factor >= BAD_ESTIMATE_FACTOR:
         direction = "under" if actual_rows > estimated_rows else "over"

@@ -65,6 +65,10 @@ class Overhead:
 
 @dataclass
 class StrategyResult:
+    """One strategy's outcome. ``cold`` is its first run in this process (its statements not yet in
+    SQLAlchemy's compiled-statement cache, the database's caches as the previous strategy left them);
+    ``warm`` are the repeats after it. ``statements`` and the analyses are of the last warm run."""
+
     key: str
     label: str
     status: str = "ok"  # "ok", "error" or "timeout"
@@ -72,12 +76,12 @@ class StrategyResult:
     cold: RunMeasurement | None = None
     warm: list[RunMeasurement] = field(default_factory=list)
     overhead: Overhead | None = None
-    statements: list[StatementRecord] = field(default_factory=list)  # of the last captured run
+    statements: list[StatementRecord] = field(default_factory=list, repr=False)  # of the last captured run
     nplusone: list[NPlusOneFinding] = field(default_factory=list)
-    duplicates: list[StatementGroup] = field(default_factory=list)
-    similar: list[StatementGroup] = field(default_factory=list)
+    duplicates: list[StatementGroup] = field(default_factory=list, repr=False)
+    similar: list[StatementGroup] = field(default_factory=list, repr=False)
     unused_eager_loads: list[str] = field(default_factory=list)
-    explains: list[ExplainPlan] = field(default_factory=list)
+    explains: list[ExplainPlan] = field(default_factory=list, repr=False)
     code: str | None = None
     plan_rounds: int | None = None
     data_matches: bool | None = None  # against the reference strategy; None when not comparable
@@ -217,6 +221,29 @@ class Comparison:
         from .figures import comparison_figure
 
         return comparison_figure(self)
+
+    def report(self) -> str:
+        """A plain-text summary: one line per strategy, then N+1 findings, data mismatches and errors."""
+        lines = [f"{self.workload} on {self.dialect}"]
+        for result in self.results:
+            if not result.ok:
+                lines.append(f"  {result.label:<12} {result.status.upper()}: {result.error}")
+                continue
+            row = result.summary()
+            overhead = f", profiler overhead ×{row['overhead_ratio']}" if row["overhead_ratio"] is not None else ""
+            lines.append(
+                f"  {result.label:<12} {row['statements']:>6} statements  {row['wall_ms']:>9.1f} ms "
+                f"(db {row['db_ms']:.1f}, fetch {row['fetch_ms']:.1f}, python {row['python_ms']:.1f}){overhead}"
+            )
+            lines += [f"      {finding.message}" for finding in result.nplusone]
+            lines += [f"      unused eager load: {option}" for option in result.unused_eager_loads]
+            if result.data_note:
+                lines.append(f"      {result.data_note}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        labels = ", ".join(f"{result.label}: {result.status}" for result in self.results)
+        return f"Comparison({self.workload!r} on {self.dialect}; {labels})"
 
     def _repr_html_(self) -> str:
         return self.summary_frame().to_html()

@@ -72,3 +72,33 @@ def test_explain_analyze_runs_in_a_rolled_back_transaction(engine):
 def test_explain_of_bad_sql_is_an_error_not_a_crash(engine):
     plan = explain(engine, "SELECT nope FROM nowhere", None)
     assert plan.nodes == [] and "nowhere" in plan.error
+
+
+def test_postgres_nodes_are_flagged_like_pev2():
+    from profiler.queries.explain import _postgres_plan
+
+    # a nested loop whose inner index scan runs 100 times: pev2 multiplies per-loop figures by the loops
+    document = [
+        {
+            "Plan": {
+                "Node Type": "Nested Loop", "Actual Total Time": 10.0, "Actual Loops": 1, "Plan Rows": 1,
+                "Actual Rows": 100,
+                "Plans": [
+                    {"Node Type": "Seq Scan", "Relation Name": "authors", "Actual Total Time": 1.0,
+                     "Actual Loops": 1, "Plan Rows": 100, "Actual Rows": 100, "Rows Removed by Filter": 900},
+                    {"Node Type": "Index Scan", "Relation Name": "books", "Actual Total Time": 0.08,
+                     "Actual Loops": 100, "Plan Rows": 1, "Actual Rows": 1},
+                ],
+            },
+            "Planning Time": 0.1,
+            "Execution Time": 10.5,
+        }
+    ]
+    plan = _postgres_plan("SELECT ...", document)
+    loop, scan, index = plan.nodes
+    assert [node.depth for node in plan.nodes] == [0, 1, 1]
+    assert index.exclusive_ms == pytest.approx(8.0) and index.time_share == pytest.approx(0.8)
+    assert index.flags == ["slow: 80% of the time"]
+    assert loop.exclusive_ms == pytest.approx(1.0) and "bad estimate: underestimated 100x" in loop.flags
+    assert scan.removed_share == pytest.approx(0.9) and scan.flags == ["filter removed 90% of the rows it read"]
+    assert plan.total_ms == 10.5 and plan.planning_ms == 0.1

@@ -1,0 +1,151 @@
+"""What statement capture costs: the lazy N+1 workload with capture vs without, and sqltap side by side.
+
+The workload is the built-in authors → books → publisher, stores walk under lazy loading at the FINDINGS.md
+scale (200 authors × 5 books, 20 publishers, 20 stores: ~1,221 statements), on in-memory SQLite where the
+per-statement cost of a profiler shows most (the database answers in microseconds). Every round runs each
+mode once, in rotating order; medians over rounds. Each run is the same isolated run the profiler makes
+(own connection, rolled-back transaction), so the only difference between modes is the capture.
+
+    python benchmarks/query_capture.py            # 15 rounds
+    python benchmarks/query_capture.py --quick    # 5 rounds, for CI
+    python benchmarks/query_capture.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+sqltap (the anchor) is measured if it is installed (``pip install sqltap``, in the ``bench`` extra).
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import uuid
+import warnings
+from pathlib import Path
+from time import perf_counter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.pool import StaticPool  # noqa: E402
+
+from profiler.models.bookstore import create_bookstore  # noqa: E402
+from profiler.queries.capture import QueryCapture  # noqa: E402
+from profiler.queries.workloads import authors_books_publisher_stores  # noqa: E402
+
+SCALE = 200  # authors; FINDINGS.md measured 1,221 lazy statements at this size
+
+
+def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, int]:
+    """Wall time of one lazy walk and the statements it ran."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection)
+        capture = tap = None
+        if mode in {"capture", "capture+source"}:
+            capture = QueryCapture(source_lines=mode == "capture+source").attach(connection, session)
+        elif mode == "sqltap":
+            tap = sqltap_module.start(engine)
+        started = perf_counter()
+        authors_books_publisher_stores(session)
+        wall = perf_counter() - started
+        statements = 0
+        if capture is not None:
+            capture.detach()
+            statements = len(capture.statements)
+        if tap is not None:
+            tap.stop()
+            statements = len(tap.collect())
+        session.close()
+        transaction.rollback()
+    return wall, statements
+
+
+def make_engine(postgres_url: str | None):
+    if postgres_url is None:
+        engine = create_engine("sqlite://", poolclass=StaticPool)
+        create_bookstore(engine, SCALE)
+        return engine, None
+    schema = f"bench_capture_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    create_bookstore(engine, SCALE)
+
+    def drop():
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return engine, drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 15")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--postgres", metavar="URL", default=None, help="run on PostgreSQL instead of SQLite")
+    args = parser.parse_args()
+    rounds = args.rounds or (5 if args.quick else 15)
+
+    try:
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import sqltap
+    except ImportError:
+        sqltap = None
+    engine, cleanup = make_engine(args.postgres)
+    modes = ["off", "capture", "capture+source"] + (["sqltap"] if sqltap else [])
+    walls: dict[str, list[float]] = {mode: [] for mode in modes}
+    counts: dict[str, int] = {}
+    try:
+        for mode in modes:  # warm-up: compiled-statement caches, imports
+            run_once(engine, mode, sqltap)
+        for round_number in range(rounds):
+            order = modes[round_number % len(modes):] + modes[: round_number % len(modes)]
+            for mode in order:
+                wall, statements = run_once(engine, mode, sqltap)
+                walls[mode].append(wall)
+                counts[mode] = statements
+    finally:
+        if cleanup:
+            cleanup()
+
+    median = {mode: statistics.median(values) for mode, values in walls.items()}
+    statements = counts["capture"]
+    print(f"lazy N+1 workload, {SCALE} authors, {engine.dialect.name}, {rounds} rounds, {statements} statements")
+    print(f"{'mode':<16}{'median ms':>10}{'min ms':>9}{'ratio':>8}{'µs/stmt':>9}")
+    for mode in modes:
+        added = (median[mode] - median["off"]) / statements * 1e6
+        print(
+            f"{mode:<16}{median[mode] * 1000:>10.1f}{min(walls[mode]) * 1000:>9.1f}"
+            f"{median[mode] / median['off']:>8.3f}{added:>9.1f}"
+        )
+    figures = {
+        "benchmark": "query_capture",
+        "database": engine.dialect.name,
+        "rounds": rounds,
+        "statements": statements,
+        "off_ms": round(median["off"] * 1000, 2),
+        "capture_ms": round(median["capture"] * 1000, 2),
+        "capture_source_ms": round(median["capture+source"] * 1000, 2),
+        "added_us_per_statement": round((median["capture"] - median["off"]) / statements * 1e6, 2),
+        "added_us_per_statement_source": round((median["capture+source"] - median["off"]) / statements * 1e6, 2),
+        "capture_source_ratio": round(median["capture+source"] / median["off"], 3),
+    }
+    if sqltap:
+        figures.update(
+            sqltap_ms=round(median["sqltap"] * 1000, 2),
+            sqltap_statements=counts["sqltap"],
+            sqltap_ratio=round(median["sqltap"] / median["off"], 3),
+            sqltap_added_us_per_statement=round((median["sqltap"] - median["off"]) / statements * 1e6, 2),
+        )
+    figures["ratio"] = round(median["capture"] / median["off"], 3)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
