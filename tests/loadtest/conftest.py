@@ -1,5 +1,5 @@
 """A real moto server (one per test session) and, per test, the two DynamoDB tables a playground holds, created
-the way the playground template does (``pk``/``sk`` strings, on-demand)."""
+with the key schema and billing mode that ``stacks/playground.yaml`` gives them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import os
 import uuid
 
 import pytest
+import yaml
 from moto.server import ThreadedMotoServer
 
 from profiler.playground import Playground
+from tests.support import REPO_ROOT
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -38,13 +40,17 @@ def moto_url(aws_credentials):
     server.stop()
 
 
-def create_table(client, name: str, **extra) -> None:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        **(extra or {"BillingMode": "PAY_PER_REQUEST"}))
+def template_table(resource: str) -> dict:
+    """A table's key schema and billing mode as the playground template declares them."""
+    loader = type("TemplateLoader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!", lambda *_: None)  # CloudFormation's !Sub, !Ref...: not needed here
+    template = yaml.load((REPO_ROOT / "stacks" / "playground.yaml").read_text(), Loader=loader)
+    properties = template["Resources"][resource]["Properties"]
+    return {name: properties[name] for name in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+
+
+def create_table(client, name: str, resource: str = "LoadTestTable", **overrides) -> None:
+    client.create_table(TableName=name, **{**template_table(resource), **overrides})
 
 
 @pytest.fixture
@@ -53,8 +59,8 @@ def playground(moto_url) -> Playground:
     playground = Playground(stack_name=f"playground-{suffix}", loadtest_table=f"loadtest-{suffix}",
                             runs_table=f"runs-{suffix}", region="us-east-1", endpoint_url=moto_url)
     client = playground.client("dynamodb")
-    create_table(client, playground.loadtest_table)
-    create_table(client, playground.runs_table)
+    create_table(client, playground.loadtest_table, "LoadTestTable")
+    create_table(client, playground.runs_table, "RunsTable")
     yield playground
     for table in (playground.loadtest_table, playground.runs_table):
         client.delete_table(TableName=table)
