@@ -31,11 +31,12 @@ from alembic.operations import Operations
 from sqlalchemy import (Column, Connection, DateTime, ForeignKey, Index, MetaData, String, Table, Text, delete,
                         func, insert, inspect, literal, select, update)
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, registry, relationship
+from sqlalchemy.orm import Session
 
+from .mapping import ModelClasses, map_models
 from .rows import generate
 from .space import DataSpace, local_space, open_space
-from .spec import BUILTIN_SCHEMA, Field, Model, ModelError, find_cycle, foreign_key_column, reverse_name
+from .spec import Field, Model, ModelError, find_cycle, foreign_key_column, reverse_name
 
 CATALOG_TABLE = "_workbench_models"
 FILL_CHUNK = 1000
@@ -67,25 +68,6 @@ class ModelInfo:
     primary_key: tuple[str, ...]
     relationships: dict[str, str]  # name -> target model
     rows: int
-
-
-class ModelClasses(dict):
-    """Mapped classes by model name; also attributes: ``m.orders``."""
-
-    def __getattr__(self, name: str):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"no model {name!r}; the models are: {', '.join(sorted(self))}") from None
-
-
-def _class_name(model: str) -> str:
-    return "".join(part.capitalize() for part in model.split("_"))
-
-
-def _repr(self) -> str:
-    keys = ", ".join(f"{column.key}={getattr(self, column.key)!r}" for column in inspect(self).mapper.primary_key)
-    return f"{type(self).__name__}({keys})"
 
 
 class Catalog:
@@ -390,32 +372,7 @@ class Catalog:
                     if target not in tables:
                         tables[target] = Table(target, metadata, schema=self.space.builtin_schema,
                                                autoload_with=connection)
-        classes = {name: type(_class_name(name), (), {"__repr__": _repr, "__module__": "workbench.models"})
-                   for name in tables}
-        properties: dict[str, dict] = {name: {} for name in tables}
-        for spec in specs.values():
-            table = tables[spec.name]
-            for rel, target in spec.relationships.items():
-                fk = table.c[foreign_key_column(rel)]
-                key = next(iter(tables[target].primary_key.columns))
-                join = fk == key
-                collection = reverse_name(spec, rel)
-                if target in specs:
-                    properties[spec.name][rel] = relationship(classes[target], primaryjoin=join, foreign_keys=[fk],
-                                                              back_populates=collection)
-                    properties[target][collection] = relationship(
-                        classes[spec.name], primaryjoin=join, foreign_keys=[fk], back_populates=rel,
-                        order_by=table.c[spec.primary_key])
-                else:  # no foreign key in the database: the join is declared here, read-only on the built-in
-                    properties[spec.name][rel] = relationship(classes[target], primaryjoin=join, foreign_keys=[fk])
-                    properties[target][collection] = relationship(
-                        classes[spec.name], primaryjoin=join, foreign_keys=[fk], viewonly=True,
-                        order_by=table.c[spec.primary_key])
-        mapper_registry = registry()
-        for name, cls in classes.items():
-            mapper_registry.map_imperatively(cls, tables[name], properties=properties[name])
-        mapper_registry.configure()
-        return ModelClasses(classes)
+        return map_models(specs, tables)
 
     def mapped(self, name: str):
         return self.classes()[name]

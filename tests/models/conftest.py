@@ -16,6 +16,7 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -47,6 +48,22 @@ class PrivateCluster:
         ).render_as_string(hide_password=False)
 
 
+def reachable_by_all(folder: str | Path) -> bool:
+    """Every folder from / down to ``folder`` can be entered by any system user."""
+    path = Path(folder).resolve()
+    return all(os.stat(part).st_mode & stat.S_IXOTH for part in (path, *path.parents))
+
+
+def reachable_temp_folder() -> str | None:
+    """A temporary folder other system users can reach (this machine's /tmp is 0700), or None."""
+    if os.geteuid() != 0:
+        return None  # the cluster runs as ourselves: any temporary folder will do
+    for base in (tempfile.gettempdir(), "/var/tmp", "/dev/shm"):
+        if reachable_by_all(base):
+            return base
+    missing("no temporary folder here that the PostgreSQL system user can enter")
+
+
 def _as_cluster_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
@@ -62,7 +79,7 @@ def _as_cluster_user(command: list[str]) -> list[str]:
 def private_cluster():
     if not (PG_BIN / "initdb").exists():
         missing(f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="workbench-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="workbench-pg-", dir=reachable_temp_folder()))
     data, log = root / "data", root / "server.log"
     password = secrets.token_urlsafe(24)
     pwfile = root / "pwfile"

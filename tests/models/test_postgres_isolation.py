@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg import errors
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from profiler.models.bookstore import BookstoreBase

@@ -16,6 +16,7 @@ from profiler.models.builtins import install_builtins
 from profiler.models.catalog import Catalog
 from profiler.models.space import SpaceError, open_space, sqlite_space
 from profiler.models.spec import Model
+from tests.models.conftest import reachable_temp_folder
 
 OTHER_OS_USER = "nobody"
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
@@ -24,11 +25,6 @@ SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
 def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
-
-def _reachable_by_all(folder: str) -> bool:
-    """Every folder from / down to ``folder`` can be entered by any system user."""
-    path = Path(folder).resolve()
-    return all(os.stat(part).st_mode & stat.S_IXOTH for part in (path, *path.parents))
 
 
 def test_each_users_file_is_0600_in_a_0700_folder_and_the_built_in_file_is_read_only(tmp_path, sqlite_builtin):
@@ -45,10 +41,7 @@ def test_each_users_file_is_0600_in_a_0700_folder_and_the_built_in_file_is_read_
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another system user")
 def test_another_system_user_can_read_the_built_ins_but_not_a_users_file_and_cannot_write_either(tmp_path_factory):
     """What local mode relies on when the spawner runs each user as their own system user."""
-    reachable = [base for base in ("/var/tmp", "/dev/shm", tempfile.gettempdir()) if _reachable_by_all(base)]
-    if not reachable:
-        pytest.skip("no temporary folder here that other system users can enter")
-    root = Path(tempfile.mkdtemp(prefix="workbench-space-", dir=reachable[0]))
+    root = Path(tempfile.mkdtemp(prefix="workbench-space-", dir=reachable_temp_folder()))
     try:
         os.chmod(root, 0o755)
         builtin = root / "builtin.sqlite"
