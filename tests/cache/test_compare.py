@@ -43,7 +43,9 @@ def test_cached_runs_return_the_same_data_and_report_the_merge(engine, cache_fac
     assert warm["merge_ms"] > 0 and warm["cache_read_ms"] > 0 and cold["store_ms"] > 0
     assert uncached["compiled_cache_hits"] + uncached["compiled_cache_misses"] == uncached["statements"]
 
-    assert f"{objects_walked(engine)} objects merged in {warm['merge_ms']:.1f} ms" in comparison.verdict
+    # whichever way it goes, the verdict names the objects merged and what merging them cost
+    assert f"{objects_walked(engine)} objects" in comparison.verdict
+    assert f"{warm['merge_ms']:.1f} ms" in comparison.verdict
     assert comparison.backend in comparison.verdict
     json.dumps(comparison.to_dict())
     assert list(comparison.summary_frame().index) == ["uncached", "cold", "warm"]
