@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from .analysis import collapse_in_lists, find_nplusone
@@ -17,12 +17,15 @@ class TooManyQueries(AssertionError):
 
 
 @contextmanager
-def assert_max_queries(limit: int, bind: Engine, session: Session | None = None) -> Iterator[QueryCapture]:
-    """Fail when the block runs more than ``limit`` statements on ``bind`` (an Engine or Connection).
+def assert_max_queries(
+    limit: int, bind: Engine | Connection | None = None, session: Session | None = None
+) -> Iterator[QueryCapture]:
+    """Fail when the block runs more than ``limit`` statements on ``bind`` (an Engine or Connection; by
+    default the session's bind).
 
-    Pass the ``session`` too and the failure names the N+1 relationships with their fix::
+    Pass the ``session`` and the failure names the N+1 relationships with their fix and source line::
 
-        with assert_max_queries(3, engine, session):
+        with assert_max_queries(3, session=session):
             authors = session.scalars(select(Author)).all()
             titles = [book.title for author in authors for book in author.books]
 
@@ -30,6 +33,10 @@ def assert_max_queries(limit: int, bind: Engine, session: Session | None = None)
     """
     if limit < 0:
         raise ValueError(f"limit must be zero or more, got {limit}")
+    if bind is None:
+        if session is None:
+            raise ValueError("give the engine (or connection) to watch, or the session")
+        bind = session.get_bind()
     capture = QueryCapture(source_lines=True)
     capture.attach(bind, session)
     try:

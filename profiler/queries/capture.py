@@ -41,6 +41,9 @@ _MACHINERY = frozenset(
 )
 
 
+_WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "CREATE", "DROP", "ALTER", "REPLACE"})
+
+
 @dataclass(slots=True)
 class StatementRecord:
     """One statement as the database saw it."""
@@ -63,7 +66,8 @@ class StatementRecord:
 
     @property
     def is_write(self) -> bool:
-        return self.sql.lstrip()[:6].upper() in {"INSERT", "UPDATE", "DELETE"}
+        words = self.sql.split(None, 1)
+        return bool(words) and words[0].upper() in _WRITE_VERBS
 
 
 class _TimedCursor:

@@ -23,7 +23,7 @@ def test_within_budget_passes_and_exposes_the_statements(engine):
 def test_over_budget_names_the_nplusone_and_its_fix(engine):
     with Session(engine) as session:
         with pytest.raises(TooManyQueries) as failure:
-            with assert_max_queries(5, engine, session):
+            with assert_max_queries(5, session=session):
                 for author in session.scalars(select(Author)):
                     author.books  # noqa: B018 - the lazy load is the point
     message = str(failure.value)

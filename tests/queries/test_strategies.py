@@ -135,3 +135,19 @@ def test_unused_eager_loads_found_by_elimination(engine):
                          repeats=1, explain_plans=False, measure_overhead=False)
     assert comparison["too eager"].unused_eager_loads == ["selectinload(Author.books).joinedload(Book.author)"]
     assert comparison["selectin"].unused_eager_loads == []
+
+
+def test_custom_loader_options_fix_only_what_they_name(engine):
+    from sqlalchemy.orm import selectinload
+
+    from profiler.models.bookstore import Author
+    from profiler.queries import CustomStrategy
+
+    mine = CustomStrategy("books only", options=[selectinload(Author.books)])
+    comparison = profile(BUILTIN_WORKLOADS["authors → books → publisher, stores"], strategies=("lazy", mine),
+                         engine=engine, **QUICK)
+    result = comparison["books only"]
+    assert result.ok, result.error
+    assert {finding.relationship for finding in result.nplusone} == {"Book.stores", "Book.publisher"}
+    assert result.warm[-1].statements == comparison["lazy"].warm[-1].statements - SCALE.authors + 1
+    assert result.data_matches is True
