@@ -183,15 +183,19 @@ class LoadTest(RunBase):
     def stop(self) -> None:
         """Send no more requests; the run ends once those in flight complete."""
         self._stop_requested = True
+        self._in_engine_thread(self._wake_up)
 
     def cancel(self) -> None:
         """End now: requests in flight are abandoned (counted as ``abandoned``), everything recorded is kept."""
         self._cancel_requested = True
         self._stop_requested = True
+        self._in_engine_thread(self._cancel_in_flight)
+
+    def _in_engine_thread(self, callback) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(self._cancel_in_flight)
+                loop.call_soon_threadsafe(callback)
             except RuntimeError:
                 pass  # the loop closed meanwhile: the run has ended
 
@@ -208,12 +212,17 @@ class LoadTest(RunBase):
             if not self.done:
                 self._finish(FAILED, error=repr(exc))
 
+    def _wake_up(self) -> None:
+        self._wake.set()
+
     def _cancel_in_flight(self) -> None:
+        self._wake.set()
         for task in list(self._in_flight):
             task.cancel()
 
     async def _main(self, started: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()  # interrupts the open model's wait for its next send time
         spec = self.spec
         self._factory = RequestFactory(spec, self.target, spec.seed)
         self._client = DynamoHttpClient(
@@ -285,9 +294,14 @@ class LoadTest(RunBase):
         slots = asyncio.Semaphore(self.spec.max_in_flight)
         intended = self._t0
         while True:
-            now = time.perf_counter()
-            if intended > now:
-                await asyncio.sleep(intended - now)
+            delay = intended - time.perf_counter()
+            if delay > 0.05:  # a low rate: stop and cancel must not wait for the next send time
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            elif delay > 0:
+                await asyncio.sleep(delay)
             if not self._may_issue(intended):
                 break
             # Waiting for a slot delays the send but not the intended time: the wait is counted as latency.

@@ -149,3 +149,14 @@ def test_open_model_counts_the_wait_behind_a_slow_table_as_latency(playground):
     assert end["cumulative"]["requests"] == 150
     assert latency["p99"] > 2 * service_time_bound, latency
     assert latency["p50"] < latency["p99"]
+
+
+def test_a_slow_open_model_run_stops_and_cancels_at_once(playground):
+    for end_it, status in [(LoadTest.stop, "stopped"), (LoadTest.cancel, "cancelled")]:
+        test = LoadTest(WorkloadSpec(operations={"get": 1}, target_rate=0.1, duration=60), playground=playground)
+        test.start()
+        time.sleep(0.3)
+        asked = time.monotonic()
+        end_it(test)
+        assert test.wait(5)["status"] == status
+        assert time.monotonic() - asked < 2
