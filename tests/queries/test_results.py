@@ -104,3 +104,20 @@ def test_fingerprint_tells_order_from_content():
     changed = fingerprint([("a", [1, 2]), ("b", [4])])
     assert base.same_data(reordered) and not base.same_order(reordered)
     assert not base.same_data(changed)
+
+
+def test_duplicate_and_similar_statement_groups(engine):
+    from sqlalchemy import select
+
+    from profiler.models.bookstore import Author
+
+    def asks_twice(session):
+        by_id = lambda author_id: session.execute(select(Author.name).where(Author.id == author_id)).all()  # noqa: E731
+        return by_id(1) + by_id(1) + by_id(2)
+
+    comparison = profile(asks_twice, strategies=("lazy",), engine=engine, repeats=1, explain_plans=False,
+                         find_unused=False, measure_overhead=False)
+    result = comparison["lazy"]
+    assert [(group.count, group.distinct_params) for group in result.duplicates] == [(2, 1)]
+    assert [(group.count, group.distinct_params) for group in result.similar] == [(3, 2)]
+    assert result.nplusone == []
