@@ -28,8 +28,10 @@ This module never imports the user side: the user's server reads the URL and sch
 from __future__ import annotations
 
 import secrets
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import psycopg
@@ -42,6 +44,7 @@ from spawner.names import PlaygroundNames
 BUILTIN_SCHEMA = "builtin"  # the user side (profiler/models) names the same schema; a test keeps them equal
 # No user role can ever be named like this: user roles are "<prefix>_<slug>" and slugs never hold "__".
 READERS = "workbench__readers"
+SQLITE_USER_FILE = "models.sqlite"
 # Any constant: pg_advisory_xact_lock serialises provisioning across hub processes.
 _LOCK_KEY = 0x5742_4442  # "WBDB"
 
@@ -64,6 +67,29 @@ class UserDatabase:
 
     def __repr__(self) -> str:  # keep the password out of logs and tracebacks
         return f"UserDatabase(role={self.role!r}, schema={self.schema!r})"
+
+
+def sqlite_environment(user_folder: str | Path, builtin_file: str | Path) -> dict[str, str]:
+    """Local mode: the contract variables pointing the user's server at its own SQLite file (which the user
+    side creates 0600 in ``user_folder``, made 0700) and the read-only built-in file.
+
+    Make the built-in file once at hub start, without importing the user side::
+
+        subprocess.run(builtin_install_command(f"sqlite:///{builtin_file}"), check=True)
+
+    Users are kept out of each other's files by the operating system only when each server runs as its own
+    system user (``WORKBENCH_SPAWNER=system-users``); with one system user for all, a notebook can open any file.
+    """
+    return {
+        environment.DATA_URL: f"sqlite:///{Path(user_folder).resolve() / SQLITE_USER_FILE}",
+        environment.BUILTIN_DATA_URL: f"sqlite:///{Path(builtin_file).resolve()}",
+    }
+
+
+def builtin_install_command(url: str, scale: int | None = None) -> list[str]:
+    """The command that installs the built-in models at ``url`` (the admin's PostgreSQL URL after
+    :func:`prepare_database`, or a SQLite file): run it as a process, the hub never imports the user side."""
+    return [sys.executable, "-m", "profiler.models.builtins", url, *(["--scale", str(scale)] if scale else [])]
 
 
 def role_name(names: PlaygroundNames) -> str:

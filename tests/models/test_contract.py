@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 from profiler.models import spec
+from profiler.models.catalog import Catalog
+from profiler.models.spec import Model
 from spawner import database
 from tests.support import REPO_ROOT
 
@@ -20,3 +22,16 @@ def test_the_hub_side_never_imports_the_user_side():
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_local_mode_environment_opens_the_users_file_beside_the_built_ins(tmp_path):
+    """The hub's SQLite variables and command, read by the user side as a server would."""
+    builtin = tmp_path / "hub" / "builtin.sqlite"
+    builtin.parent.mkdir()
+    command = database.builtin_install_command(f"sqlite:///{builtin}", scale=2)
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, timeout=60)
+    environ = database.sqlite_environment(tmp_path / "home" / "alice" / ".workbench", builtin)
+    catalog = Catalog.connect(environ=environ)
+    catalog.create(Model("notes", {"id": "integer"}))
+    assert (tmp_path / "home" / "alice" / ".workbench" / "models.sqlite").exists()
+    assert [(i.name, i.rows) for i in catalog.list() if i.name in ("notes", "books")] == [("notes", 0), ("books", 10)]
