@@ -106,7 +106,7 @@ def execute_workload(
             try:
                 with deadline:
                     started = perf_counter()
-                    data = function(session)
+                    data = _materialized(function(session))
                     wall_s = perf_counter() - started
                     print_ = fingerprint(data)
             except WorkloadTimeout:
@@ -122,6 +122,16 @@ def execute_workload(
             if transaction.is_active:
                 transaction.rollback()
     return RunOutcome(wall_s, print_, capturer)
+
+
+def _materialized(data):
+    """A workload that returns a Result or a generator has not fetched its rows yet: fetch them now, inside
+    the timed run, so the rows count and the fingerprint sees data rather than a cursor."""
+    if isinstance(data, (list, tuple, dict, set, frozenset, str, bytes)) or not hasattr(data, "__iter__"):
+        return data
+    if hasattr(data, "_sa_instance_state"):
+        return data
+    return list(data)
 
 
 @dataclass

@@ -121,3 +121,19 @@ def test_duplicate_and_similar_statement_groups(engine):
     assert [(group.count, group.distinct_params) for group in result.duplicates] == [(2, 1)]
     assert [(group.count, group.distinct_params) for group in result.similar] == [(3, 2)]
     assert result.nplusone == []
+
+
+def test_a_workload_returning_a_result_is_fetched_inside_the_run(engine):
+    from sqlalchemy import select
+
+    from profiler.models.bookstore import Author
+
+    def authors(session):
+        return session.scalars(select(Author).order_by(Author.id))
+
+    comparison = profile(authors, strategies=("lazy", "selectin"), engine=engine, repeats=1, explain_plans=False,
+                         find_unused=False, measure_overhead=False)
+    for result in comparison.results:
+        assert result.warm[-1].rows == SCALE.authors
+        assert result.fingerprint.items == SCALE.authors
+        assert result.data_matches is True
