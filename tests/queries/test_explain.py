@@ -6,22 +6,14 @@ import pytest
 from sqlalchemy import func, select, text
 
 from profiler.models.bookstore import Book
-from profiler.queries import AUTHORS_BOOKS, explain, profile
+from profiler.queries import AUTHORS_BOOKS, QueryCapture, explain, profile
 
 
 def compiled(engine, statement):
-    """The SQL and DBAPI parameters the way the capture records them."""
-    with engine.connect() as connection:
-        seen = {}
-
-        def grab(conn, cursor, sql, params, context, executemany):
-            seen.update(sql=sql, params=params)
-
-        from sqlalchemy import event
-
-        event.listen(connection, "before_cursor_execute", grab)
+    """The SQL and DBAPI parameters of ``statement`` as the capture records them."""
+    with engine.connect() as connection, QueryCapture().attach(connection) as capture:
         connection.execute(statement).all()
-        return seen["sql"], seen["params"]
+    return capture.statements[0].sql, capture.statements[0].params
 
 
 def test_every_statement_group_of_a_profile_is_explained(engine):

@@ -95,8 +95,6 @@ def test_auto_finds_a_small_plan_as_paste_able_code(engine):
 
 
 def test_custom_strategy_that_filters_rows_is_flagged_as_different_data(engine):
-    from sqlalchemy import select
-
     from profiler.models.bookstore import Author
     from profiler.queries import CustomStrategy
     from profiler.queries.workloads import authors_books_publisher_stores
@@ -113,7 +111,6 @@ def test_custom_strategy_that_filters_rows_is_flagged_as_different_data(engine):
     assert comparison["filtered"].data_matches is False
     assert "DIFFERENT DATA" in comparison["filtered"].data_note
     assert comparison.mismatches == ["filtered"]
-    assert select  # imported for the filtered session below
 
 
 class _FilteredSession:
