@@ -211,6 +211,8 @@ class LoadTest(RunBase):
             log.exception("load test failed")
             if not self.done:
                 self._finish(FAILED, error=repr(exc))
+        finally:
+            started.set()
 
     def _wake_up(self) -> None:
         self._wake.set()

@@ -136,11 +136,14 @@ class CumulativeStats:
         self.totals: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.throttles: Counter[str] = Counter()
+        self.consumed = {"read": 0.0, "write": 0.0}
         self.seconds = 0.0
 
     def add(self, snapshot: dict[str, Any], seconds: float) -> dict[str, Any]:
         for name in COUNTER_FIELDS:
             self.totals[name] += snapshot.get(name, 0)
+        for kind in self.consumed:
+            self.consumed[kind] += (snapshot.get("consumed") or {}).get(kind, 0)
         self.errors.update(snapshot.get("errors") or {})
         self.throttles.update(snapshot.get("throttles") or {})
         if snapshot.get("histogram"):
@@ -157,6 +160,7 @@ class CumulativeStats:
             "throttles": dict(self.throttles),
             "retries": self.totals["retries"],
             "items_written": self.totals["items_written"],
+            "consumed": {kind: round(units, 2) for kind, units in self.consumed.items()},
             "seconds": round(self.seconds, 3),
             "throughput": round(requests / self.seconds, 2) if self.seconds else 0.0,
             "latency_us": latency_summary(self.histogram),

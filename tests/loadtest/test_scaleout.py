@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from profiler.loadtest import SpecError, WorkloadSpec
 from profiler.loadtest import scaleout
 from profiler.loadtest.scaleout import LocustLoadTest
+
+from tests.support import REPO_ROOT
 
 from .conftest import table_count
 
@@ -32,7 +35,14 @@ def test_two_locust_workers_produce_one_merged_stream(playground):
     stored = test.store.load(test.run_id)
     assert stored.config["mode"] == "locust" and stored.status == "finished"
     assert stored.summary()["requests"] == 60
-    assert "gevent" not in sys.modules and "locust" not in sys.modules
+
+
+def test_the_kernel_side_never_imports_gevent_or_locust():
+    code = ("import sys, profiler.loadtest, profiler.loadtest.scaleout; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'locust')))")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              cwd=REPO_ROOT).stdout.strip()
+    assert imported == "[]"
 
 
 def test_more_workers_than_users_is_refused(playground):
