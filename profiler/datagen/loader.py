@@ -15,6 +15,8 @@ import os
 import re
 import time
 from collections import deque
+from contextlib import closing, contextmanager
+from itertools import islice
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,8 +31,8 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from profiler.models.conversations import ConversationsBase
 
-from .generator import BATCH_TABLES, COLUMNS, SETUP_TABLES, Batch, DatasetSpec, generate_batch, iter_batches, setup_rows
-from .writers import qualified_name, write_all
+from .generator import COLUMNS, SETUP_TABLES, Batch, DatasetSpec, generate_batch, setup_rows
+from .writers import CopyBatch, encode_copy_text, qualified_name, write_batch, write_rows
 
 SUPPORTED = ("postgresql", "sqlite")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -127,7 +129,7 @@ def load(
 
 def _load(engine, spec, schema, progress, replace, workers) -> LoadReport:
     started = time.perf_counter()
-    with engine.connect() as connection:
+    with engine.connect() as connection, _exclusive(connection, schema):
         _prepare(connection, spec, schema, replace)
         with connection.begin():
             done = set(connection.scalars(select(batches_table.c.batch)))
@@ -143,37 +145,68 @@ def _load(engine, spec, schema, progress, replace, workers) -> LoadReport:
         missing = [index for index in range(spec.batches) if index not in done]
         if workers is None:
             workers = 0 if len(missing) < MIN_BATCHES_FOR_WORKERS else max(1, min(3, (os.cpu_count() or 1) - 1))
-        for batch in _generated(spec, missing, workers):
-            with connection.begin():
-                written = write_all(connection, DATA_TABLES, batch.rows, BATCH_TABLES)
-                connection.execute(insert(batches_table), {"batch": batch.index, "rows": written, "loaded_at": _now()})
-            done.add(batch.index)
-            messages_done += batch.message_count
-            rows_written += written
-            notify()
+        # closing(): a stopped load shuts its workers down now, not when the traceback is forgotten
+        encode = connection.dialect.name == "postgresql"
+        with closing(_generated(spec, missing, workers, encode)) as batches:
+            for batch in batches:
+                with connection.begin():
+                    written = write_batch(connection, DATA_TABLES, batch)
+                    connection.execute(insert(batches_table),
+                                       {"batch": batch.index, "rows": written, "loaded_at": _now()})
+                done.add(batch.index)
+                messages_done += batch.message_count
+                rows_written += written
+                notify()
+        if len(done) != spec.batches:  # never expected: finishing would mark a partial dataset complete
+            raise RuntimeError(f"only {len(done)} of {spec.batches} batches were loaded; load again to resume")
         _finish(connection)
     return LoadReport(spec, len(missing), spec.batches - len(missing), rows_written, time.perf_counter() - started)
+
+
+@contextmanager
+def _exclusive(connection: Connection, schema: str | None) -> Iterator[None]:
+    """On PostgreSQL, one load per schema at a time: a second one waits, then finds the batches done.
+    (SQLite serialises writers on the file itself.)"""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    key = {"key": f"profiler.datagen:{schema}"}
+    connection.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), key)
+    connection.commit()
+    try:
+        yield
+    finally:
+        if not connection.closed and not connection.invalidated:
+            connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
+            connection.commit()
 
 
 MIN_BATCHES_FOR_WORKERS = 4  # below this, starting worker processes costs more than it saves
 
 
-def _generated(spec: DatasetSpec, indexes: list[int], workers: int) -> Iterator[Batch]:
-    """The batches at ``indexes`` in order; with workers, at most two per worker are made ahead (bounded
-    memory), and closing the iterator (the load stopped) cancels what was not started."""
+def _produce(spec: DatasetSpec, index: int, encode: bool) -> Batch | CopyBatch:
+    batch = generate_batch(spec, index)
+    return encode_copy_text(batch, DATA_TABLES) if encode else batch
+
+
+def _generated(spec: DatasetSpec, indexes: list[int], workers: int, encode: bool) -> Iterator[Batch | CopyBatch]:
+    """The batches at ``indexes`` in order (encoded for COPY if ``encode``); with workers, at most two per
+    worker are made ahead (bounded memory), and closing the iterator cancels what was not started."""
     if workers == 0:
-        yield from iter_batches(spec, indexes)
+        for index in indexes:
+            yield _produce(spec, index, encode)
         return
     # spawn, not fork: forking a Jupyter kernel (threads, sockets) is not safe
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         waiting = iter(indexes)
-        ahead = deque(pool.submit(generate_batch, spec, index) for index, _ in zip(waiting, range(2 * workers)))
+        ahead = deque(pool.submit(_produce, spec, index, encode) for index in islice(waiting, 2 * workers))
         while ahead:
             batch = ahead.popleft().result()
             following = next(waiting, None)
             if following is not None:
-                ahead.append(pool.submit(generate_batch, spec, following))
+                ahead.append(pool.submit(_produce, spec, following, encode))
             yield batch
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -201,7 +234,7 @@ def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, repl
         create_tables(connection)
         for table in bookkeeping.sorted_tables:
             connection.execute(CreateTable(table))
-        write_all(connection, DATA_TABLES, setup_rows(spec), SETUP_TABLES)
+        write_rows(connection, DATA_TABLES, setup_rows(spec), SETUP_TABLES)
         connection.execute(insert(dataset_table), {"id": 1, **wanted})
 
 

@@ -1,18 +1,29 @@
 """How rows reach each database: COPY on PostgreSQL, batched executemany on SQLite.
 
-A writer appends rows to one table inside the caller's transaction; the loader commits. Rows are tuples in
-the generator's ``COLUMNS`` order.
+For PostgreSQL a batch is encoded into COPY's text format where it was generated (in a worker process when
+there are workers), so what crosses between processes is a few byte strings, not ten thousand tuples, and
+the writing process only streams bytes. Writers work inside the caller's transaction; the loader commits.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Iterable
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, DateTime, Integer, Table
 
-from .generator import COLUMNS
+from .generator import BATCH_TABLES, COLUMNS, Batch
 
-Writer = Callable[[Connection, Table, list[tuple]], None]
+
+@dataclass
+class CopyBatch:
+    """A batch encoded for ``COPY ... FROM STDIN`` (text format), one byte string per table."""
+
+    index: int
+    message_count: int
+    row_count: int
+    data: dict[str, bytes]
 
 
 def qualified_name(connection: Connection, table: Table) -> str:
@@ -23,22 +34,62 @@ def qualified_name(connection: Connection, table: Table) -> str:
     return f"{preparer.quote_schema(schema)}.{name}" if schema else name
 
 
+def _copy_statement(connection: Connection, table: Table) -> str:
+    columns = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in COLUMNS[table.name])
+    return f"COPY {qualified_name(connection, table)} ({columns}) FROM STDIN"
+
+
+def _escape(value: str) -> str:
+    # COPY text format: backslash, tab, newline and carriage return must be escaped (generated text has none
+    # of them, so the scans are the usual cost)
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _text_converter(column) -> Callable:
+    if isinstance(column.type, Integer):
+        convert = str
+    elif isinstance(column.type, DateTime):
+        convert = datetime.isoformat  # "2024-01-01T12:00:00": PostgreSQL reads it as a timestamp
+    else:
+        convert = _escape
+    if column.nullable:
+        return lambda value: "\\N" if value is None else convert(value)
+    return convert
+
+
+def encode_copy_text(batch: Batch, tables: dict[str, Table]) -> CopyBatch:
+    data = {}
+    for name in BATCH_TABLES:
+        converters = [_text_converter(tables[name].c[column]) for column in COLUMNS[name]]
+        lines = ["\t".join([convert(value) for convert, value in zip(converters, row)]) for row in batch.rows[name]]
+        data[name] = ("\n".join(lines) + "\n").encode() if lines else b""
+    return CopyBatch(batch.index, batch.message_count, batch.row_count, data)
+
+
 def copy_rows(connection: Connection, table: Table, rows: list[tuple]) -> None:
-    """PostgreSQL: stream the rows through ``COPY ... FROM STDIN`` (psycopg 3 adapts each value)."""
+    """PostgreSQL: stream tuples through COPY, psycopg adapting each value (for the small setup tables)."""
     if not rows:
         return
-    columns = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in COLUMNS[table.name])
     driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:
-        with cursor.copy(f"COPY {qualified_name(connection, table)} ({columns}) FROM STDIN") as copy:
-            write_row = copy.write_row
-            for row in rows:
-                write_row(row)
+    with driver.cursor() as cursor, cursor.copy(_copy_statement(connection, table)) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def copy_text(connection: Connection, table: Table, data: bytes) -> None:
+    """PostgreSQL: stream rows already encoded in COPY's text format."""
+    if not data:
+        return
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(_copy_statement(connection, table)) as copy:
+        copy.write(data)
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[tuple]) -> None:
-    """SQLite (and any other database): one executemany of plain tuples, values converted the way
-    SQLAlchemy itself stores them (e.g. datetimes as its SQLite text format), so the ORM reads them back."""
+    """SQLite: one executemany of plain tuples, values converted the way SQLAlchemy itself stores them
+    (e.g. datetimes in its SQLite text format), so the ORM reads them back."""
     if not rows:
         return
     names = COLUMNS[table.name]
@@ -46,10 +97,9 @@ def insert_rows(connection: Connection, table: Table, rows: list[tuple]) -> None
     if any(processors):
         rows = _converted(rows, processors)
     preparer = connection.dialect.identifier_preparer
-    placeholders = ", ".join("?" if connection.dialect.paramstyle == "qmark" else "%s" for _ in names)
     statement = (
         f"INSERT INTO {qualified_name(connection, table)} ({', '.join(preparer.quote(name) for name in names)}) "
-        f"VALUES ({placeholders})"
+        f"VALUES ({', '.join('?' for _ in names)})"
     )
     connection.exec_driver_sql(statement, rows)
 
@@ -67,16 +117,19 @@ def _converted(rows: list[tuple], processors: list) -> list[tuple]:
     return [convert(row) for row in rows]
 
 
-def writer_for(dialect_name: str) -> Writer:
-    return copy_rows if dialect_name == "postgresql" else insert_rows
-
-
-def write_all(connection: Connection, tables: dict[str, Table], rows: dict[str, list[tuple]],
-              order: Iterable[str]) -> int:
+def write_rows(connection: Connection, tables: dict[str, Table], rows: dict[str, list[tuple]],
+               order: Iterable[str]) -> int:
     """Write every table's rows in ``order`` (parents before children); return how many rows."""
-    write = writer_for(connection.dialect.name)
-    written = 0
+    write = copy_rows if connection.dialect.name == "postgresql" else insert_rows
     for name in order:
         write(connection, tables[name], rows[name])
-        written += len(rows[name])
-    return written
+    return sum(len(rows[name]) for name in order)
+
+
+def write_batch(connection: Connection, tables: dict[str, Table], batch: Batch | CopyBatch) -> int:
+    """Write one generated batch (as tuples, or encoded for COPY); return how many rows."""
+    if isinstance(batch, CopyBatch):
+        for name in BATCH_TABLES:
+            copy_text(connection, tables[name], batch.data[name])
+        return batch.row_count
+    return write_rows(connection, tables, batch.rows, BATCH_TABLES)

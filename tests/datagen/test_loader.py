@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -45,7 +46,7 @@ class Interrupt(Exception):
 
 def test_a_load_holds_what_the_generator_made_and_every_reference_resolves(target):
     progress = []
-    report = load(target.url, MESSAGES, seed=3, progress=progress.append, **target.where)
+    report = load(target.url, MESSAGES, seed=3, progress=progress.append, workers=1, **target.where)
     spec = DatasetSpec(MESSAGES, 3)
     assert dataset_counts(target.url, **target.where) == expected_counts(spec)
     assert (report.batches_loaded, report.batches_skipped) == (3, 0)
@@ -119,7 +120,9 @@ def test_an_interrupted_load_resumes_where_it_stopped_without_duplicates(target,
             raise Interrupt("the kernel was interrupted")
 
     with pytest.raises(Interrupt):
-        load(target.url, MESSAGES, seed=5, progress=stop_after_two_batches, **target.where)
+        # a worker process generates ahead; stopping the load must stop it too
+        load(target.url, MESSAGES, seed=5, progress=stop_after_two_batches, workers=1, **target.where)
+    assert multiprocessing.active_children() == []
     assert loaded_batches(target.url, **target.where) == 2
     assert dataset_counts(target.url, **target.where)["messages"] == 2 * MESSAGES_PER_BATCH
 
@@ -156,6 +159,8 @@ def test_targets_the_loader_cannot_use_are_refused_clearly(sqlite_target):
         load(sqlite_target.url, 1_000, schema="builtin")
     with pytest.raises(ValueError, match="messages must be between"):
         load(sqlite_target.url, 0)
+    with pytest.raises(ValueError, match="workers must be a whole number of processes"):
+        load(sqlite_target.url, 1_000, workers=-1)
     with pytest.raises(ValueError, match="loads into PostgreSQL or SQLite, not mysql"):
         load("mysql://nobody@127.0.0.1/none", 1_000)
 
