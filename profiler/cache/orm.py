@@ -103,6 +103,8 @@ class QueryCache:
         self._offline: dict = {}
         self._known_tables: dict[str, tuple[str, ...] | None] = {}
         self._local = threading.local()
+        # per cache: several caches may watch one engine, and each must see every write
+        self._written_key = f"{_WRITTEN}:{id(self)}"
         self._listeners = [
             (engine, "after_execute", self._after_execute),
             (engine, "commit", self._after_commit),
@@ -257,7 +259,7 @@ class QueryCache:
         if written is not None:
             # once per table per transaction: until it commits, only this transaction sees its writes, and
             # it never stores results from the tables it wrote; the commit renews the tokens again
-            already = connection.info.setdefault(_WRITTEN, set())
+            already = connection.info.setdefault(self._written_key, set())
             new = (written or {_ALL}) - already
             already.update(new)
             if _ALL in new:
@@ -271,19 +273,19 @@ class QueryCache:
                     recording.unknown = True
                 else:
                     recording.tables.update(read)
-                recording.written.update(connection.info.get(_WRITTEN, ()))
+                recording.written.update(connection.info.get(self._written_key, ()))
 
     def _after_commit(self, connection) -> None:
-        written = connection.info.pop(_WRITTEN, None)
+        written = connection.info.pop(self._written_key, None)
         if written:
             # again: another session may have stored what it read before this transaction committed
             self._renew([_ALL] if _ALL in written else [*written, _ANY_WRITE])
 
     def _after_rollback(self, connection) -> None:
-        connection.info.pop(_WRITTEN, None)
+        connection.info.pop(self._written_key, None)
 
     def _after_reset(self, dbapi_connection, record, reset_state) -> None:
-        record.info.pop(_WRITTEN, None)
+        record.info.pop(self._written_key, None)
 
     def _count(self, **amounts) -> None:
         self.counters.add(**amounts)

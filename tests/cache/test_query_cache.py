@@ -168,3 +168,16 @@ def test_the_cache_url_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_URL, url)
     with pytest.raises(CacheUnavailable, match=url):
         QueryCache(engine)
+
+
+def test_every_cache_watching_an_engine_sees_its_writes(tmp_path, redis_url, redis_prefix):
+    engine = create_engine(f"sqlite:///{tmp_path}/two.db")
+    create_bookstore(engine, SCALE)
+    caches = [QueryCache(engine, "memory://"), QueryCache(engine, redis_url, prefix=redis_prefix)]
+    for cache in caches:
+        run_all(cache, engine)
+    with engine.begin() as connection:
+        connection.execute(update(Publisher).where(Publisher.id == 1).values(name="Renamed"))
+    for cache in caches:
+        assert run_all(cache, engine)["publishers"] == (0, 1), cache.description
+        cache.close()
