@@ -30,20 +30,23 @@ AXES = ("y", "y2")
 
 
 def to_epoch_seconds(times) -> np.ndarray:
-    """Seconds since the Unix epoch as float64, from floats, datetimes or numpy/pandas datetime64 values."""
-    if isinstance(times, (dt.datetime, np.datetime64)) or np.isscalar(times):
-        times = [times]
-    if not isinstance(times, np.ndarray):
-        times = list(times)
-        if times and isinstance(times[0], dt.datetime):
-            return np.array([value.timestamp() for value in times], dtype=np.float64)
-        times = np.asarray(times)
-    if np.issubdtype(times.dtype, np.datetime64):
-        return times.astype("datetime64[ns]").astype(np.int64) / 1e9
-    try:
-        return times.astype(np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"times must be epoch seconds or datetimes, got {times.dtype}: {error}") from None
+    """Seconds since the Unix epoch as float64 from numbers, aware datetimes or datetime64 (taken as UTC)."""
+    array = np.asarray([times] if np.ndim(times) == 0 else times)
+    if array.dtype == object:
+        moments = list(array.ravel())
+        if not all(isinstance(moment, dt.datetime) for moment in moments):
+            raise TypeError("times must be epoch seconds or datetimes, got a mix of other objects")
+        if any(moment.tzinfo is None for moment in moments):
+            raise ValueError("give aware datetimes (with tzinfo) or epoch seconds, so the times are unambiguous")
+        return np.array([moment.timestamp() for moment in moments], dtype=np.float64)
+    if np.issubdtype(array.dtype, np.datetime64):
+        return array.ravel().astype("datetime64[ns]").astype(np.int64) / 1e9
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(f"times must be epoch seconds or datetimes, got values of type {array.dtype}")
+    seconds = array.ravel().astype(np.float64)
+    if not np.all(np.isfinite(seconds)):
+        raise ValueError("times must be finite numbers")
+    return seconds
 
 
 def downsample_min_max(x: np.ndarray, values: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,6 +185,8 @@ class LiveGraph(anywidget.AnyWidget):
     def extend(self, times: Iterable, values: Mapping[str, Iterable[float]]) -> None:
         """Queue many points: ``times`` (epoch seconds or datetimes) and an equally long column per series."""
         x = to_epoch_seconds(times)
+        if not len(x):
+            return
         block = np.full((len(x), len(self.series)), np.nan)
         names = self.names
         for name, column in values.items():

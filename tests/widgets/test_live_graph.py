@@ -178,6 +178,10 @@ def test_times_may_be_datetimes_or_datetime64():
     assert to_epoch_seconds([moment]).tolist() == [moment.timestamp()]
     assert to_epoch_seconds(np.array(["2026-01-02T03:04:05"], dtype="datetime64[s]")).tolist() == [moment.timestamp()]
     assert to_epoch_seconds(12.5).tolist() == [12.5]
+    with pytest.raises(ValueError, match="aware datetimes"):
+        to_epoch_seconds([dt.datetime(2026, 1, 2)])
+    with pytest.raises(ValueError, match="finite"):
+        to_epoch_seconds([1.0, float("nan")])
 
 
 def test_clear_empties_both_sides_and_the_library_is_sent_on_request():
