@@ -4,9 +4,10 @@ Privilege model (PostgreSQL enforces all of it; the workbench's Python checks ar
 
 - The hub connects with an admin role (superuser, or on RDS/Aurora the master user with CREATEROLE). It owns
   the database's ``builtin`` schema and every built-in table in it. Users never get that role's credentials.
-- Each user gets one LOGIN role, NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS, with a random
-  password that reaches only their own server (``WORKBENCH_DATA_URL``), and one schema of the same name that
-  the role owns (``WORKBENCH_DATA_SCHEMA``): there they create, alter, fill and drop their own tables.
+- Each user gets one LOGIN role, NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS, with a
+  connection limit and a password (random, or derived from a hub secret) that reaches only their own server
+  (``WORKBENCH_DATA_URL``), and one schema of the same name that the role owns (``WORKBENCH_DATA_SCHEMA``):
+  there they create, alter, fill and drop their own tables.
 - Every user role is a member of :data:`READERS`, which alone holds CONNECT on the workbench database and
   USAGE on ``builtin`` + SELECT on its tables (now and, via default privileges, later ones). Nobody but the
   admin may create, alter, write or drop anything in ``builtin``.
@@ -14,11 +15,12 @@ Privilege model (PostgreSQL enforces all of it; the workbench's Python checks ar
   (unless told otherwise) CONNECT/TEMP on the cluster's other databases, so a user role reaches nothing but its
   own schema and ``builtin``. No schema of one user is granted to anyone, so another user's
   ``SELECT * FROM <schema>.t`` fails with "permission denied for schema".
+- Give the workbench a database of its own (not the hub's): ``PUBLIC`` loses its rights there.
 - What PostgreSQL does not hide: the system catalogs, so a user can list other schemas' table and column
   names (never their rows). Connections should also be limited to the workbench's hosts in ``pg_hba.conf``
   (with scram-sha-256, never ``trust``).
 
-Provisioning is idempotent (run it at every spawn: it also repairs drift and rotates the password) and
+Provisioning is idempotent (run it at every spawn: it also repairs drift and sets the password) and
 serialised by an advisory lock, so concurrent spawns do not race. Deprovisioning drops the user's schema (with
 their tables) and role, and refuses any role that is not a workbench user.
 
@@ -27,6 +29,9 @@ This module never imports the user side: the user's server reads the URL and sch
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 import sys
 from contextlib import contextmanager
@@ -167,23 +172,35 @@ def prepare_database(admin_url: str, *, lock_other_databases: bool = True) -> No
         _prepare(connection, lock_other_databases)
 
 
+def derived_password(secret: bytes, names: PlaygroundNames) -> str:
+    """A password for the user's role derived from a hub secret: stable across spawns (so a user's several
+    named servers keep working), different per user, changed by changing the secret."""
+    digest = hmac.new(secret, b"workbench-data-role:" + role_name(names).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def provision_user(
     admin_url: str,
     names: PlaygroundNames,
     *,
     password: str | None = None,
     lock_other_databases: bool = True,
+    connection_limit: int = 20,
 ) -> UserDatabase:
-    """Create or repair the user's role and schema; return what their server gets (a new password each time).
+    """Create or repair the user's role and schema; return what their server gets.
 
     Safe to call at every spawn and from several hub processes at once. The user's existing tables survive.
+    Without ``password`` a new random one is set each time, which cuts off the user's other running servers'
+    new connections; pass ``password=derived_password(secret, names)`` to keep one per user.
+    ``connection_limit`` keeps one user from using up the server's connections.
     """
     role = role_name(names)
     schema = names.schema
     if role == READERS or schema == BUILTIN_SCHEMA:
         raise ProvisioningError(f"user {names.username!r} maps to a reserved database name ({role!r})")
     password = password or secrets.token_urlsafe(32)
-    attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
+    attributes = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT "
+                         "CONNECTION LIMIT {}").format(sql.Literal(int(connection_limit)))
     with _transaction(admin_url) as connection:
         _prepare(connection, lock_other_databases)
         admin = connection.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -192,7 +209,7 @@ def provision_user(
             raise ProvisioningError(f"user {names.username!r} maps to the hub's own database role {role!r}")
         verb = "ALTER" if _role_exists(connection, role) else "CREATE"
         connection.execute(
-            sql.SQL(verb + " ROLE {} " + attributes + " PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+            sql.SQL(verb + " ROLE {} {} PASSWORD {}").format(sql.Identifier(role), attributes, sql.Literal(password))
         )
         if not admin_is_superuser:
             # A CREATEROLE admin (RDS, Aurora) may only hand a schema to a role it is a member of.

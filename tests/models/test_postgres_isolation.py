@@ -4,6 +4,8 @@ idempotent and removes exactly one user."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import psycopg
 import pytest
 from psycopg import errors
@@ -231,3 +233,24 @@ def test_users_cannot_connect_to_the_clusters_other_databases(workbench, private
     other = make_url(access["alice"].url).set(database="postgres").render_as_string(hide_password=False)
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
         psycopg.connect(libpq(other))
+
+
+def test_concurrent_spawns_provision_without_racing(pg_admin):
+    """Hub processes may provision at the same moment (same user twice, other users): the advisory lock
+    serialises them, so none fails with PostgreSQL's 'tuple concurrently updated'."""
+    users = [for_user(name) for name in ("erin", "erin", "frank", "grace")]
+    secret = b"hub-secret"
+    try:
+        with ThreadPoolExecutor(len(users)) as pool:
+            results = list(pool.map(
+                lambda names: database.provision_user(pg_admin, names,
+                                                      password=database.derived_password(secret, names)), users))
+        assert [r.role for r in results] == ["profiler_erin", "profiler_erin", "profiler_frank", "profiler_grace"]
+        assert results[0].url == results[1].url != results[2].url  # the derived password is stable per user
+        for result in results:
+            assert raw(result.url, "SELECT current_user, current_schemas(false)") == [
+                (result.role, [result.schema, "builtin"])]
+        assert raw(pg_admin, "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'profiler_erin'") == [(20,)]
+    finally:
+        for names in users[1:]:
+            database.deprovision_user(pg_admin, names)
