@@ -16,7 +16,7 @@ import datetime as dt
 import decimal
 import math
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -114,7 +114,7 @@ def _bytes(value: bytes, badge: str = "bytes") -> Scalar:
     return Scalar("bytes", text, json.dumps(base64.b64encode(value).decode("ascii")), badge)
 
 
-def _sequence(items: list | tuple, label: str, accessor_prefix: str = "", wrapper: str = "") -> Container:
+def _sequence(items: Sequence[Any], label: str, accessor_prefix: str = "", wrapper: str = "") -> Container:
     def entries(start: int, stop: int) -> list[Entry]:
         return [Entry(i, f"{accessor_prefix}[{i}]", items[i], wrapper) for i in range(start, min(stop, len(items)))]
 
@@ -220,7 +220,10 @@ def _numpy(value: Any) -> Shape | None:
     import numpy as np
 
     if isinstance(value, np.ndarray):
-        return _sequence(value.tolist() if value.ndim else [value.item()], f"ndarray {value.dtype} {value.shape}")
+        if value.ndim == 0:
+            return shape_of(value.item())
+        # Indexed lazily: value[i] is a numpy scalar or a sub-array, so a page never converts the whole array.
+        return _sequence(value, f"ndarray {value.dtype} {value.shape}")
     if isinstance(value, np.generic):
         return shape_of(value.item())
     return None

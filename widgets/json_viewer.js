@@ -4,6 +4,7 @@
 // the scroll viewport exist in the DOM, so neither a 1,000-deep nor a 100,000-wide document can build a huge or
 // deeply nested DOM. Containers larger than one page are split into range rows ("[100 … 199]"), nested when
 // needed (ranges of 10,000 holding ranges of 100), and a range fetches its rows only when opened.
+// One file: anywidget loads a single ES module and the project has no bundler.
 
 const ROW_HEIGHT = 22;
 const OVERSCAN = 8;

@@ -59,6 +59,8 @@ class JsonViewer(anywidget.AnyWidget):
             return {"revision": self._revision, **work()}, []
         except (PathError, ValueError, TypeError) as error:
             return {"error": str(error)}, []
+        except Exception as error:  # noqa: BLE001 - without an answer the browser would wait for its timeout
+            return {"error": f"{type(error).__name__}: {error}"}, []
 
     @command
     def _children(self, msg: dict, buffers: list) -> tuple[dict, list]:

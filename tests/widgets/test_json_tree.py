@@ -194,6 +194,10 @@ def test_pandas_and_numpy_values():
     assert [row["v"] for row in tree.children([1], 0, 10)] == ["0", "1", "2"]
     assert [row["v"] for row in tree.children([], 2, 4)] == ["0.5", str(2**62)]
     assert json.loads(tree.value_text([0])) == [{"t": "2024-01-01T10:00:00", "n": 1}, {"t": None, "n": 2}]
+    grid = JsonTree(np.arange(6).reshape(2, 3))
+    assert grid.root_row()["l"] == "ndarray int64 (2, 3)"
+    assert [row["v"] for row in grid.children([1], 0, 10)] == ["3", "4", "5"]
+    assert grid.value_text([]) == "[[0,1,2],[3,4,5]]"
 
 
 class Unserialisable:

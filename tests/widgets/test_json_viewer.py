@@ -58,3 +58,13 @@ def test_root_name_starts_the_copied_paths_and_must_be_an_identifier():
     assert JsonViewer([1], root_name="result")._root["row"]["a"] == "result"
     with pytest.raises(ValueError, match="identifier"):
         JsonViewer([1], root_name="not a name")
+
+
+class ExplodingMapping(dict):
+    def __getitem__(self, key):
+        raise RuntimeError("backend gone")
+
+
+def test_an_object_failing_while_listed_gives_the_browser_an_error_answer():
+    viewer = JsonViewer({"broken": ExplodingMapping(a=1)})
+    assert ask(viewer, "_children", path=[0], start=0, stop=10) == {"error": "RuntimeError: backend gone"}
