@@ -226,6 +226,11 @@ class LiveGraph(anywidget.AnyWidget):
             self._sequence += 1
             self.send({"type": "clear", "seq": self._sequence})
 
+    def close(self) -> None:
+        with self._lock:
+            self._cancel_timer()
+        super().close()
+
     def _flush_locked(self) -> None:
         self._cancel_timer()
         self._last_flush = time.monotonic()
