@@ -160,7 +160,8 @@ class Model:
             target_name = check_name(target.split(".", 1)[1] if builtin else target, "relationship target")
             for taken in (rel, foreign_key_column(rel)):
                 if taken in names:
-                    raise ModelError(f"model {self.name!r}: relationship {rel!r} clashes with column {taken!r}")
+                    raise ModelError(f"model {self.name!r}: relationship {rel!r} clashes with {taken!r}")
+                names.append(taken)
             relationships[rel] = target_name
         object.__setattr__(self, "relationships", relationships)
 

@@ -50,8 +50,10 @@ def test_invalid_and_reserved_names_are_refused_for_models_columns_and_relations
     (lambda: Model("t", {"id": "integer", "d": Field("d", "date", default="2020-01-01")}),
      "defaults are supported for"),
     (lambda: Model("t", {"id": "integer", "a_id": "integer"}, relationships={"a": "books"}),
-     "relationship 'a' clashes with column 'a_id'"),
+     "relationship 'a' clashes with 'a_id'"),
     (lambda: Model("t", {"id": "integer"}, relationships={"b": 7}), "must name a model"),
+    (lambda: Model("t", {"id": "integer"}, relationships={"a": "books", "a_id": "authors"}),
+     "relationship 'a_id' clashes with 'a_id'"),
 ])
 def test_bad_definitions_say_what_is_wrong(definition, message):
     with pytest.raises(ModelError, match=message):
