@@ -187,7 +187,7 @@ MIN_BATCHES_FOR_WORKERS = 4  # below this, starting worker processes costs more 
 
 def _produce(spec: DatasetSpec, index: int, encode: bool) -> Batch | CopyBatch:
     batch = generate_batch(spec, index)
-    return encode_copy_text(batch, DATA_TABLES) if encode else batch
+    return encode_copy_text(batch) if encode else batch
 
 
 def _generated(spec: DatasetSpec, indexes: list[int], workers: int, encode: bool) -> Iterator[Batch | CopyBatch]:

@@ -13,7 +13,8 @@ from profiler.datagen import (
     MESSAGES_PER_BATCH, DatasetMismatch, DatasetSpec, dataset_counts, dataset_engine, iter_batches, load,
     loaded_batches, setup_rows,
 )
-from profiler.models.conversations import ConversationsBase, Conversation
+from profiler.datagen.writers import rows_as_copy_text
+from profiler.models.conversations import Conversation, ConversationsBase
 
 MESSAGES = 2 * MESSAGES_PER_BATCH + 500  # three batches: enough to stop in the middle
 
@@ -168,3 +169,18 @@ def test_targets_the_loader_cannot_use_are_refused_clearly(sqlite_target):
 def test_a_schema_name_that_is_not_a_plain_identifier_is_refused(postgres_url):
     with pytest.raises(ValueError, match="schema must be a lower-case identifier"):
         load(postgres_url, 1_000, schema='x"; DROP TABLE users; --')
+
+
+def test_copy_text_escapes_what_generated_text_never_holds(postgres_url):
+    rows = [(1, "tab\there", None), (2, "back\\slash, \\N and\nnew line\r", 3), (3, "plain", 4)]
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CREATE TEMPORARY TABLE copy_check (id int, body text, n int)")
+            driver = connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy("COPY copy_check FROM STDIN") as copy:
+                copy.write(rows_as_copy_text(rows, 3).encode())
+            assert [tuple(row) for row in connection.exec_driver_sql(
+                "SELECT id, body, n FROM copy_check ORDER BY id")] == rows
+    finally:
+        engine.dispose()
