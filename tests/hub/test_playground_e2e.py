@@ -160,9 +160,17 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
         spawn = threading.Thread(target=lambda: _request_spawn(first, browser, "kim"), daemon=True)
         spawn.start()
         wait_for(lambda: "profiler-kim" in hub_stacks(outside_aws), 60, "kim's stack")
+        # SIGKILL the JupyterHub process itself (not only the `spawner.run` wrapper): mid-spawn, the stack
+        # exists and the server is not ready yet. Then whatever it had started dies too (as on a host crash),
+        # so the next login must spawn again and find the stack the dead hub never recorded.
+        for process in first.descendants():
+            if "-m jupyterhub -f" in " ".join(process.cmdline()):
+                process.kill()
+        first.process.kill()
     finally:
-        first.stop(signal.SIGKILL)  # mid-spawn: the stack exists, the server is not ready yet
+        first.stop(signal.SIGKILL)
     spawn.join(timeout=30)
+    _kill_and_wait(_processes_of(state))
 
     second = Hub(state, extra_env=settings)
     try:
@@ -189,6 +197,28 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
     finally:
         leftovers = second.stop()
     assert leftovers == []
+
+
+def _processes_of(state) -> list[psutil.Process]:
+    """Processes a hub with this state folder left behind: its proxy (inherits the hub's environment) and
+    user servers (run in home folders inside it)."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("WORKBENCH_STATE_DIR") == str(state) or process.cwd().startswith(str(state)):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _kill_and_wait(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    wait_for(lambda: not any(psutil.pid_exists(p.pid) for p in processes), 60, "the dead hub's processes to go")
 
 
 def _request_spawn(hub: Hub, browser, username: str) -> None:
