@@ -130,6 +130,22 @@ def _role_exists(connection: psycopg.Connection, role: str) -> bool:
     return connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
 
 
+def _workbench_role(connection: psycopg.Connection, role: str) -> bool | None:
+    """None if ``role`` does not exist; else whether it is a workbench user's role (one we made: a member of
+    :data:`READERS`, nothing more powerful). Superusers count as members of every role, so they are excluded."""
+    found = connection.execute(
+        "SELECT r.rolsuper OR r.rolcreaterole OR r.rolname = current_user,"
+        " EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+        "         WHERE m.member = r.oid AND g.rolname = %s)"
+        " FROM pg_roles r WHERE r.rolname = %s",
+        (READERS, role),
+    ).fetchone()
+    if found is None:
+        return None
+    powerful, reader = found
+    return reader and not powerful
+
+
 def _prepare(connection: psycopg.Connection, lock_other_databases: bool) -> None:
     database = connection.execute("SELECT current_database()").fetchone()[0]
     if not _role_exists(connection, READERS):
@@ -207,7 +223,16 @@ def provision_user(
         admin_role, admin_is_superuser = admin.fetchone()
         if role == admin_role:
             raise ProvisioningError(f"user {names.username!r} maps to the hub's own database role {role!r}")
-        verb = "ALTER" if _role_exists(connection, role) else "CREATE"
+        existing = _workbench_role(connection, role)
+        if existing is False:
+            raise ProvisioningError(f"database role {role!r} already exists and is not a workbench user's role: "
+                                    "refusing to take it over")
+        schema_owner = connection.execute("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s",
+                                          (schema,)).fetchone()
+        if schema_owner is not None and schema_owner[0] != role:
+            raise ProvisioningError(f"schema {schema!r} already exists and belongs to {schema_owner[0]!r}: "
+                                    "refusing to take it over")
+        verb = "ALTER" if existing else "CREATE"
         connection.execute(
             sql.SQL(verb + " ROLE {} {} PASSWORD {}").format(sql.Identifier(role), attributes, sql.Literal(password))
         )
@@ -219,7 +244,6 @@ def provision_user(
         for statement in (
             "GRANT {readers} TO {role}",
             "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}",
-            "ALTER SCHEMA {schema} OWNER TO {role}",
             "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC",
             "ALTER ROLE {role} SET search_path = {schema}, {builtin}",
         ):
@@ -240,19 +264,17 @@ def deprovision_user(admin_url: str, names: PlaygroundNames) -> bool:
     """
     role = role_name(names)
     with _transaction(admin_url) as connection:
-        found = connection.execute(
-            "SELECT r.rolsuper, r.rolcreaterole, r.rolname = current_user, pg_has_role(r.oid, %s, 'MEMBER')"
-            " FROM pg_roles r WHERE r.rolname = %s",
-            (READERS, role),
-        ).fetchone()
-        if found is None:
+        existing = _workbench_role(connection, role)
+        if existing is None:
             return False
-        superuser, createrole, is_admin, is_reader = found
-        if superuser or createrole or is_admin or not is_reader:
+        if not existing:
             raise ProvisioningError(f"refusing to drop database role {role!r}: it is not a workbench user's role")
         # Its open sessions would otherwise keep working after the role is gone.
         connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(names.schema)))
+        owned = connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s AND nspowner = "
+                                   "(SELECT oid FROM pg_roles WHERE rolname = %s)", (names.schema, role)).fetchone()
+        if owned:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(names.schema)))
         connection.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
         connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
     return True
