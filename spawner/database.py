@@ -21,8 +21,9 @@ Privilege model (PostgreSQL enforces all of it; the workbench's Python checks ar
   (with scram-sha-256, never ``trust``).
 
 Provisioning is idempotent (run it at every spawn: it also repairs drift and sets the password) and
-serialised by an advisory lock, so concurrent spawns do not race. Deprovisioning drops the user's schema (with
-their tables) and role, and refuses any role that is not a workbench user.
+serialised by an advisory lock, so concurrent spawns do not race; it refuses to take over a role or schema of
+the same name that it did not make. Deprovisioning (when a user is deleted from the hub) drops the user's
+schema with their tables, their privileges and their role, and refuses any role that is not a workbench user's.
 
 This module never imports the user side: the user's server reads the URL and schema from its environment.
 """
