@@ -43,7 +43,7 @@ def assert_max_queries(
         yield capture
     finally:
         capture.detach()
-    count = len(capture.statements)
+    count = capture.count
     if count > limit:
         lines = [f"{count} statements ran, the budget is {limit}."]
         for finding in find_nplusone(capture.statements):

@@ -17,8 +17,12 @@ How the times are measured, and why that is honest:
 * **Python/ORM time** of a run is whatever is left: wall − execute − fetch (the runner computes it).
 
 The ORM information comes from ``do_orm_execute`` (``is_relationship_load``, ``lazy_loaded_from``,
-``loader_strategy_path``); it fires just before its statement reaches the cursor, so it is parked in one
-slot and claimed by the next executed statement.
+``loader_strategy_path``); it fires just before its statement reaches the cursor, so its state is parked in
+one slot and claimed by the next executed statement. Reading those properties costs ~3 µs per statement, so
+during the run we only keep the state object and read them when the records are built, after the run:
+the user's timed code pays for a reference, not for the analysis.
+
+The hot path stores one small list per statement; ``statements`` turns them into ``StatementRecord``s.
 """
 
 from __future__ import annotations
@@ -70,39 +74,58 @@ class StatementRecord:
         return bool(words) and words[0].upper() in _WRITE_VERBS
 
 
+# layout of the per-statement list the hot path fills (a list: cheaper to make and update than an object)
+_SQL, _PARAMS, _STARTED, _EXECUTE, _FETCH, _ROWS, _STATE, _SOURCE, _ERROR = range(9)
+
+
 class _TimedCursor:
     """Delegates to a DBAPI cursor, timing the calls that consume rows (see the module docstring)."""
 
-    __slots__ = ("_cursor", "_record")
+    __slots__ = ("_cursor", "_entry")
 
-    def __init__(self, cursor, record: StatementRecord):
+    def __init__(self, cursor, entry: list):
         self._cursor = cursor
-        self._record = record
+        self._entry = entry
 
     def fetchall(self):
         started = perf_counter()
         rows = self._cursor.fetchall()
-        self._record.fetch_s += perf_counter() - started
-        self._record.rows += len(rows)
+        entry = self._entry
+        entry[_FETCH] += perf_counter() - started
+        entry[_ROWS] += len(rows)
         return rows
 
     def fetchmany(self, *args):
         started = perf_counter()
         rows = self._cursor.fetchmany(*args)
-        self._record.fetch_s += perf_counter() - started
-        self._record.rows += len(rows)
+        entry = self._entry
+        entry[_FETCH] += perf_counter() - started
+        entry[_ROWS] += len(rows)
         return rows
 
     def fetchone(self):
         started = perf_counter()
         row = self._cursor.fetchone()
-        self._record.fetch_s += perf_counter() - started
+        entry = self._entry
+        entry[_FETCH] += perf_counter() - started
         if row is not None:
-            self._record.rows += 1
+            entry[_ROWS] += 1
         return row
 
     def __iter__(self):
         return iter(self.fetchall())
+
+    # read on every statement by SQLAlchemy: explicit, so they skip the slower __getattr__ fallback
+    @property
+    def description(self):
+        return self._cursor.description
+
+    @property
+    def rowcount(self):
+        return self._cursor.rowcount
+
+    def close(self):
+        return self._cursor.close()
 
     def __getattr__(self, name):
         return getattr(self._cursor, name)
@@ -119,22 +142,21 @@ def user_source_line() -> str | None:
     return None
 
 
-# what do_orm_execute learned about the next statement, in StatementRecord's field order from `loader` on:
-# (loader, relationship, parent, target, collection, entity, source)
-_NO_ORIGIN = ("query", None, None, None, False, None, None)
+# what the ORM context says about a statement, in StatementRecord's field order from `loader` to `entity`
+_NO_ORIGIN = ("query", None, None, None, False, None)
 
 
 class QueryCapture:
     """Records every statement run on one connection (and the ORM context of one session).
 
-    Use ``attach(connection, session)`` / ``detach()``, or ``with QueryCapture().attach(...)``.
+    Use ``attach(connection, session)`` / ``detach()``, or ``with QueryCapture().attach(...) as capture:``.
     ``on_statement(count)`` is called every ``notify_every`` statements, so a UI can show progress live.
 
     Statements are timed in the dialect-level ``do_execute`` events (public, documented: a handler may run
-    the cursor execution itself and return True). They cost far less per statement than the connection's
-    ``before/after_cursor_execute`` pair, which switches the whole execution onto SQLAlchemy's event path
-    (measured here: ~10 µs per statement for two empty listeners). Dialect events belong to the engine, so
-    statements of other connections of the same engine are skipped by identity.
+    the cursor execution itself and return True). They cost less per statement than the connection's
+    ``before/after_cursor_execute`` pair, which also switches every execution onto SQLAlchemy's
+    before/after_execute event path. Dialect events belong to the engine, so statements of other
+    connections of the same engine are skipped by identity.
     """
 
     def __init__(
@@ -147,8 +169,10 @@ class QueryCapture:
         self.source_lines = source_lines
         self.on_statement = on_statement
         self.notify_every = max(1, notify_every)
-        self.statements: list[StatementRecord] = []
-        self._pending: tuple | None = None
+        self._entries: list[list] = []
+        self._records: list[StatementRecord] | None = None  # built once the capture is detached
+        self._pending = None  # ORMExecuteState of the next statement
+        self._pending_source: str | None = None
         self._connection = None
         self._started = perf_counter()
         self._targets: list[tuple[Any, str, Callable]] = []
@@ -160,6 +184,7 @@ class QueryCapture:
         if given, the ORM context of ``session``'s executions."""
         engine = getattr(bind, "engine", bind)
         self._connection = bind if bind is not engine else None
+        self._records = None
         self._listen(engine, "do_execute", self._do_execute)
         self._listen(engine, "do_execute_no_params", self._do_execute_no_params)
         self._listen(engine, "do_executemany", self._do_executemany)
@@ -172,6 +197,9 @@ class QueryCapture:
             if event.contains(target, name, fn):
                 event.remove(target, name, fn)
         self._targets.clear()
+        self._records = self._build_records()
+        for entry in self._entries:
+            entry[_STATE] = None  # the ORM states keep loaded objects alive; their facts are in the records now
 
     def _listen(self, target, name, fn):
         event.listen(target, name, fn)
@@ -183,8 +211,42 @@ class QueryCapture:
     def __exit__(self, *exc):
         self.detach()
 
-    # -- listeners (hot path: keep them lean) ----------------------------------------------------------------
-    def _do_orm_execute(self, state) -> None:
+    # -- results ------------------------------------------------------------------------------------------
+    @property
+    def statements(self) -> list[StatementRecord]:
+        """The captured statements (built fresh while attached, fixed once detached)."""
+        return self._records if self._records is not None else self._build_records()
+
+    @property
+    def count(self) -> int:
+        return len(self._entries)
+
+    @property
+    def execute_s(self) -> float:
+        return sum(entry[_EXECUTE] for entry in self._entries)
+
+    @property
+    def fetch_s(self) -> float:
+        return sum(entry[_FETCH] for entry in self._entries)
+
+    @property
+    def rows(self) -> int:
+        return sum(entry[_ROWS] for entry in self._entries)
+
+    def _build_records(self) -> list[StatementRecord]:
+        if self._records is not None:
+            return self._records
+        return [
+            StatementRecord(
+                index, entry[_SQL], entry[_PARAMS], entry[_STARTED] - self._started, entry[_EXECUTE],
+                entry[_FETCH], entry[_ROWS], *self._origin(entry[_STATE]), entry[_SOURCE], entry[_ERROR],
+            )
+            for index, entry in enumerate(self._entries)
+        ]
+
+    def _origin(self, state) -> tuple:
+        if state is None:
+            return _NO_ORIGIN
         path = state.loader_strategy_path
         if path is not None and not path.is_root:
             lazy = state.lazy_loaded_from is not None
@@ -192,97 +254,93 @@ class QueryCapture:
             origin = self._origins.get((prop, lazy))
             if origin is None:
                 origin = self._origins[(prop, lazy)] = _relationship_origin(prop, lazy)
-        else:
-            entity = None
-            if state.is_select and not state.is_column_load:
-                mappers = state.all_mappers
-                entity = mappers[0].class_.__name__ if mappers else None
-            origin = ("query", None, None, None, False, entity, None)
+            return origin
+        entity = None
+        if state.is_select and not state.is_column_load:
+            mappers = state.all_mappers
+            entity = mappers[0].class_.__name__ if mappers else None
+        return ("query", None, None, None, False, entity)
+
+    # -- listeners: they run once per statement, so they stay small and repeat themselves on purpose ---------
+    def _do_orm_execute(self, state) -> None:
+        self._pending = state
         if self.source_lines:
-            origin = origin[:6] + (user_source_line(),)
-        self._pending = origin
+            self._pending_source = user_source_line()
 
-    def _new_record(self, statement, parameters) -> StatementRecord:
-        origin = self._pending
-        self._pending = None
-        if origin is None:
-            origin = _NO_ORIGIN if not self.source_lines else _NO_ORIGIN[:6] + (user_source_line(),)
-        record = StatementRecord(
-            len(self.statements), statement, parameters, perf_counter() - self._started, 0.0, 0.0, 0, *origin
-        )
-        self.statements.append(record)
-        return record
+    def _new_entry(self, statement, parameters, started: float) -> list:
+        state = self._pending
+        if state is not None:
+            self._pending = None
+            source = self._pending_source
+        else:
+            source = user_source_line() if self.source_lines else None
+        entry = [statement, parameters, started, 0.0, 0.0, 0, state, source, None]
+        self._entries.append(entry)
+        return entry
 
-    def _failed(self, record: StatementRecord, started: float, error: BaseException) -> None:
-        record.execute_s = perf_counter() - started
-        record.error = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    @staticmethod
+    def _failed(entry: list, started: float, error: BaseException) -> None:
+        entry[_EXECUTE] = perf_counter() - started
+        entry[_ERROR] = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
 
-    def _executed(self, record: StatementRecord, started: float) -> None:
-        record.execute_s = perf_counter() - started
-        if self.on_statement is not None and len(self.statements) % self.notify_every == 0:
-            self.on_statement(len(self.statements))
+    def _notify(self) -> None:
+        if len(self._entries) % self.notify_every == 0:
+            self.on_statement(len(self._entries))
 
     def _do_execute(self, cursor, statement, parameters, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
-        record = self._new_record(statement, parameters)
         started = perf_counter()
+        entry = self._new_entry(statement, parameters, started)
         try:
             context.dialect.do_execute(cursor, statement, parameters, context)
         except BaseException as error:
-            self._failed(record, started, error)
+            self._failed(entry, started, error)
             raise
-        self._executed(record, started)
-        context.cursor = _TimedCursor(cursor, record)
+        entry[_EXECUTE] = perf_counter() - started
+        context.cursor = _TimedCursor(cursor, entry)
+        if self.on_statement is not None:
+            self._notify()
         return True
 
     def _do_execute_no_params(self, cursor, statement, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
-        record = self._new_record(statement, None)
         started = perf_counter()
+        entry = self._new_entry(statement, None, started)
         try:
             context.dialect.do_execute_no_params(cursor, statement, context)
         except BaseException as error:
-            self._failed(record, started, error)
+            self._failed(entry, started, error)
             raise
-        self._executed(record, started)
-        context.cursor = _TimedCursor(cursor, record)
+        entry[_EXECUTE] = perf_counter() - started
+        context.cursor = _TimedCursor(cursor, entry)
+        if self.on_statement is not None:
+            self._notify()
         return True
 
     def _do_executemany(self, cursor, statement, parameters, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
-        record = self._new_record(statement, parameters)
         started = perf_counter()
+        entry = self._new_entry(statement, parameters, started)
         try:
             context.dialect.do_executemany(cursor, statement, parameters, context)
         except BaseException as error:
-            self._failed(record, started, error)
+            self._failed(entry, started, error)
             raise
-        self._executed(record, started)
+        entry[_EXECUTE] = perf_counter() - started
+        if self.on_statement is not None:
+            self._notify()
         return True
-
-    # -- totals ------------------------------------------------------------------------------------------------
-    @property
-    def execute_s(self) -> float:
-        return sum(record.execute_s for record in self.statements)
-
-    @property
-    def fetch_s(self) -> float:
-        return sum(record.fetch_s for record in self.statements)
-
-    @property
-    def rows(self) -> int:
-        return sum(record.rows for record in self.statements)
 
 
 def _relationship_origin(prop, lazy: bool) -> tuple:
     loader = "lazy" if lazy else "eager"
     if not hasattr(prop, "mapper"):
-        return (loader, None, None, None, False, None, None)
+        return (loader, None, None, None, False, None)
     parent = prop.parent.class_.__name__
-    return (loader, f"{parent}.{prop.key}", parent, prop.mapper.class_.__name__, bool(prop.uselist), None, None)
+    return (loader, f"{parent}.{prop.key}", parent, prop.mapper.class_.__name__, bool(prop.uselist), None)
 
 
 __all__ = ["QueryCapture", "StatementRecord", "user_source_line"]

@@ -35,7 +35,7 @@ def _measurement(outcome: RunOutcome) -> RunMeasurement:
         wall_s=outcome.wall_s,
         execute_s=capture.execute_s,
         fetch_s=capture.fetch_s,
-        statements=len(capture.statements),
+        statements=capture.count,
         rows=capture.rows,
         fingerprint=outcome.fingerprint,
     )
@@ -155,7 +155,7 @@ def _run_strategy(
     for _ in range(repeats):
         last = run(True)
         result.warm.append(_measurement(last))
-        notify(index, strategy.label, "running", len(last.capture.statements))
+        notify(index, strategy.label, "running", last.capture.count)
         if measure_overhead:
             uncaptured.append(run(False).wall_s)
     statements = last.capture.statements
