@@ -40,10 +40,10 @@ def test_custom_code_that_hangs_in_python_is_cancelled(engine):
 
     started = time.perf_counter()
     comparison = profile(AUTHORS_BOOKS, strategies=(CustomStrategy("spins", query=spins), "joined"), engine=engine,
-                         timeout=1.0, **QUICK)
+                         timeout=3.0, **QUICK)
     assert time.perf_counter() - started < 20
     assert comparison["spins"].status == "timeout", comparison["spins"].error
-    assert "did not finish within 1 s" in comparison["spins"].error
+    assert "did not finish within 3 s" in comparison["spins"].error
     assert_others_fine(comparison, "spins")
 
 
@@ -58,7 +58,7 @@ def test_custom_code_that_hangs_in_the_database_is_cancelled(engine):
 
     started = time.perf_counter()
     comparison = profile(AUTHORS_BOOKS, strategies=("selectin", CustomStrategy("waits", query=waits)), engine=engine,
-                         timeout=1.0, **QUICK)
+                         timeout=3.0, **QUICK)
     assert time.perf_counter() - started < 20
     assert comparison["waits"].status == "timeout", comparison["waits"].error
     assert_others_fine(comparison, "waits")
