@@ -17,7 +17,7 @@ import functools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .markov import shipped_chain
 from .personas import ADJECTIVES, NOUNS, PERSONAS
@@ -27,6 +27,7 @@ FORMAT_VERSION = 1
 MESSAGES_PER_BATCH = 5_000
 MIN_MESSAGES = 1
 MAX_MESSAGES = 10_000_000
+MAX_SEED = 2**31 - 1  # a database INTEGER
 EPOCH = datetime(2024, 1, 1)
 SPAN_SECONDS = 2 * 365 * 24 * 3600  # conversations start within two years of EPOCH
 
@@ -54,6 +55,8 @@ class DatasetSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be between 0 and {MAX_SEED:,}, got {self.seed:,}")
         if not MIN_MESSAGES <= self.messages <= MAX_MESSAGES:
             raise ValueError(
                 f"messages must be between {MIN_MESSAGES:,} and {MAX_MESSAGES:,}, got {self.messages:,}"
@@ -148,12 +151,27 @@ def iter_batches(spec: DatasetSpec, indexes: Iterable[int] | None = None) -> Ite
         yield generate_batch(spec, index)
 
 
+def _distinct(random_: Callable[[], float], items: Sequence[int], count: int) -> list[int]:
+    """``count`` different items picked at random (``count`` is small next to ``len(items)`` here).
+
+    Only ``random()`` draws: of the random module, only ``random()`` is promised to give the same sequence
+    on every Python version (``sample`` and ``randrange`` may change), so the dataset never depends on them.
+    """
+    picked: list[int] = []
+    while len(picked) < count:
+        item = items[int(random_() * len(items))]
+        if item not in picked:
+            picked.append(item)
+    return picked
+
+
 class _ConversationWriter:
     """Appends one conversation's rows to a batch; the hot loop of the generator."""
 
     def __init__(self, spec: DatasetSpec, rng: random.Random, batch: Batch):
         self.rng = rng
         self.bots = spec.bots
+        self.bot_ids = range(1, spec.bots + 1)
         personas, self.handles, _rows = _cast(spec)
         self.persona_of = (None, *(PERSONAS[persona] for persona in personas))  # by bot id
         self.chain = shipped_chain()
@@ -161,7 +179,7 @@ class _ConversationWriter:
 
     def conversation(self, first_id: int, length: int) -> None:
         rng, random_ = self.rng, self.rng.random
-        members = rng.sample(range(1, self.bots + 1), min(self.bots, 2 + int(random_() * 4)))
+        members = _distinct(random_, self.bot_ids, min(self.bots, 2 + int(random_() * 4)))
         started = EPOCH + timedelta(seconds=int(random_() * SPAN_SECONDS))
         title = self.chain.sentence(rng, 8).rstrip(".!?")
         self.rows["conversations"].append((first_id, title, started, members[0]))
@@ -192,8 +210,7 @@ class _ConversationWriter:
             if draw >= 0.55 and len(members) > 1:
                 wanted = 1 if draw < 0.8 else 2 if draw < 0.93 else 3
                 others = [bot for bot in members if bot != author]
-                reacting = [others[int(random_() * len(others))]] if wanted == 1 else sorted(
-                    rng.sample(others, min(wanted, len(others))))
+                reacting = sorted(_distinct(random_, others, min(wanted, len(others))))
                 for bot in reacting:
                     emojis = self.persona_of[bot].emojis
                     reactions.append((message_id, bot, emojis[int(random_() * len(emojis))]))

@@ -114,6 +114,7 @@ def test_conversations_threads_and_reactions_are_consistent():
         ({"messages": 10_000_001}, ValueError, "got 10,000,001"),
         ({"messages": "1000"}, TypeError, "messages must be an integer"),
         ({"messages": 1000, "seed": 1.5}, TypeError, "seed must be an integer"),
+        ({"messages": 1000, "seed": -1}, ValueError, "seed must be between 0 and 2,147,483,647, got -1"),
     ],
 )
 def test_bad_sizes_and_seeds_are_refused_with_a_clear_message(arguments, error, message):
