@@ -10,7 +10,6 @@ const ROW_HEIGHT = 22;
 const OVERSCAN = 8;
 const DEEP_INDENT = 30; // beyond this depth rows stop moving right and show their level instead
 const COMMAND_TIMEOUT_MS = 30000;
-let viewerCount = 0;
 
 function rangeChildren(owner, parent, start, stop, pageSize) {
   let bucket = pageSize;
@@ -31,7 +30,9 @@ class Viewer {
   constructor(model, el, invoke) {
     this.model = model;
     this.invoke = invoke;
-    this.uid = `jv${++viewerCount}`;
+    // Each widget may get its own copy of this module, so the counter lives on the page: row ids must be
+    // unique in the document for aria-activedescendant.
+    this.uid = `jv${(globalThis.__workbenchJsonViewerCount = (globalThis.__workbenchJsonViewerCount ?? 0) + 1)}`;
     this.requests = 0;
     this.matches = [];
     this.current = -1;

@@ -5,7 +5,6 @@ const FOCUSABLE = [
   "select:not([disabled])", "textarea:not([disabled])", "iframe", "audio[controls]", "video[controls]",
   "[contenteditable]:not([contenteditable=false])", "[tabindex]:not([tabindex='-1'])",
 ].join(",");
-let dialogCount = 0;
 
 function focusables(dialog) {
   return [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length > 0);
@@ -18,7 +17,9 @@ function whenConnected(el, action, framesLeft = 300) {
 }
 
 function render({ model, el }) {
-  const id = `learn-more-${++dialogCount}`;
+  // Each widget may get its own copy of this module, so the counter lives on the page, not in the module:
+  // two dialogs sharing an id would share one accessible name.
+  const id = `learn-more-${(globalThis.__workbenchLearnMoreCount = (globalThis.__workbenchLearnMoreCount ?? 0) + 1)}`;
   el.classList.add("lm");
   el.setAttribute("data-lm-suppress-shortcuts", "true"); // JupyterLab: Esc and Tab are ours while open
   el.innerHTML = `
