@@ -16,7 +16,7 @@ WRITES = {"put": 2, "update": 1, "batch_write": 1, "get": 1, "query": 1, "batch_
 
 def test_items_written_equal_what_the_table_holds_and_the_run_is_stored(playground):
     pushed = []
-    spec = WorkloadSpec(operations=WRITES, requests=120, concurrency=4, key_space=300, items_per_key=2,
+    spec = WorkloadSpec(operations=WRITES, requests=80, concurrency=4, key_space=300, items_per_key=2,
                         batch_size=5, item_size=200, interval=0.5, warmup=0.3, distribution="zipf", seed=7)
     test = LoadTest(spec, playground=playground, on_interval=pushed.append)
     test.start()
@@ -26,7 +26,7 @@ def test_items_written_equal_what_the_table_holds_and_the_run_is_stored(playgrou
     assert end["distinct_items_written"] == table_count(playground) > 0
     intervals = [r for r in pushed if r["kind"] == "interval"]
     measured = [r for r in intervals if r["phase"] == "measure"]
-    assert sum(r["requests"] for r in measured) == 120 == end["cumulative"]["requests"]
+    assert sum(r["requests"] for r in measured) == 80 == end["cumulative"]["requests"]
     assert any(r["phase"] == "warmup" for r in intervals)
     assert sum(r["ok"] for r in intervals) == sum(r["requests"] for r in intervals)
     assert sum(r["consumed"]["write"] for r in intervals) > 0 and sum(r["consumed"]["read"] for r in intervals) > 0
@@ -34,7 +34,7 @@ def test_items_written_equal_what_the_table_holds_and_the_run_is_stored(playgrou
 
     stored = test.store.load(test.run_id)  # the user's runs table in the playground
     assert stored.status == "finished"
-    assert stored.config["spec"]["requests"] == 120 and stored.config["target"]["hash_key"] == "pk"
+    assert stored.config["spec"]["requests"] == 80 and stored.config["target"]["hash_key"] == "pk"
     assert [r["seq"] for r in stored.intervals] == [r["seq"] for r in intervals]
     assert stored.summary()["latency_us"] == end["cumulative"]["latency_us"]
     assert [info.run_id for info in test.store.list_runs()] == [test.run_id]

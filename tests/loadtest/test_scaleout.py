@@ -19,7 +19,7 @@ from .conftest import table_count
 
 def test_two_locust_workers_produce_one_merged_stream(playground):
     pushed = []
-    spec = WorkloadSpec(operations={"put": 1, "get": 1}, target_rate=60, requests=60, key_space=1_000_000,
+    spec = WorkloadSpec(operations={"put": 1, "get": 1}, target_rate=60, requests=60, key_space=1_000_000, seed=11,
                         interval=0.5)
     test = LocustLoadTest(spec, workers=2, playground=playground, on_interval=pushed.append)
     test.start()
@@ -31,7 +31,7 @@ def test_two_locust_workers_produce_one_merged_stream(playground):
     assert sum(r["requests"] for r in intervals) == 60 == end["cumulative"]["requests"]
     assert end["cumulative"]["latency_us"]["count"] == 60
     written = sum(r["items_written"] for r in intervals)
-    assert written == table_count(playground) > 0  # a million keys: no two puts hit the same item
+    assert written == table_count(playground) > 0  # a million keys, seeded: no two puts hit the same item
     stored = test.store.load(test.run_id)
     assert stored.config["mode"] == "locust" and stored.status == "finished"
     assert stored.summary()["requests"] == 60
