@@ -102,18 +102,20 @@ def test_raw_sql_on_a_built_in_is_refused_by_the_database(catalog):
 
 
 def test_a_fresh_kernel_sees_the_models_from_the_database(catalog):
+    """What exists is read from the database: a new process, given only the hub's variables, sees it all."""
     catalog.create(*SHOP)
     catalog.fill("customers", 2)
-    url = catalog.engine.url.render_as_string(hide_password=False)
-    if catalog.space.dialect == "sqlite":  # the engine is made by a creator; hand over the file instead
-        database = catalog.engine.raw_connection()
-        path = database.driver_connection.execute("PRAGMA database_list").fetchall()
-        database.close()
-        files = {name: file for _, name, file in path}
+    if catalog.space.dialect == "sqlite":  # the engine is made by a creator: name the files the hub would
+        raw = catalog.engine.raw_connection()
+        try:
+            files = {name: file for _, name, file in raw.driver_connection.execute("PRAGMA database_list")}
+        finally:
+            raw.close()
         env = {"WORKBENCH_DATA_URL": f"sqlite:///{files['main']}",
                "WORKBENCH_BUILTIN_DATA_URL": f"sqlite:///{files['builtin']}"}
     else:
-        env = {"WORKBENCH_DATA_URL": url, "WORKBENCH_DATA_SCHEMA": catalog.space.schema}
+        env = {"WORKBENCH_DATA_URL": catalog.engine.url.render_as_string(hide_password=False),
+               "WORKBENCH_DATA_SCHEMA": catalog.space.schema}
     script = ("from profiler.models.catalog import Catalog; c = Catalog.connect(); "
               "print(c.names(), [(i.name, i.rows) for i in c.list(builtins=False)], c.classes().orders.__name__)")
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
