@@ -68,3 +68,11 @@ class ExplodingMapping(dict):
 def test_an_object_failing_while_listed_gives_the_browser_an_error_answer():
     viewer = JsonViewer({"broken": ExplodingMapping(a=1)})
     assert ask(viewer, "_children", path=[0], start=0, stop=10) == {"error": "RuntimeError: backend gone"}
+
+
+def test_a_scalar_root_is_one_row_that_search_can_still_find():
+    viewer = JsonViewer(2**64)
+    assert viewer._root["row"] == {"k": "data", "a": "data", "t": "int", "v": "18446744073709551616"}
+    assert viewer._root["children"] is None
+    assert ask(viewer, "_search", query="4467")["paths"] == [[]]
+    assert ask(viewer, "_value", path=[])["text"] == "18446744073709551616"
