@@ -92,10 +92,12 @@ def sqlite_environment(user_folder: str | Path, builtin_file: str | Path) -> dic
     }
 
 
-def builtin_install_command(url: str, scale: int | None = None) -> list[str]:
+def builtin_install_command(url: str, scale: int | None = None, messages: int | None = None) -> list[str]:
     """The command that installs the built-in models at ``url`` (the admin's PostgreSQL URL after
-    :func:`prepare_database`, or a SQLite file): run it as a process, the hub never imports the user side."""
-    return [sys.executable, "-m", "profiler.models.builtins", url, *(["--scale", str(scale)] if scale else [])]
+    :func:`prepare_database`, or a SQLite file): run it as a process, the hub never imports the user side.
+    ``scale``: bookstore authors; ``messages``: size of the conversations dataset (none if not given)."""
+    options = [*(["--scale", str(scale)] if scale else []), *(["--messages", str(messages)] if messages else [])]
+    return [sys.executable, "-m", "profiler.models.builtins", url, *options]
 
 
 def role_name(names: PlaygroundNames) -> str:

@@ -1,13 +1,14 @@
-"""Install the built-in models (the bookstore with its sample data, the conversations tables) into the
+"""Install the built-in models (the bookstore with its sample data, the conversations dataset) into the
 shared read-only space. Run by the hub with its admin credentials, as a separate process (the hub side never
 imports the user side)::
 
-    python -m profiler.models.builtins postgresql+psycopg://admin:...@host/workbench   # schema "builtin"
-    python -m profiler.models.builtins sqlite:////srv/workbench/builtin.sqlite         # then made read-only
+    python -m profiler.models.builtins postgresql+psycopg://admin:...@host/workbench --messages 1000000
+    python -m profiler.models.builtins sqlite:////srv/workbench/builtin.sqlite        # then made read-only
 
-On PostgreSQL the ``builtin`` schema must exist (``spawner.database.prepare_database`` makes it, with the
-default privileges that give users SELECT on what is installed here). Existing built-ins are kept unless
-``--force``. The conversations tables are created here; their (large) data is loaded by ``profiler.datagen``.
+On PostgreSQL everything goes to schema ``builtin``, which must exist (``spawner.database.prepare_database``
+makes it, with the default privileges that give users SELECT on what is installed here). An existing
+bookstore is kept unless ``--force``; the conversations dataset is loaded by ``profiler.datagen.loader``
+(resumable: an interrupted install picks up where it stopped) when ``--messages`` is given.
 """
 
 from __future__ import annotations
@@ -21,18 +22,12 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from .bookstore import BookstoreBase, create_bookstore
-from .conversations import ConversationsBase
 from .spec import BUILTIN_SCHEMA
 
-METADATAS = (BookstoreBase.metadata, ConversationsBase.metadata)
 
-
-def builtin_table_names() -> list[str]:
-    return sorted(table.name for metadata in METADATAS for table in metadata.sorted_tables)
-
-
-def install_builtins(url: str, *, scale: int = 200, force: bool = False) -> list[str]:
-    """Create what is missing (everything with ``force``); return the built-in tables now present."""
+def install_builtins(url: str, *, scale: int = 200, messages: int = 0, force: bool = False) -> list[str]:
+    """Create what is missing (the bookstore again with ``force``; the conversations dataset of ``messages``
+    messages if not 0); return the tables now in the built-in space."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -56,8 +51,12 @@ def install_builtins(url: str, *, scale: int = 200, force: bool = False) -> list
         bookstore = {table.name for table in BookstoreBase.metadata.sorted_tables}
         if force or not bookstore <= present:
             create_bookstore(engine, scale)
-        with engine.begin() as connection:
-            ConversationsBase.metadata.create_all(connection, checkfirst=True)
+        if messages:
+            from profiler.datagen.loader import load
+
+            load(engine if backend == "sqlite" else url, messages,
+                 schema=BUILTIN_SCHEMA if backend == "postgresql" else None)
+        with engine.connect() as connection:
             present = sorted(inspect(connection).get_table_names())
     finally:
         engine.dispose()
@@ -70,9 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", help="the admin's SQLAlchemy URL (PostgreSQL) or the built-in SQLite file's URL")
     parser.add_argument("--scale", type=int, default=200, help="bookstore authors (default 200)")
+    parser.add_argument("--messages", type=int, default=0, help="conversations dataset size (default 0: none)")
     parser.add_argument("--force", action="store_true", help="re-create the bookstore even if it is there")
     args = parser.parse_args(argv)
-    print("built-in tables:", ", ".join(install_builtins(args.url, scale=args.scale, force=args.force)))
+    tables = install_builtins(args.url, scale=args.scale, messages=args.messages, force=args.force)
+    print("built-in tables:", ", ".join(tables))
 
 
 if __name__ == "__main__":

@@ -116,6 +116,7 @@ def private_cluster():
 
 
 BUILTIN_SCALE = 10  # bookstore authors in the test built-ins (5 books each)
+BUILTIN_MESSAGES = 200  # conversations dataset size in the PostgreSQL built-ins
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +127,7 @@ def pg_admin(private_cluster) -> str:
 
     admin = private_cluster.url()
     database.prepare_database(admin)
-    install_builtins(admin, scale=BUILTIN_SCALE)
+    install_builtins(admin, scale=BUILTIN_SCALE, messages=BUILTIN_MESSAGES)
     return admin
 
 

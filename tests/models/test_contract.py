@@ -28,10 +28,11 @@ def test_local_mode_environment_opens_the_users_file_beside_the_built_ins(tmp_pa
     """The hub's SQLite variables and command, read by the user side as a server would."""
     builtin = tmp_path / "hub" / "builtin.sqlite"
     builtin.parent.mkdir()
-    command = database.builtin_install_command(f"sqlite:///{builtin}", scale=2)
+    command = database.builtin_install_command(f"sqlite:///{builtin}", scale=2, messages=50)
     subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, timeout=60)
     environ = database.sqlite_environment(tmp_path / "home" / "alice" / ".workbench", builtin)
     catalog = Catalog.connect(environ=environ)
     catalog.create(Model("notes", {"id": "integer"}))
     assert (tmp_path / "home" / "alice" / ".workbench" / "models.sqlite").exists()
-    assert [(i.name, i.rows) for i in catalog.list() if i.name in ("notes", "books")] == [("notes", 0), ("books", 10)]
+    rows = {i.name: i.rows for i in catalog.list()}
+    assert (rows["notes"], rows["books"], rows["messages"]) == (0, 10, 50)

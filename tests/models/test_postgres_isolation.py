@@ -18,7 +18,7 @@ from profiler.models.spec import Model
 from profiler.queries import profile
 from spawner import database
 from spawner.names import for_user
-from tests.models.conftest import BUILTIN_SCALE
+from tests.models.conftest import BUILTIN_MESSAGES, BUILTIN_SCALE
 
 
 def libpq(url: str) -> str:
@@ -150,6 +150,9 @@ def test_users_can_read_the_built_ins(workbench):
     books = BUILTIN_SCALE * 5
     assert raw(access["alice"].url, "SELECT count(*) FROM builtin.books") == [(books,)]
     assert raw(access["bob"].url, "SELECT count(*) FROM books") == [(books,)]  # search_path: own, builtin
+    assert raw(access["bob"].url, "SELECT count(*) FROM builtin.messages") == [(BUILTIN_MESSAGES,)]
+    with pytest.raises(errors.InsufficientPrivilege):
+        raw(access["bob"].url, "DELETE FROM builtin.messages")
 
 
 def test_the_catalog_reports_the_databases_refusal_naming_the_model(workbench):
