@@ -25,7 +25,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
+import pickle
 import threading
+import types
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -34,7 +36,7 @@ from typing import Iterable, Iterator
 
 from dogpile.cache.api import NO_VALUE
 from sqlalchemy import Engine, Table, event
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, MapperProperty, Session
 from sqlalchemy.orm.loading import merge_frozen_result
 from sqlalchemy.sql.util import find_tables
 
@@ -46,6 +48,7 @@ _WRITTEN = "workbench_cache_written"
 _ALL = "*all*"  # renewed by writes to unknown tables: every entry depends on it
 _ANY_WRITE = "*any*"  # renewed by every write: entries whose tables are unknown depend on it
 _UNSEEN = object()
+_UNREADABLE = (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError, ValueError)
 _WRITE_VERBS = {"INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT", "TRUNCATE", "DROP", "ALTER", "CREATE",
                 "COPY", "GRANT", "REVOKE", "VACUUM"}
 
@@ -59,6 +62,7 @@ class CacheCounters:
     stale: int = 0
     stores: int = 0
     unstored: int = 0  # misses not stored because their transaction wrote to their tables
+    unreadable: int = 0  # entries that could not be unpickled here (counted as misses too)
     invalidations: int = 0  # tables invalidated by writes: one per table per writing transaction
     objects_merged: int = 0  # objects new to the session that hits rebuilt in it
     read_s: float = 0.0  # fetching and unpickling entries and their tables' tokens
@@ -184,7 +188,11 @@ class QueryCache:
         if key is None:
             return None
         started = perf_counter()
-        entry = self.store.region.get(key)
+        try:
+            entry = self.store.region.get(key)
+        except _UNREADABLE:  # e.g. stored by a process whose model classes this one lacks
+            entry = NO_VALUE
+            self._count(unreadable=1)
         fresh = entry is not NO_VALUE and self._stamps(entry.tables) == entry.stamps
         self._count(read_s=perf_counter() - started)
         if fresh:
@@ -353,6 +361,10 @@ def _stable_text(value) -> str:
         return f"Mapper({value.class_.__module__}.{value.class_.__qualname__})"
     if isinstance(value, Table):
         return f"Table({value.fullname})"
+    if isinstance(value, MapperProperty):
+        return f"{type(value).__qualname__}({_stable_text(value.parent)}.{value.key})"
+    if isinstance(value, types.CodeType):  # lambda statements (lazy loads) are keyed on their code
+        return f"code({value.co_filename}:{value.co_firstlineno}:{value.co_qualname})"
     name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
     if name is not None:
         return f"{getattr(value, '__module__', '')}.{name}"

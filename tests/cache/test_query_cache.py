@@ -181,3 +181,20 @@ def test_every_cache_watching_an_engine_sees_its_writes(tmp_path, redis_url, red
     for cache in caches:
         assert run_all(cache, engine)["publishers"] == (0, 1), cache.description
         cache.close()
+
+
+def test_an_entry_that_cannot_be_unpickled_is_a_miss_not_an_error(engine, cache_factory):
+    cache = cache_factory(engine)
+    run_all(cache, engine)
+    if cache.store.memory is not None:
+        entries = [key for key in cache.store.memory if ":q:" in key]
+        cache.store.memory.update({key: b"not a pickle" for key in entries})
+    else:
+        client = cache.store.region.backend.writer_client
+        entries = [key for key in client.scan_iter(match=cache.store.prefix + "*") if b":q:" in key]
+        for key in entries:
+            client.set(key, b"not a pickle")
+    assert len(entries) == len(QUERIES)
+    assert run_all(cache, engine) == {name: (0, 1) for name in QUERIES}
+    assert cache.counters.unreadable == len(QUERIES)
+    assert run_all(cache, engine) == {name: (1, 0) for name in QUERIES}
