@@ -234,6 +234,8 @@ class LoadTest(RunBase):
         self._recorders = {"warmup": self._new_recorder(), "measure": self._new_recorder()}
         self._last_cut = 0.0
         self._t0 = self._last_cut = time.perf_counter()
+        self._cpu_mark = time.process_time()
+        self._tick_lag = 0.0
         self._wall0 = time.time()
         self._warmup_end = self._t0 + spec.warmup
         self._deadline = self._warmup_end + spec.duration if spec.duration is not None else None
@@ -346,7 +348,9 @@ class LoadTest(RunBase):
             delay = self._t0 + boundary - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._cut(time.perf_counter(), phase)
+            now = time.perf_counter()
+            self._tick_lag = now - (self._t0 + boundary)
+            self._cut(now, phase)
             self._frozen = self._credentials.get_frozen_credentials()
 
     def _cut(self, now: float, phase: str) -> None:
@@ -360,7 +364,17 @@ class LoadTest(RunBase):
 
     def _emit(self, phase: str, start: float, now: float) -> None:
         recorder, self._recorders[phase] = self._recorders[phase], self._new_recorder()
-        record = self._publish(recorder.snapshot(), phase, self._wall0 + (start - self._t0), now - start,
-                               now - self._t0)
+        snapshot = recorder.snapshot()
+        cpu = time.process_time()
+        client = {
+            # The generator's own load: near 1.0 core, or a tick lag of many ms, means the client (not the table)
+            # is adding latency; the stats_ms are this engine's bookkeeping for the interval.
+            "process_cpu": round((cpu - self._cpu_mark) / (now - start), 3) if now > start else 0.0,
+            "tick_lag_ms": round(self._tick_lag * 1000, 2),
+            "stats_ms": round((time.perf_counter() - now) * 1000, 2),
+        }
+        self._cpu_mark = cpu
+        record = self._publish(snapshot, phase, self._wall0 + (start - self._t0), now - start, now - self._t0,
+                               client=client)
         if self.raw_latencies is not None:
             self.raw_latencies[record["seq"]] = recorder.raw_latencies

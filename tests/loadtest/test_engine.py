@@ -72,6 +72,9 @@ def test_reported_percentiles_match_exact_percentiles_of_the_raw_latencies(playg
         assert_within_precision(record["latency_us"], raw[record["seq"]])
     everything = [value for values in raw.values() for value in values]
     assert_within_precision(end["cumulative"]["latency_us"], everything)
+    assert end["cumulative"]["latency_us"]["mean"] == round(sum(everything) / len(everything), 1)
+    assert all(0 <= record["client"]["process_cpu"] and record["client"]["stats_ms"] < 100
+               for record in test.intervals)
     # Latencies are microseconds: moto answers in milliseconds, not in microseconds or seconds.
     assert 300 < end["cumulative"]["latency_us"]["p50"] < 2_000_000
     merged = new_histogram()
