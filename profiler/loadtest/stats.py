@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -36,8 +37,12 @@ def latency_summary(histogram: HdrHistogram, total_us: int) -> dict[str, float]:
     count = histogram.get_total_count()
     if not count:
         return {"count": 0}
-    values = histogram.get_percentile_to_value_dict(list(PERCENTILES.values()))
-    summary = {name: values[pct] for name, pct in PERCENTILES.items()}
+    # HdrHistogram's own percentile walk, vectorised: its Python loop over ~20k buckets cost ~10-60 ms.
+    cumulative = np.cumsum(np.ctypeslib.as_array(histogram.counts))
+    summary = {}
+    for name, percentile in PERCENTILES.items():
+        index = int(np.searchsorted(cumulative, histogram.get_target_count_at_percentile(percentile)))
+        summary[name] = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
     summary.update(count=count, min=histogram.get_min_value(), max=histogram.get_max_value(),
                    mean=round(total_us / count, 1))
     return summary
