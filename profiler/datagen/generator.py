@@ -151,6 +151,9 @@ def iter_batches(spec: DatasetSpec, indexes: Iterable[int] | None = None) -> Ite
         yield generate_batch(spec, index)
 
 
+_GAPS = tuple(timedelta(seconds=5 + seconds) for seconds in range(600))  # between two messages
+
+
 def _distinct(random_: Callable[[], float], items: Sequence[int], count: int) -> list[int]:
     """``count`` different items picked at random (``count`` is small next to ``len(items)`` here).
 
@@ -202,7 +205,7 @@ class _ConversationWriter:
                     parent = first_id + int(random_() * position)
                 else:
                     parent = None
-                sent += timedelta(seconds=5 + int(random_() * random_() * 600))
+                sent += _GAPS[int(random_() * random_() * len(_GAPS))]
             answering = authors[parent - first_id] if parent is not None else None
             authors.append(author)
             messages.append((message_id, first_id, author, parent, position, sent, self._body(author, answering)))
