@@ -24,7 +24,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..playground import Playground, current
+from ..playground import NoPlayground, Playground, current
 from .guard import CapacityWarning, capacity_warnings
 from .spec import WorkloadSpec
 from .stats import CumulativeStats, IntervalRecorder, interval_boundaries
@@ -43,9 +43,13 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def default_store(playground: Playground | None, client=None) -> RunStore:
+def default_store(playground: Playground | None = None, client=None) -> RunStore:
+    """Where runs are kept (see :mod:`.store`): the playground's runs table; a local file without a playground."""
     if playground is None:
-        return FileRunStore()
+        try:
+            playground = current()
+        except NoPlayground:
+            return FileRunStore()
     return DynamoRunStore(client or playground.client("dynamodb"), playground.runs_table)
 
 

@@ -70,3 +70,17 @@ def test_past_runs_are_listed_loaded_and_compared(playground):
     assert [row["requests"] for row in rows] == [20, 20]
     for row in rows:
         assert row["p50_us"] <= row["p90_us"] <= row["p99_us"] <= row["p99.9_us"]
+
+
+def test_runs_go_to_the_playground_runs_table_or_else_a_local_file(monkeypatch, playground):
+    from profiler import playground as contract
+    from profiler.loadtest import default_store
+
+    for name in (contract.STACK_NAME, contract.LOADTEST_TABLE, contract.RUNS_TABLE):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(default_store(), FileRunStore)
+    monkeypatch.setenv(contract.STACK_NAME, playground.stack_name)
+    monkeypatch.setenv(contract.LOADTEST_TABLE, playground.loadtest_table)
+    monkeypatch.setenv(contract.RUNS_TABLE, playground.runs_table)
+    store = default_store()
+    assert isinstance(store, DynamoRunStore) and store.table == playground.runs_table
