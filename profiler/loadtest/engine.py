@@ -361,8 +361,8 @@ class LoadTest(RunBase):
         if phase == "measure" and self._recorders["warmup"].requests:
             # Sent during warm-up, completed after it: reported as warm-up, never in the measured figures.
             self._emit("warmup", now, now)
-        if now - self._last_cut <= 1e-6 and not self._recorders[phase].requests:
-            return
+        if not self._recorders[phase].requests and now - self._last_cut < self.spec.interval / 2:
+            return  # an empty sliver (the end right after a boundary); an empty full interval is news: kept
         self._emit(phase, self._last_cut, now)
         self._last_cut = now
 
