@@ -1,6 +1,6 @@
 """Conversations dataset into PostgreSQL: our generate-and-COPY load against a plain COPY of the same rows.
 
-    python benchmarks/datagen.py            # ratio rounds at 100k messages, then 1M messages end to end
+    python benchmarks/datagen.py            # ratio rounds at 200k messages, then 1M messages end to end
     python benchmarks/datagen.py --quick    # 20k and 100k
 
 1. Ratio: ``profiler.datagen.load`` into a fresh schema (generating every row on the way) against the anchor,
@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    ratio_messages = args.ratio_messages or (20_000 if args.quick else 100_000)
+    ratio_messages = args.ratio_messages or (20_000 if args.quick else 200_000)
     messages = args.messages or (100_000 if args.quick else 1_000_000)
     spec = DatasetSpec(ratio_messages, args.seed)
     print(f"load average before: {load_average()} on {os.cpu_count()} cores", flush=True)

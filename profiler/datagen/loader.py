@@ -216,7 +216,8 @@ def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, repl
     """Create the schema, tables and setup rows of a new target, or check an existing one holds ``spec``."""
     with connection.begin():
         if schema:
-            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {connection.dialect.identifier_preparer.quote_schema(schema)}"))
+            quoted = connection.dialect.identifier_preparer.quote_schema(schema)
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
         present = set(inspect(connection).get_table_names(schema=schema))
         held = connection.execute(select(dataset_table)).mappings().first() if dataset_table.name in present else None
         wanted = spec.identity

@@ -90,7 +90,9 @@ class MarkovChain:
         if not starts:
             raise ValueError("the corpus holds no sentence of two words or more: nothing to train on")
         # A state whose successors are all the same state has one successor: no random draw is spent on it.
-        unique = tuple(tuple(following) if len(set(following)) > 1 else tuple(following[:1]) for following in successors)
+        unique = tuple(
+            tuple(following) if len(set(following)) > 1 else tuple(following[:1]) for following in successors
+        )
         ends = tuple(_ends_sentence(word) for word in words)
         openings = tuple(word[:1].upper() + word[1:] for word in first_words)
         hop_to = [_hop(state, unique, words, ends) for state in range(len(words))]

@@ -33,8 +33,8 @@ def _latest_conversation(session: Session) -> Conversation:
 
 
 def conversation_page(session: Session) -> list[tuple]:
-    """The page of the latest conversation of 20 messages or more: every message with its author, the author's persona, and who reacted
-    with what (messages → author → persona; messages → reactions → bot)."""
+    """The page of the latest conversation of 20 messages or more: every message with its author, the
+    author's persona, and who reacted with what (messages → author → persona; messages → reactions → bot)."""
     conversation = _latest_conversation(session)
     return [
         (

@@ -148,7 +148,8 @@ def test_loading_the_same_dataset_again_changes_nothing(target):
 
 def test_another_dataset_is_refused_unless_replace_is_asked(target):
     load(target.url, 1_000, seed=1, **target.where)
-    with pytest.raises(DatasetMismatch, match=r"holds seed=1, messages=1,000 .*wanted seed=2, messages=1,000.*replace=True"):
+    refusal = r"holds seed=1, messages=1,000 .*wanted seed=2, messages=1,000.*replace=True"
+    with pytest.raises(DatasetMismatch, match=refusal):
         load(target.url, 1_000, seed=2, **target.where)
     assert dataset_counts(target.url, **target.where)["messages"] == 1_000
     load(target.url, 1_100, seed=2, replace=True, **target.where)
