@@ -10,7 +10,8 @@ the hub's moto server, as the rest of the playground does.
 
 A run is: one ``config`` record (spec, target table, mode, warnings, start time), one record per interval
 (figures + encoded HDR histogram), and an ``end`` record (status and cumulative figures). A run without an
-``end`` record loads with status ``"incomplete"``: its process died (killed kernel, machine gone) mid-run.
+``end`` record loads with status ``"incomplete"``: it is still running, or its process died (killed kernel,
+machine gone) mid-run; either way every interval written so far loads and summarises.
 """
 
 from __future__ import annotations
