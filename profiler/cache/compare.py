@@ -39,6 +39,7 @@ class RunStats:
     misses: int = 0
     stores: int = 0
     objects_merged: int = 0
+    rows_merged: int = 0  # cached rows merged (a joined eager load repeats its parents once per child row)
     cache_read_ms: float = 0.0  # fetching and unpickling entries
     merge_ms: float = 0.0  # merge_frozen_result of hits
     store_ms: float = 0.0  # pickling and storing entries
@@ -88,9 +89,12 @@ class CacheComparison:
         percent = 100 * saved / uncached["wall_ms"] if uncached["wall_ms"] else 0.0
         statements = int(round(uncached["statements"] - warm["statements"]))
         objects = int(round(warm["objects_merged"]))
+        rows = int(round(warm["rows_merged"]))
+        # a joined eager load caches one row per child, and every row merges its parent's whole graph again
+        from_rows = f" from {rows:,} cached rows" if rows > objects else ""
         warm_part = (
-            f"{statements} statement{'s' if statements != 1 else ''} fewer, {objects:,} objects merged in "
-            f"{warm['merge_ms']:.1f} ms"
+            f"{statements} statement{'s' if statements != 1 else ''} fewer, {objects:,} objects merged{from_rows} "
+            f"in {warm['merge_ms']:.1f} ms"
         )
         if not self.data_matches:
             lead = "WARNING: cached runs returned DIFFERENT DATA from uncached runs; the timings are not comparable. "
@@ -105,7 +109,7 @@ class CacheComparison:
             sentence = f"caching saved {saved:.1f} ms ({percent:.0f}%) per run: {warm_part}"
         else:
             sentence = (
-                f"caching cost {-saved:.1f} ms more than querying: merging {objects:,} objects "
+                f"caching cost {-saved:.1f} ms more than querying: merging {objects:,} objects{from_rows} "
                 f"({warm['merge_ms']:.1f} ms, plus {warm['cache_read_ms']:.1f} ms reading the cache) is slower "
                 f"than the {statements} statement{'s' if statements != 1 else ''} it saves"
             )
@@ -241,6 +245,7 @@ def compare_caching(
                 mode=mode, round=round_, wall_ms=outcome.wall_s * 1e3, statements=len(capture.statements),
                 database_ms=(capture.execute_s + capture.fetch_s) * 1e3, hits=counters.hits,
                 misses=counters.misses, stores=counters.stores, objects_merged=counters.objects_merged,
+                rows_merged=counters.rows_merged,
                 cache_read_ms=counters.read_s * 1e3, merge_ms=counters.merge_s * 1e3,
                 store_ms=counters.store_s * 1e3, compiled_cache_hits=compiled.outcomes["CACHE_HIT"],
                 compiled_cache_misses=compiled.outcomes["CACHE_MISS"], fingerprint=outcome.fingerprint.unordered,

@@ -65,6 +65,7 @@ class CacheCounters:
     unreadable: int = 0  # entries that could not be unpickled here (counted as misses too)
     invalidations: int = 0  # tables invalidated by writes: one per table per writing transaction
     objects_merged: int = 0  # objects new to the session that hits rebuilt in it
+    rows_merged: int = 0  # cached rows merged: each row merges its objects' whole loaded graph again
     read_s: float = 0.0  # fetching and unpickling entries and their tables' tokens
     merge_s: float = 0.0  # merge_frozen_result of hits
     query_s: float = 0.0  # running missed statements (and their eager loads)
@@ -205,7 +206,8 @@ class QueryCache:
         before = len(session.identity_map)
         started = perf_counter()
         result = merge_frozen_result(session, state.statement, entry.frozen, load=False)()
-        self._count(hits=1, merge_s=perf_counter() - started, objects_merged=len(session.identity_map) - before)
+        self._count(hits=1, merge_s=perf_counter() - started, objects_merged=len(session.identity_map) - before,
+                    rows_merged=len(entry.frozen.data))
         return result
 
     def _run_and_store(self, state, key: str):

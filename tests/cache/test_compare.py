@@ -96,3 +96,16 @@ def test_the_verdict_says_what_caching_saved_or_that_it_is_within_noise():
     different = comparison_of(run("uncached", 20.0), run("cold", 25.0), run("warm", 10.0, fingerprint="other"))
     assert not different.data_matches
     assert different.verdict.startswith("WARNING: cached runs returned DIFFERENT DATA")
+
+
+def test_a_joined_eager_result_merges_one_row_per_child(engine):
+    comparison = compare_caching(AUTHORS_BOOKS, engine, strategy="joined", repeats=1)
+    warm = comparison.median("warm")
+    assert comparison.data_matches
+    with engine.connect() as connection:
+        # authors x books x stores: the joined query's rows
+        rows = connection.execute(text("SELECT count(*) FROM books JOIN book_stores ON book_stores.book_id = books.id"))
+        assert warm["rows_merged"] == rows.scalar_one()
+    assert warm["objects_merged"] == objects_walked(engine) < warm["rows_merged"]
+    assert f"{warm['objects_merged']} objects merged from {int(warm['rows_merged'])} cached rows" in comparison.verdict \
+        or f"{warm['objects_merged']} objects from {int(warm['rows_merged'])} cached rows" in comparison.verdict
