@@ -91,9 +91,9 @@ class Catalog:
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def _catalog_table(self, metadata: MetaData | None = None) -> Table:
+    def _catalog_table(self) -> Table:
         return Table(
-            CATALOG_TABLE, metadata or MetaData(),
+            CATALOG_TABLE, MetaData(),
             Column("name", String(63), primary_key=True),
             Column("spec", Text, nullable=False),
             Column("created_at", DateTime, nullable=False),
@@ -124,10 +124,14 @@ class Catalog:
     def model(self, name: str) -> Model:
         """The definition of your model ``name`` (as stored in your catalog)."""
         with self.engine.connect() as connection:
+            specs = self._specs(connection)
+            if name not in specs and name in self._builtin_names(connection):
+                raise ModelError(f"{name!r} is a built-in model, not one of yours: see its columns in catalog.list()")
             return self._own(connection, name, "read")
 
-    def list(self, builtins: bool = True) -> list[ModelInfo]:
-        """Your models (and the built-ins), with columns as the database has them and row counts."""
+    def list(self, builtins: bool = True, count_rows: bool = True) -> list[ModelInfo]:
+        """Your models (and the built-ins), with columns as the database has them and row counts (-1 without
+        ``count_rows``: counting a large built-in takes a while)."""
         infos = []
         with self.engine.connect() as connection:
             specs = self._specs(connection)
@@ -136,7 +140,7 @@ class Catalog:
                 sources += [(name, self.space.builtin_schema, True) for name in self._builtin_names(connection)]
             for name, schema, builtin in sources:
                 table = Table(name, MetaData(), schema=schema, autoload_with=connection)
-                rows = connection.execute(select(func.count()).select_from(table)).scalar_one()
+                rows = connection.execute(select(func.count()).select_from(table)).scalar_one() if count_rows else -1
                 relationships = dict(specs[name].relationships) if name in specs else {
                     fk.parent.name: fk.column.table.name for fk in table.foreign_keys}
                 infos.append(ModelInfo(name, builtin, {c.name: str(c.type) for c in table.columns},

@@ -120,3 +120,13 @@ def test_a_fresh_kernel_sees_the_models_from_the_database(catalog):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['customers', 'orders'] [('customers', 2), ('orders', 0)] Orders"
+
+
+def test_asking_for_a_models_definition_names_what_exists(catalog):
+    catalog.create(SHOP[0])
+    assert catalog.model("customers") == SHOP[0]
+    with pytest.raises(ModelError, match="'books' is a built-in model, not one of yours"):
+        catalog.model("books")
+    with pytest.raises(ModelError, match="you have no model 'orders'; yours: customers"):
+        catalog.model("orders")
+    assert {i.name: i.rows for i in catalog.list(count_rows=False)}["books"] == -1
