@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -185,3 +186,12 @@ def test_copy_text_escapes_what_generated_text_never_holds(postgres_url):
                 "SELECT id, body, n FROM copy_check ORDER BY id")] == rows
     finally:
         engine.dispose()
+
+
+def test_two_loads_into_one_schema_at_once_do_not_collide(postgres_target):
+    spec = DatasetSpec(2_000, 12)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: load(postgres_target.url, spec.messages, spec.seed,
+                                               schema=postgres_target.schema), range(2)))
+    assert sorted(report.batches_loaded for report in reports) == [0, 1]
+    assert dataset_counts(postgres_target.url, postgres_target.schema) == expected_counts(spec)
