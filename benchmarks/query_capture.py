@@ -23,7 +23,7 @@ import sys
 import uuid
 import warnings
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, thread_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,8 +38,8 @@ from profiler.queries.workloads import authors_books_publisher_stores  # noqa: E
 SCALE = 200  # authors; FINDINGS.md measured 1,221 lazy statements at this size
 
 
-def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, int]:
-    """Wall time of one lazy walk and the statements it ran."""
+def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, float, int]:
+    """Wall time and CPU time (of this thread) of one lazy walk, and the statements it ran."""
     with engine.connect() as connection:
         transaction = connection.begin()
         session = Session(bind=connection)
@@ -48,9 +48,9 @@ def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, int]:
             capture = QueryCapture(source_lines=mode == "capture+source").attach(connection, session)
         elif mode == "sqltap":
             tap = sqltap_module.start(engine)
-        started = perf_counter()
+        started, cpu_started = perf_counter(), thread_time()
         authors_books_publisher_stores(session)
-        wall = perf_counter() - started
+        wall, cpu = perf_counter() - started, thread_time() - cpu_started
         statements = 0
         if capture is not None:
             capture.detach()
@@ -60,7 +60,7 @@ def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, int]:
             statements = len(tap.collect())
         session.close()
         transaction.rollback()
-    return wall, statements
+    return wall, cpu, statements
 
 
 def make_engine(postgres_url: str | None):
@@ -100,6 +100,7 @@ def main() -> None:
     engine, cleanup = make_engine(args.postgres)
     modes = ["off", "capture", "capture+source"] + (["sqltap"] if sqltap else [])
     walls: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpus: dict[str, list[float]] = {mode: [] for mode in modes}
     counts: dict[str, int] = {}
     try:
         for mode in modes:  # warm-up: compiled-statement caches, imports
@@ -107,22 +108,25 @@ def main() -> None:
         for round_number in range(rounds):
             order = modes[round_number % len(modes):] + modes[: round_number % len(modes)]
             for mode in order:
-                wall, statements = run_once(engine, mode, sqltap)
+                wall, cpu, statements = run_once(engine, mode, sqltap)
                 walls[mode].append(wall)
+                cpus[mode].append(cpu)
                 counts[mode] = statements
     finally:
         if cleanup:
             cleanup()
 
     median = {mode: statistics.median(values) for mode, values in walls.items()}
+    cpu = {mode: statistics.median(values) for mode, values in cpus.items()}
     statements = counts["capture"]
     print(f"lazy N+1 workload, {SCALE} authors, {engine.dialect.name}, {rounds} rounds, {statements} statements")
-    print(f"{'mode':<16}{'median ms':>10}{'min ms':>9}{'ratio':>8}{'µs/stmt':>9}")
+    print("wall = elapsed time; cpu = this thread's CPU time (less disturbed by other processes)")
+    print(f"{'mode':<16}{'wall ms':>9}{'min ms':>9}{'ratio':>8}{'µs/stmt':>9}{'cpu ms':>9}{'cpu ratio':>10}")
     for mode in modes:
         added = (median[mode] - median["off"]) / statements * 1e6
         print(
-            f"{mode:<16}{median[mode] * 1000:>10.1f}{min(walls[mode]) * 1000:>9.1f}"
-            f"{median[mode] / median['off']:>8.3f}{added:>9.1f}"
+            f"{mode:<16}{median[mode] * 1000:>9.1f}{min(walls[mode]) * 1000:>9.1f}"
+            f"{median[mode] / median['off']:>8.3f}{added:>9.1f}{cpu[mode] * 1000:>9.1f}{cpu[mode] / cpu['off']:>10.3f}"
         )
     figures = {
         "benchmark": "query_capture",
@@ -135,12 +139,15 @@ def main() -> None:
         "added_us_per_statement": round((median["capture"] - median["off"]) / statements * 1e6, 2),
         "added_us_per_statement_source": round((median["capture+source"] - median["off"]) / statements * 1e6, 2),
         "capture_source_ratio": round(median["capture+source"] / median["off"], 3),
+        "capture_cpu_ratio": round(cpu["capture"] / cpu["off"], 3),
+        "added_cpu_us_per_statement": round((cpu["capture"] - cpu["off"]) / statements * 1e6, 2),
     }
     if sqltap:
         figures.update(
             sqltap_ms=round(median["sqltap"] * 1000, 2),
             sqltap_statements=counts["sqltap"],
             sqltap_ratio=round(median["sqltap"] / median["off"], 3),
+            sqltap_cpu_ratio=round(cpu["sqltap"] / cpu["off"], 3),
             sqltap_added_us_per_statement=round((median["sqltap"] - median["off"]) / statements * 1e6, 2),
         )
     figures["ratio"] = round(median["capture"] / median["off"], 3)
