@@ -4,3 +4,4 @@ from widgets.run_timer import RunTimer
 from widgets.json_viewer import JsonViewer
 from widgets.learn_more import LearnMore
 from widgets.scroll_to import ScrollTo, section_anchor
+from widgets.figure import Figure

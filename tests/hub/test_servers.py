@@ -40,10 +40,12 @@ def test_login_spawn_progress_ready_status_and_stop(start_hub):
     assert "started" in status.json()
     assert_server_timing(status.headers["Server-Timing"])
 
-    # Voila is there too
-    voila = browser.get(f"{hub.url}/user/ada/voila/tree", timeout=30)
-    assert voila.status_code == 200
-    assert_server_timing(voila.headers["Server-Timing"])
+    # the home page offers each dashboard as a banner that opens it in the user's server (Voila)
+    home = browser.get(f"{hub.url}/hub/home", timeout=30).text
+    assert 'data-dashboard="query_optimization.ipynb"' in home and "Query optimization" in home
+    dashboard = browser.get(f"{hub.url}/user/ada/voila/render/dashboards/query_optimization.ipynb", timeout=120)
+    assert dashboard.status_code == 200 and "Run one workload under several loading strategies" in dashboard.text
+    assert_server_timing(dashboard.headers["Server-Timing"])
 
     # nobody else's session reaches it
     other = hub.signup_and_login("bob")

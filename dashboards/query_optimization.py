@@ -1,0 +1,277 @@
+"""The query-optimization dashboard: pick a workload and strategies, run them, compare, inspect the data.
+
+A composition of the query engine (``profiler.queries``) and the widgets (``widgets``); the notebook
+``notebooks/query_optimization.ipynb`` only builds and shows it. The run happens in a worker thread and every
+update reaches the page by setting widget traits (pushed over the kernel's websocket, nothing polls).
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import threading
+from typing import Any
+
+import ipywidgets as w
+
+from profiler.queries import (
+    BUILTIN_WORKLOADS,
+    STRATEGY_INFO,
+    Comparison,
+    CustomStrategy,
+    ProgressEvent,
+    collapse_in_lists,
+    default_engine,
+    profile,
+)
+from widgets import Figure, JsonViewer, LearnMore, Progress, RunTimer, ScrollTo, section_anchor
+
+INSPECT_TITLE = "Inspect the data"
+NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
+STANDARD = ("lazy", "joined", "selectin", "subquery", "auto")
+CUSTOM_EXAMPLE = '{"books": "selectin", "books.publisher": "joined", "books.stores": "selectin"}'
+RELATIONSHIP_KINDS = ("joined", "selectin", "subquery", "immediate", "raise", "lazy", "noload")
+
+
+class CustomLoadersError(ValueError):
+    """The custom-optimization text is not a mapping of relationship paths to loader kinds."""
+
+
+def parse_custom_loaders(text: str) -> dict[str, str]:
+    """``{"books": "selectin", ...}`` from the form's text, never executing it (viewers may type here)."""
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError) as error:
+        raise CustomLoadersError(
+            f"Custom optimization must be a dictionary like {CUSTOM_EXAMPLE} ({type(error).__name__}: {error})"
+        ) from None
+    if not isinstance(value, dict) or not value:
+        raise CustomLoadersError(f"Custom optimization must be a non-empty dictionary like {CUSTOM_EXAMPLE}")
+    for path, kind in value.items():
+        if not isinstance(path, str) or not isinstance(kind, str):
+            raise CustomLoadersError(f"{path!r}: {kind!r} — paths and loader kinds are both strings")
+        if kind not in RELATIONSHIP_KINDS:
+            raise CustomLoadersError(f"{path!r}: unknown loader kind {kind!r}; use one of {', '.join(RELATIONSHIP_KINDS)}")
+    return value
+
+
+def strategy_help(key: str, sql: list[str] | None = None) -> str:
+    """The "learn more" text of a strategy (from the engine's one registry), with the SQL it emitted."""
+    info = STRATEGY_INFO[key]
+    text = f"{info.description}\n\n**Django equivalent:** {info.django}\n\n[SQLAlchemy documentation]({info.docs_url})"
+    if sql:
+        shown = "\n\n".join(f"```sql\n{statement}\n```" for statement in sql[:3])
+        more = f"\n\n…and {len(sql) - 3} more statements." if len(sql) > 3 else ""
+        text += f"\n\n### The SQL it emitted for this workload\n\n{shown}{more}"
+    else:
+        text += "\n\n*Run the comparison to see the SQL this strategy emits for the chosen workload.*"
+    return text
+
+
+# The columns people compare; everything else is in "Inspect the data".
+TABLE_COLUMNS = {
+    "status": "status",
+    "statements": "statements",
+    "rows_fetched": "rows",
+    "wall_ms": "wall ms",
+    "db_ms": "database ms",
+    "fetch_ms": "fetch ms",
+    "python_ms": "Python/ORM ms",
+    "cold_wall_ms": "cold ms",
+    "nplusone": "N+1",
+    "data_matches": "same data",
+    "overhead_us_per_statement": "profiler µs/stmt",
+}
+
+
+def summary_table(comparison: Comparison) -> str:
+    frame = comparison.summary_frame()
+    frame = frame[[column for column in TABLE_COLUMNS if column in frame]].rename(columns=TABLE_COLUMNS)
+    return frame.to_html(classes="workbench-table", float_format=lambda v: f"{v:,.2f}", na_rep="—", border=0)
+
+
+def findings_html(comparison: Comparison) -> str:
+    items = []
+    for result in comparison.results:
+        for finding in result.nplusone:
+            items.append(f"<li><b>{html.escape(result.label)}</b>: {html.escape(finding.message)}</li>")
+    if not items:
+        return "<p>No N+1 pattern in any strategy.</p>"
+    return "<ul class='workbench-findings'>" + "".join(items) + "</ul>"
+
+
+def _plan_text(plan) -> str:
+    lines = []
+    for node in plan.nodes:
+        timing = f"  {node.time_share:.0%} of time" if node.time_share is not None else ""
+        rows = f"  rows {node.actual_rows:g} (est. {node.estimated_rows:g})" if node.actual_rows is not None and node.estimated_rows is not None else ""
+        flags = f"  ⚑ {', '.join(node.flags)}" if node.flags else ""
+        lines.append("  " * node.depth + node.node + (f" on {node.relation}" if node.relation and node.relation not in node.node else "") + timing + rows + flags)
+    if plan.total_ms is not None:
+        lines.append(f"execution {plan.total_ms:.2f} ms, planning {plan.planning_ms or 0:.2f} ms")
+    return "\n".join(lines) if lines else (plan.error or "(no plan)")
+
+
+def explain_html(comparison: Comparison) -> str:
+    """One collapsed block per strategy, one nested block per statement group's plan."""
+    parts = []
+    for result in comparison.results:
+        if not result.explains:
+            continue
+        flagged = sum(1 for plan in result.explains if plan.flags)
+        plans = "".join(
+            f"<details><summary>{'⚑ ' if plan.flags else ''}<code>{html.escape(plan.sql[:160])}</code></summary>"
+            f"<pre>{html.escape(_plan_text(plan))}</pre></details>"
+            for plan in result.explains
+        )
+        parts.append(
+            f"<details class='workbench-explain'><summary><b>{html.escape(result.label)}</b>: "
+            f"{len(result.explains)} plan(s), {flagged} flagged</summary>{plans}</details>"
+        )
+    return "".join(parts) or "<p>No plans (EXPLAIN was off or every strategy failed).</p>"
+
+
+class QueryOptimizationDashboard:
+    """Builds the widgets; :meth:`run` is what the Run button calls (usable from a cell too)."""
+
+    def __init__(self, engine=None, *, allow_custom: bool = True):
+        self._engine = engine
+        self.workload = w.Dropdown(
+            options=list(BUILTIN_WORKLOADS), description="Workload", style={"description_width": "initial"},
+            layout=w.Layout(width="28em"),
+        )
+        self.scale = w.IntSlider(value=50, min=10, max=500, step=10, description="Authors", continuous_update=False)
+        self.strategy_boxes = {key: w.Checkbox(value=True, description=STRATEGY_INFO[key].title, indent=False) for key in STANDARD}
+        self.learn_more = {key: LearnMore(strategy_help(key), title=STRATEGY_INFO[key].title) for key in (*STANDARD, "custom")}
+        self.custom_enabled = w.Checkbox(value=allow_custom, description="Custom optimization", indent=False, disabled=not allow_custom)
+        self.custom_text = w.Textarea(value=CUSTOM_EXAMPLE, layout=w.Layout(width="100%", height="4em"), disabled=not allow_custom)
+        self.run_button = w.Button(description="Run comparison", button_style="primary", icon="play")
+        self.run_button.on_click(lambda _button: self.start())
+        self.message = w.HTML()
+        self.progress = Progress(label="Comparison", layout=w.Layout(display="none"))  # shown once a run starts
+        self.timer = RunTimer(label="Run time")
+        self.summary = w.HTML(NOT_YET)
+        self.figure = Figure(height=400)
+        self.findings = w.HTML(NOT_YET)
+        self.explains = w.HTML(NOT_YET)
+        self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison", height=480)
+        self.scroller = ScrollTo()
+        self.comparison: Comparison | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def widget(self) -> w.Widget:
+        strategies = [w.HBox([self.strategy_boxes[key], self.learn_more[key]]) for key in STANDARD]
+        strategies.append(w.HBox([self.custom_enabled, self.learn_more["custom"]]))
+        form = w.VBox(
+            [
+                w.HBox([self.workload, self.scale]),
+                w.HTML("<b>Strategies</b>"),
+                *strategies,
+                w.HTML("Custom optimization: relationship path → loader kind"),
+                self.custom_text,
+                w.HBox([self.run_button, self.timer]),
+                self.progress,
+                self.message,
+            ]
+        )
+        return w.VBox(
+            [
+                form,
+                section_anchor("Comparison"),
+                self.summary,
+                self.figure,
+                section_anchor("N+1 findings", level=3),
+                self.findings,
+                section_anchor("EXPLAIN plans", level=3),
+                self.explains,
+                section_anchor(INSPECT_TITLE),
+                self.viewer,
+                self.scroller,
+            ]
+        )
+
+    # --- running --------------------------------------------------------------------------------------------
+    def strategies(self) -> list:
+        chosen: list[Any] = [key for key, box in self.strategy_boxes.items() if box.value]
+        if self.custom_enabled.value:
+            chosen.append(CustomStrategy("custom", loaders=parse_custom_loaders(self.custom_text.value)))
+        if not chosen:
+            raise ValueError("Choose at least one strategy.")
+        return chosen
+
+    def engine(self):
+        return self._engine or default_engine(self.scale.value)
+
+    def start(self) -> threading.Thread | None:
+        """Start a run in a worker thread (the kernel stays free); None when the form is not valid."""
+        if self._thread and self._thread.is_alive():
+            self.message.value = "<p>A comparison is already running.</p>"
+            return None
+        try:
+            strategies = self.strategies()
+        except ValueError as error:
+            self.message.value = f"<p class='workbench-error' role='alert'>{html.escape(str(error))}</p>"
+            return None
+        self.message.value = ""
+        self._thread = threading.Thread(target=self.run, args=(strategies,), daemon=True, name="query-comparison")
+        self._thread.start()
+        return self._thread
+
+    def _on_progress(self, event: ProgressEvent) -> None:
+        self.progress.update(
+            event.index - 1 + (1 if event.phase == "done" else 0.5),
+            total=event.total,
+            message=f"{event.strategy}: {event.phase} — {event.statements:,} statements so far",
+        )
+
+    def run(self, strategies: list) -> Comparison | None:
+        self.run_button.disabled = True
+        self.progress.layout.display = None
+        self.timer.start()
+        self.progress.state = "running"
+        self.progress.update(0, total=None, message="Building the sample data…")
+        try:
+            engine = self.engine()
+            workload = BUILTIN_WORKLOADS[self.workload.value]
+            comparison = profile(workload, strategies, engine, progress=self._on_progress)
+        except Exception as error:  # noqa: BLE001 - shown to the user; the dashboard stays usable
+            self.timer.stop()
+            self.progress.fail(f"{type(error).__name__}: {error}")
+            self.run_button.disabled = False
+            return None
+        self.timer.stop()
+        self.show(comparison)
+        failed = comparison.errors
+        if failed:
+            self.progress.fail("Finished; failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        else:
+            self.progress.succeed(f"Compared {len(comparison.results)} strategies in {self.timer.elapsed:.1f} s")
+        self.run_button.disabled = False
+        return comparison
+
+    def show(self, comparison: Comparison) -> None:
+        self.comparison = comparison
+        self.summary.value = summary_table(comparison)
+        if comparison.mismatches:
+            self.summary.value += (
+                "<p role='alert'><b>Different data:</b> " + ", ".join(map(html.escape, comparison.mismatches))
+                + " returned other data than the reference; their numbers are not comparable.</p>"
+            )
+        self.figure.show(comparison.figure())
+        self.findings.value = findings_html(comparison)
+        self.explains.value = explain_html(comparison)
+        for result in comparison.results:
+            key = result.key if result.key in self.learn_more else None
+            if key:
+                self.learn_more[key].content = strategy_help(key, [collapse_in_lists(s.sql) for s in result.statements])
+        self.viewer.data = comparison.to_dict(statements=True)
+        self.scroller.scroll_to(INSPECT_TITLE)
+
+
+def wait(thread: threading.Thread | None, timeout: float = 120) -> None:
+    """Block until a started run is over (for notebooks run top to bottom, e.g. under nbval)."""
+    if thread is not None:
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"the comparison did not finish within {timeout} s")

@@ -1,0 +1,84 @@
+"""The query-optimization dashboard, driven the way its form is: choose, run, read the results."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.query_optimization import (
+    INSPECT_TITLE,
+    CustomLoadersError,
+    QueryOptimizationDashboard,
+    parse_custom_loaders,
+    wait,
+)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("__import__('os').system('id')", "must be a dictionary"),
+        ("[1, 2]", "non-empty dictionary"),
+        ("{}", "non-empty dictionary"),
+        ('{"books": "eager"}', "unknown loader kind 'eager'"),
+        ('{"books": 1}', "paths and loader kinds are both strings"),
+    ],
+)
+def test_custom_optimization_text_is_parsed_never_executed(text, message):
+    with pytest.raises(CustomLoadersError, match=message):
+        parse_custom_loaders(text)
+
+
+def test_bad_custom_optimization_shows_a_message_and_starts_nothing():
+    dashboard = QueryOptimizationDashboard()
+    dashboard.custom_text.value = "{'books': 'eager'}"
+    assert dashboard.start() is None
+    assert "unknown loader kind" in dashboard.message.value
+    assert dashboard.progress.state == "running" and dashboard.progress.value == 0
+
+
+def test_no_strategy_chosen_is_refused():
+    dashboard = QueryOptimizationDashboard()
+    for box in dashboard.strategy_boxes.values():
+        box.value = False
+    dashboard.custom_enabled.value = False
+    assert dashboard.start() is None
+    assert "Choose at least one strategy" in dashboard.message.value
+
+
+def test_a_run_fills_every_section_and_scrolls_to_the_data(engine):
+    dashboard = QueryOptimizationDashboard(engine)
+    dashboard.widget()
+    wait(dashboard.start(), timeout=240)
+
+    assert dashboard.progress.state == "success", dashboard.progress.message
+    assert dashboard.timer.elapsed and dashboard.timer.elapsed > 0
+    labels = [result.label for result in dashboard.comparison.results]
+    assert labels == ["lazy", "joined", "selectin", "subquery", "auto", "custom"]
+    for label in labels:
+        assert f"<th>{label}</th>" in dashboard.summary.value
+    assert "<th>database ms</th>" in dashboard.summary.value and "<th>same data</th>" in dashboard.summary.value
+    # the N+1 of the lazy run is explained with its fix; the eager strategies have none
+    assert "<b>lazy</b>: N+1 on Author.books" in dashboard.findings.value
+    assert "selectinload(Author.books)" in dashboard.findings.value
+    assert "<b>joined</b>: N+1" not in dashboard.findings.value
+    assert "<details>" in dashboard.explains.value
+    assert {trace['name'] for trace in dashboard.figure.spec['data']} >= {'database', 'fetch', 'Python / ORM'}
+    # "Inspect the data": the whole comparison with every statement, and the page is asked to go there
+    strategies = dashboard.viewer.data["strategies"]
+    assert [entry["strategy"] for entry in strategies] == labels
+    assert strategies[0]["statements"] and "SELECT" in strategies[0]["statements"][0]["sql"]
+    assert dashboard.scroller._request["target"] == INSPECT_TITLE
+    # "learn more" now shows the SQL each strategy emitted for this workload
+    assert "The SQL it emitted for this workload" in dashboard.learn_more["selectin"].content
+    assert " IN (" in dashboard.learn_more["selectin"].content
+    assert not dashboard.run_button.disabled
+
+
+def test_a_failing_run_says_why_and_the_form_stays_usable():
+    class Broken:
+        dialect = None
+
+    dashboard = QueryOptimizationDashboard(engine=Broken())
+    wait(dashboard.start())
+    assert dashboard.progress.state == "error"
+    assert not dashboard.run_button.disabled

@@ -1,0 +1,47 @@
+"""Figure: shows a plotly figure (a ``go.Figure`` or its dict) and replaces it when Python sets a new one.
+
+Unlike plotly's FigureWidget, whose 5 MB ES module travels with every widget, the plotly.js bundle that ships
+inside the plotly package is sent once per page, on the first Figure's request, and shared by all of them.
+A new figure replaces the old one whole (``Plotly.react``), which is what a results view needs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import plotly
+import plotly.io
+import traitlets
+
+HERE = Path(__file__).parent
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+class Figure(anywidget.AnyWidget):
+    _esm = HERE / "figure.js"
+
+    spec = traitlets.Dict(help="The figure as plotly JSON: {'data': [...], 'layout': {...}}.").tag(sync=True)
+    height = traitlets.Int(380, help="Height in pixels.").tag(sync=True)
+
+    def __init__(self, figure: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.on_msg(self._handle_view_message)
+        if figure is not None:
+            self.show(figure)
+
+    def show(self, figure: Any) -> None:
+        """Show ``figure``: a plotly ``go.Figure`` or a dict with ``data`` and ``layout``."""
+        if hasattr(figure, "to_plotly_json"):
+            # plotly's own encoder turns numpy arrays, dates and the like into JSON
+            self.spec = json.loads(plotly.io.to_json(figure, validate=False))
+        elif isinstance(figure, dict) and "data" in figure:
+            self.spec = {"data": list(figure["data"]), "layout": dict(figure.get("layout", {}))}
+        else:
+            raise TypeError(f"a Figure shows a plotly figure or a dict with 'data', not {type(figure).__name__}")
+
+    def _handle_view_message(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "library?":
+            self.send({"type": "library", "request": content.get("request")}, [PLOTLY_JS.read_bytes()])
