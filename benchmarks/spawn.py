@@ -1,0 +1,110 @@
+"""Login -> ready server, with the user's playground (PlaygroundSpawner on the local moto AWS) vs the same hub
+without it (WORKBENCH_PLAYGROUND=false), alternating, several rounds, medians; then N concurrent spawns on each.
+
+    python benchmarks/spawn.py            # 3 rounds, 20 concurrent
+    python benchmarks/spawn.py --quick    # 1 round, 5 concurrent
+
+Each timed login is a fresh user: sign-up and password check are not timed (they are the authenticator's),
+the clock runs from the spawn request to the server's "ready" event on the progress stream, as the spawn
+page sees it. The last line is one JSON object; ``ratio`` = playground / plain login-to-ready median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.hub.harness import Hub  # noqa: E402 - the real hub driver the end-to-end tests use
+
+ADMIN = "boss"
+
+
+def timed_login(hub: Hub, username: str) -> float:
+    browser = hub.signup_and_login(username)
+    began = time.monotonic()
+    progress = hub.start_server(browser, username, timeout=300)
+    elapsed = time.monotonic() - began
+    if not progress.ready:
+        raise RuntimeError(f"{username} did not get a server: {progress.messages[-3:]}")
+    hub.hub_api(browser, "DELETE", f"/users/{username}/server")  # keep the machine quiet for the next round
+    return elapsed
+
+
+def concurrent_spawns(hub: Hub, admin, prefix: str, count: int) -> float:
+    usernames = [f"{prefix}{number:02d}" for number in range(count)]
+    created = hub.hub_api(admin, "POST", "/users", json={"usernames": usernames})
+    if created.status_code != 201:
+        raise RuntimeError(f"could not create users: {created.text}")
+
+    def spawn(name: str) -> bool:
+        hub.hub_api(admin, "POST", f"/users/{name}/server")
+        return hub.follow_progress(admin, name, timeout=600).ready
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        ready = list(pool.map(spawn, usernames))
+    elapsed = time.monotonic() - began
+    if not all(ready):
+        raise RuntimeError(f"{ready.count(False)} of {count} concurrent spawns failed")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 round and 5 concurrent spawns")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--concurrent", type=int, default=None)
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (1 if args.quick else 3)
+    concurrent = args.concurrent or (5 if args.quick else 20)
+
+    times: dict[str, list[float]] = {"playground": [], "plain": []}
+    totals: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="spawn-bench-") as scratch:
+        hubs = {
+            "playground": Hub(Path(scratch) / "playground", {"WORKBENCH_ADMIN_USERS": ADMIN}),
+            "plain": Hub(Path(scratch) / "plain", {"WORKBENCH_ADMIN_USERS": ADMIN, "WORKBENCH_PLAYGROUND": "false"}),
+        }
+        try:
+            admins = {kind: hub.signup_and_login(ADMIN) for kind, hub in hubs.items()}
+            for number in range(rounds):
+                order = ("playground", "plain") if number % 2 == 0 else ("plain", "playground")
+                for kind in order:
+                    seconds = timed_login(hubs[kind], f"bench{number:02d}")
+                    times[kind].append(seconds)
+                    print(f"round {number + 1}: {kind:10s} login -> ready {seconds:6.2f} s", flush=True)
+            for kind in ("playground", "plain"):
+                totals[kind] = concurrent_spawns(hubs[kind], admins[kind], "crowd", concurrent)
+                print(f"{concurrent} concurrent spawns, {kind:10s}: all ready in {totals[kind]:6.2f} s", flush=True)
+        finally:
+            for hub in hubs.values():
+                hub.stop()
+
+    with_playground = statistics.median(times["playground"])
+    without = statistics.median(times["plain"])
+    result = {
+        "benchmark": "spawn",
+        "rounds": rounds,
+        "login_to_ready_playground_s": round(with_playground, 2),
+        "login_to_ready_plain_s": round(without, 2),
+        "playground_overhead_s": round(with_playground - without, 2),
+        "concurrent_spawns": concurrent,
+        "concurrent_total_playground_s": round(totals["playground"], 2),
+        "concurrent_total_plain_s": round(totals["plain"], 2),
+        "concurrent_ratio": round(totals["playground"] / totals["plain"], 2),
+        "ratio": round(with_playground / without, 2),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
