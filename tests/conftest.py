@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CHROMIUM, IN_CI, port_open
+from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IN_CI, port_open
 
 # Notebooks that browser tests open in Voila are fixtures, not tests of their own (nbval covers notebooks/).
 collect_ignore_glob = ["browser/notebooks/*", "*/notebooks/*"]
@@ -45,3 +45,34 @@ def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     return CHROMIUM
+
+
+# Module scope, not session: Playwright's sync API runs its event loop on the main thread while it is open,
+# which breaks every asyncio test that runs after it in the same process.
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    yield page
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -1,4 +1,4 @@
-"""A real headless Chromium (Debian's, driven by Playwright) and a real Voila server for widget tests."""
+"""A real Voila server for widget tests (the Chromium fixtures `browser` and `page` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,36 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import ARTIFACTS, CHROMIUM_ARGS, free_port, wait_for
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    yield page
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    context.close()
-
-
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
+from tests.support import free_port, wait_for
 
 
 class VoilaServer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.hub.harness import Hub
-from tests.browser.conftest import browser  # noqa: F401 - the real Chromium fixture
 
 
 @pytest.fixture
