@@ -40,7 +40,7 @@ FINISHED, STOPPED, CANCELLED, FAILED = "finished", "stopped", "cancelled", "fail
 
 def new_run_id() -> str:
     """Sortable by start time, unique without coordination."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "-" + secrets.token_hex(3)
 
 
 def default_store(playground: Playground | None = None, client=None) -> RunStore:
