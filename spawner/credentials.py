@@ -167,10 +167,11 @@ class CredentialFiles:
     def remove(self) -> None:
         for path in (self.credentials_json, self.config, self.shared_credentials):
             path.unlink(missing_ok=True)
-        try:
-            self.directory.rmdir()
-        except OSError:
-            pass
+        for folder in (self.directory, self.directory.parent):  # the server's folder, then the user's if empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def environment(self, credentials: ScopedCredentials) -> dict[str, str]:
         return {

@@ -238,9 +238,17 @@ class PlaygroundSpawnerMixin(Spawner):
             self.aws = await asyncio.to_thread(AwsClients.connect, self.aws_region, self.aws_endpoint_url or None)
         return self.aws
 
-    async def start(self):
+    def _reset_progress(self) -> None:
         self._events = []
         self._playground_done = asyncio.Event()
+
+    async def run_pre_spawn_hook(self):
+        # The spawn page may subscribe while the pre-spawn hook runs: it must not see the last spawn's end.
+        self._reset_progress()
+        return await maybe_future(super().run_pre_spawn_hook())
+
+    async def start(self):
+        self._reset_progress()
         self._playground_starting = True
         try:
             await self._start_playground()
@@ -287,7 +295,9 @@ class PlaygroundSpawnerMixin(Spawner):
         if repairs:
             self._emit(f"Repaired {len(repairs)} difference(s) from the template.")
         scoped = await self._assume_role(outputs)
-        self._playground_env = self._environment_for(outputs, scoped)
+        self._playground_env = await asyncio.to_thread(self._environment_for, outputs, scoped)
+        if self.credentials_delivery == "file":
+            self._start_refresh()
         self._emit("Playground ready; starting your server.", 1.0)
 
     async def _remove_failed_stack(self, client: StackClient, playground: names.PlaygroundNames, stack_id: str):
@@ -309,7 +319,8 @@ class PlaygroundSpawnerMixin(Spawner):
     @property
     def credential_files(self) -> credentials.CredentialFiles:
         root = Path(self.credentials_dir or Path(tempfile.gettempdir()) / "profiler-workbench-credentials")
-        return credentials.CredentialFiles(root / self.playground_names.slug)
+        # One folder per server: stopping one of a user's named servers must not pull another's credentials.
+        return credentials.CredentialFiles(root / self.playground_names.slug / (self.name or "default"))
 
     def _environment_for(self, outputs: dict[str, str], scoped: credentials.ScopedCredentials) -> dict[str, str]:
         values: dict[str, str | None] = {
@@ -325,7 +336,6 @@ class PlaygroundSpawnerMixin(Spawner):
             files = self.credential_files
             files.write(scoped, self.aws_region)
             values.update(files.environment(scoped))
-            self._start_refresh()
         else:
             values.update(credentials.environment_delivery(scoped))
         return environment.build(values)
@@ -406,7 +416,7 @@ class PlaygroundSpawnerMixin(Spawner):
                 await asyncio.to_thread(files.write, scoped, self.aws_region)
                 self.log.info("Refreshed %s's playground credentials (valid until %s)",
                               self.user.name, scoped.expiration_iso)
-            except PlaygroundError as error:
+            except Exception as error:  # noqa: BLE001 - keep refreshing whatever went wrong once
                 self.log.error("Refreshing %s's playground credentials failed, retrying in a minute: %s",
                                self.user.name, error)
                 await asyncio.sleep(60)

@@ -36,15 +36,18 @@ def hub_database():
     return orm.new_session_factory("sqlite:///:memory:")()
 
 
-def make_spawner(spawner_class: type, username: str, tmp_path: Path, db=None, **traits) -> Spawner:
-    """A spawner of ``spawner_class`` for ``username`` as the hub makes it; its server dumps its env."""
-    db = db or hub_database()
-    orm_user = db.query(orm.User).filter_by(name=username).one_or_none()
-    if orm_user is None:
-        orm_user = orm.User(name=username)
-        db.add(orm_user)
-        db.commit()
-    user = User(orm_user, {})
+def make_spawner(spawner_class: type, username: str, tmp_path: Path, db=None, server_name: str = "",
+                 user: User | None = None, **traits) -> Spawner:
+    """A spawner of ``spawner_class`` for ``username``'s server ``server_name`` as the hub makes it; its
+    server dumps its env. Pass ``user`` (another spawner's ``.user``) for a second server of the same user."""
+    if user is None:
+        db = db or hub_database()
+        orm_user = db.query(orm.User).filter_by(name=username).one_or_none()
+        if orm_user is None:
+            orm_user = orm.User(name=username)
+            db.add(orm_user)
+            db.commit()
+        user = User(orm_user, {})
     env_file = tmp_path / f"env-{len(list(tmp_path.glob('env-*')))}.json"
     traits.setdefault("cmd", [sys.executable, "-c", DUMP_ENV_AND_WAIT, str(env_file)])
     traits.setdefault("hub", Hub())
@@ -55,10 +58,33 @@ def make_spawner(spawner_class: type, username: str, tmp_path: Path, db=None, **
     traits.setdefault("kill_timeout", 1)
     traits.setdefault("stack_poll_interval", 0.01)
     known = set(spawner_class.class_trait_names())
-    spawner = user._new_spawner("", spawner_class=spawner_class,
+    if server_name not in user.orm_spawners:
+        user._new_orm_spawner(server_name, server_name)
+    spawner = user._new_spawner(server_name, spawner_class=spawner_class,
                                 **{name: value for name, value in traits.items() if name in known})
+    user.spawners[server_name] = spawner
     spawner.env_file = env_file
     return spawner
+
+
+async def hub_start(spawner) -> None:
+    """Start a server the way ``User.spawn`` does around ``start()``: it gets a server record (so it is active)."""
+    from jupyterhub.objects import Server
+
+    record = orm.Server(proto="http", ip="127.0.0.1", port=0, base_url="/", cookie_name="test")
+    spawner.user.db.add(record)
+    spawner.user.db.commit()
+    spawner.server = Server(orm_server=record)
+    await spawner.start()
+
+
+async def hub_stop(spawner) -> None:
+    """Stop a server in ``User.stop``'s order: stop() only if poll() says running, then always the hook."""
+    if await spawner.poll() is None:
+        await spawner.stop()
+    spawner.server = None
+    await spawner.run_post_stop_hook()
+    spawner.clear_state()
 
 
 def server_environment(spawner, timeout: float = 10.0) -> dict[str, str]:

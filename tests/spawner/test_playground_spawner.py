@@ -14,14 +14,15 @@ from spawner import environment, names
 from spawner.playground import STATE_KEY, STATE_VERSION, PlaygroundSpawner
 from spawner.stacks import AwsClients, StackClient, build_request
 from tests.spawner.conftest import HUB_KEY_ID, HUB_SECRET
-from tests.spawner.mocking import make_spawner, server_environment
+from tests.spawner.mocking import hub_start, hub_stop, make_spawner, server_environment
 
 
-def spawner_for(username, tmp_path, moto_endpoint, **traits):
+def spawner_for(username, tmp_path, moto_endpoint, server_name="", **traits):
     # The base spawner would pass these on: the playground spawner must strip them.
     traits.setdefault("env_keep", ["PATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
     traits.setdefault("environment", {"AWS_PROFILE": "hub-admin"})
-    return make_spawner(PlaygroundSpawner, username, tmp_path, aws_endpoint_url=moto_endpoint, **traits)
+    return make_spawner(PlaygroundSpawner, username, tmp_path, server_name=server_name,
+                        aws_endpoint_url=moto_endpoint, **traits)
 
 
 async def collect_progress(spawner):
@@ -233,3 +234,50 @@ async def test_a_missing_template_fails_the_spawn_with_its_path(tmp_path, moto_e
     spawner = spawner_for("broken", tmp_path, moto_endpoint, template_path=str(missing))
     with pytest.raises(SpawnException, match="missing.yaml"):
         await spawner.start()
+
+
+async def test_a_restarted_hub_resumes_refreshing_a_running_servers_credentials(tmp_path, moto_endpoint):
+    spawner = spawner_for("resume", tmp_path, moto_endpoint)
+    await spawner.start()
+    try:
+        restarted = spawner_for("resume", tmp_path, moto_endpoint)
+        restarted.load_state(spawner.get_state())
+        spawner._stop_refresh()  # the old hub process is gone
+        assert await restarted.poll() is None  # the server still runs
+        assert restarted._refresh_task is not None and not restarted._refresh_task.done()
+        restarted._stop_refresh()
+    finally:
+        await spawner.stop(now=True)
+
+
+async def test_the_spawn_page_never_shows_the_previous_spawns_end(tmp_path, moto_endpoint):
+    spawner = spawner_for("again", tmp_path, moto_endpoint)
+    await spawner.start()
+    await spawner.stop(now=True)
+    await spawner.run_pre_spawn_hook()  # a new spawn begins; the page subscribes before start() runs
+    page = asyncio.ensure_future(collect_progress(spawner))
+    await asyncio.sleep(0.2)
+    assert not page.done()
+    await spawner.start()
+    await spawner.stop(now=True)
+    assert any("Preparing your playground" in event["message"] for event in await page)
+
+
+def test_each_named_server_has_its_own_credential_files(tmp_path, moto_endpoint):
+    default = spawner_for("multi", tmp_path, moto_endpoint)
+    named = spawner_for("multi", tmp_path, moto_endpoint, server_name="lab2")
+    assert default.credential_files.directory != named.credential_files.directory
+    assert default.credential_files.directory.parent == named.credential_files.directory.parent
+
+
+async def test_delete_retention_waits_for_the_users_last_server(tmp_path, moto_endpoint, aws):
+    first = spawner_for("twoservers", tmp_path, moto_endpoint, retention="delete")
+    second = make_spawner(PlaygroundSpawner, "twoservers", tmp_path, user=first.user, server_name="lab2",
+                          aws_endpoint_url=moto_endpoint, retention="delete")
+    await hub_start(first)
+    await hub_start(second)
+    await hub_stop(first)
+    stacks = StackClient(aws("cloudformation"), aws("elbv2"))
+    assert stacks.describe("profiler-twoservers") is not None  # lab2 still uses it
+    await hub_stop(second)
+    assert stacks.describe("profiler-twoservers") is None
