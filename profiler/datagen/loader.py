@@ -145,8 +145,8 @@ def _load(engine, spec, schema, progress, replace, workers) -> LoadReport:
         missing = [index for index in range(spec.batches) if index not in done]
         if workers is None:
             workers = 0 if len(missing) < MIN_BATCHES_FOR_WORKERS else max(1, min(3, (os.cpu_count() or 1) - 1))
-        # closing(): a stopped load shuts its workers down now, not when the traceback is forgotten
         encode = connection.dialect.name == "postgresql"
+        # closing(): a stopped load shuts its workers down now, not when the traceback is forgotten
         with closing(_generated(spec, missing, workers, encode)) as batches:
             for batch in batches:
                 with connection.begin():
@@ -240,16 +240,14 @@ def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, repl
 
 
 def _finish(connection: Connection) -> None:
-    """Add foreign keys and indexes once (idempotent), analyze, and mark the dataset complete."""
+    """Add foreign keys and indexes, analyze, and mark the dataset complete: once, in one transaction."""
     with connection.begin():
         if connection.execute(select(dataset_table.c.completed_at)).scalar_one() is not None:
             return
         add_keys_and_indexes(connection)
-        connection.execute(dataset_table.update().values(completed_at=_now()))
-    if connection.dialect.name == "postgresql":
         for table in DATA_TABLES.values():
             connection.exec_driver_sql(f"ANALYZE {qualified_name(connection, table)}")
-        connection.commit()
+        connection.execute(dataset_table.update().values(completed_at=_now()))
 
 
 def create_tables(connection: Connection) -> None:
