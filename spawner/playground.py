@@ -44,6 +44,8 @@ from spawner.stacks import (
 )
 
 STATE_KEY = "playground"
+# Stacks that never held a finished playground, so deleting them after a failed spawn loses no data.
+NEVER_COMPLETED = stacks.BROKEN | stacks.ROLLING_BACK | {"CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
 STATE_VERSION = 1
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "stacks" / "playground.yaml"
 # The spawn page's bar: the playground fills PLAYGROUND_SHARE of it, the base server's start the rest.
@@ -301,6 +303,16 @@ class PlaygroundSpawnerMixin(Spawner):
         self._emit("Playground ready; starting your server.", 1.0)
 
     async def _remove_failed_stack(self, client: StackClient, playground: names.PlaygroundNames, stack_id: str):
+        try:
+            current = await call(client.describe, stack_id, doing="checking the failed playground")
+        except PlaygroundError as error:
+            self.log.error("Could not check failed playground %s (the reaper will): %s", playground.stack, error)
+            return
+        if current is not None and current["StackStatus"] not in NEVER_COMPLETED:
+            # e.g. an update that outlived our timeout: the stack holds the user's data, leave it be.
+            self.log.warning("Not deleting playground %s (%s): it was complete once", playground.stack,
+                             current["StackStatus"])
+            return
         self._emit("Removing the partly made playground so that a retry starts clean.")
         try:
             await delete_stack(client, playground, stack=stack_id, timeout=self.delete_timeout,

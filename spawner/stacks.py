@@ -361,7 +361,7 @@ async def watch(client: StackClient, stack_id: str, stack_name: str, *, total: i
         now = time.monotonic()
         if now >= deadline:
             raise PlaygroundError(
-                f"Your playground {stack_name} was still {status.replace('_', ' ').lower()} after {timeout:.0f} s, "
+                f"Your playground {stack_name} was still {status.replace('_', ' ').lower()} after {timeout:g} s, "
                 f"with {done} of {total} resources ready. It is being removed; please try again later.",
                 reason="playground-timeout",
             )

@@ -73,7 +73,7 @@ async def test_a_stack_stuck_in_progress_times_out_with_patience_messages_then_i
     spawner = scripted_spawner("stuck", tmp_path, moto_endpoint, cloudformation, playground_timeout=0.6,
                                patience_interval=0.2, stack_poll_interval=0.05)
     message, progress = await failed_spawn(spawner)
-    assert "still create in progress after 1 s, with 0 of 5 resources ready" in message
+    assert "still create in progress after 0.6 s, with 0 of 5 resources ready" in message
     assert any(line.startswith("Still creating your playground") for line in progress)
     assert cloudformation.deleted  # the stuck stack is cancelled and deleted
 
@@ -158,3 +158,15 @@ class _NoTargetGroups:
 
     def describe_target_groups(self, Names):  # noqa: N803
         raise client_error("TargetGroupNotFound", "One or more target groups not found", "DescribeTargetGroups")
+
+
+async def test_a_timeout_on_a_stack_that_was_complete_once_never_deletes_it(tmp_path, moto_endpoint):
+    # An update (by an admin, or a newer hub) still running when the user logs in, past our timeout.
+    updating = [("UPDATE_IN_PROGRESS", [event("profiler-busy", "profiler-busy", "UPDATE_IN_PROGRESS")])]
+    cloudformation = ScriptedCloudFormation(updating, existing="UPDATE_IN_PROGRESS")
+    cloudformation._frame = 0
+    spawner = scripted_spawner("busy", tmp_path, moto_endpoint, cloudformation, playground_timeout=0.3,
+                               stack_poll_interval=0.05)
+    message, _ = await failed_spawn(spawner)
+    assert "still update in progress after 0.3 s" in message
+    assert cloudformation.deleted == []  # the user's data stays
