@@ -7,8 +7,8 @@ and to the run store.
     test.stop()             # finish in-flight requests, then end the run   (or test.cancel(): abandon them)
     summary = test.wait()   # the end record; the run itself: test.store.load(test.run_id)
 
-Subscribers are called in the engine thread, between requests: keep them short (set widget traits, append to a
-list). Each request counts in the phase it was sent in: warm-up records are marked ``phase: "warmup"`` and
+Subscribers are called in order from a delivery thread of their own: a slow or failing subscriber (a busy
+browser, a broken display) delays only its own updates, never the load or the latencies it measures. Each request counts in the phase it was sent in: warm-up records are marked ``phase: "warmup"`` and
 left out of the cumulative figures (requests sent during warm-up that complete after it arrive in one late
 warm-up record of length 0), so ``requests=N`` measures exactly N requests.
 """
@@ -20,6 +20,7 @@ import logging
 import secrets
 import threading
 import time
+import traceback
 import warnings
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -28,7 +29,7 @@ from ..playground import NoPlayground, Playground, current
 from .guard import CapacityWarning, capacity_warnings
 from .spec import WorkloadSpec
 from .stats import CumulativeStats, IntervalRecorder, interval_boundaries
-from .store import DynamoRunStore, FileRunStore, RunStore, StoreWriter
+from .store import BackgroundJobs, DynamoRunStore, FileRunStore, RunStore
 from .transport import DynamoHttpClient
 from .workload import READ_API, RequestFactory, Target, check_fits, consumed_units, describe_target, items_read, \
     unprocessed_count
@@ -71,9 +72,9 @@ class RunBase:
         self.warnings: list[str] = []
         self.intervals: list[dict[str, Any]] = []
         self.result: dict[str, Any] | None = None
-        self.subscriber_errors: list[str] = []
         self._subscribers: list[Subscriber] = [on_interval] if on_interval else []
-        self._writer: StoreWriter | None = None
+        self._writer: BackgroundJobs | None = None
+        self._deliveries: BackgroundJobs | None = None
         self._done = threading.Event()
         self._cumulative = CumulativeStats()
         self._seq = 0
@@ -98,7 +99,8 @@ class RunBase:
                   "started": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                   "spec": self.spec.to_dict(), "target": self.target.to_dict(), "warnings": self.warnings}
         self.store.begin(self.run_id, config)  # synchronously: the run exists once start() returns
-        self._writer = StoreWriter(self.store)
+        self._writer = BackgroundJobs(f"loadtest-store-{self.run_id}")
+        self._deliveries = BackgroundJobs(f"loadtest-subscribers-{self.run_id}")
         self.status = "running"
 
     @property
@@ -114,30 +116,34 @@ class RunBase:
                   "throughput": round(snapshot["requests"] / seconds, 2) if seconds > 0 else 0.0,
                   **snapshot, **extra, "cumulative": cumulative}
         self.intervals.append(record)
-        self._writer.submit("append", self.run_id, record)
+        self._writer.submit(self.store.append, self.run_id, record)
+        self._deliveries.submit(self._deliver, record)
+        return record
+
+    def _deliver(self, record: dict[str, Any]) -> None:
         for callback in list(self._subscribers):
             try:
                 callback(record)
-            except Exception as exc:  # noqa: BLE001 - a broken display must not stop the load
-                self.subscriber_errors.append(repr(exc))
+            except Exception:  # noqa: BLE001 - a broken display must not stop the others
                 log.exception("load-test subscriber failed")
-        return record
+                self._deliveries.failures.append(f"{callback!r}: {traceback.format_exc(limit=3)}")
+
+    @property
+    def subscriber_errors(self) -> list[str]:
+        return self._deliveries.failures if self._deliveries else []
 
     def _finish(self, status: str, **extra) -> None:
         end = {"kind": "end", "run_id": self.run_id, "status": status,
                "ended": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                "intervals": self._seq, "cumulative": self._cumulative.summary(), **extra}
-        self._writer.submit("finish", self.run_id, end)
+        self._writer.submit(self.store.finish, self.run_id, end)
         self._writer.close()
         if self._writer.failures:
             end["store_failures"] = self._writer.failures
         self.result = end
         self.status = status
-        for callback in list(self._subscribers):
-            try:
-                callback(end)
-            except Exception as exc:  # noqa: BLE001
-                self.subscriber_errors.append(repr(exc))
+        self._deliveries.submit(self._deliver, end)
+        self._deliveries.close()
         self._done.set()
 
     def wait(self, timeout: float | None = None) -> dict[str, Any] | None:

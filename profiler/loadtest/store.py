@@ -237,30 +237,32 @@ def compare(runs: Iterable[Run]) -> list[dict[str, Any]]:
     return rows
 
 
-class StoreWriter:
-    """Writes to a store from one background thread, in order, so a slow store never stalls the load."""
+class BackgroundJobs:
+    """Runs jobs one after another in a background thread, in the order submitted: the run store's writes, and
+    the subscribers' calls, so neither a slow store nor a slow display stalls the load (or inflates its
+    latencies). A failing job is recorded in ``failures`` and the next one runs."""
 
-    def __init__(self, store: RunStore):
-        self.store = store
+    def __init__(self, name: str):
         self.failures: list[str] = []
         self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name="loadtest-store", daemon=True)
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, method: str, *args) -> None:
-        self._queue.put((method, args))
+    def submit(self, job, *args) -> None:
+        self._queue.put((job, args))
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
-            if job is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            method, args = job
+            job, args = item
             try:
-                getattr(self.store, method)(*args)
+                job(*args)
             except Exception as exc:  # noqa: BLE001 - reported with the run, the load goes on
-                self.failures.append(f"{method}: {exc!r}")
+                self.failures.append(f"{getattr(job, '__name__', job)}: {exc!r}")
 
     def close(self, timeout: float = 30.0) -> None:
+        """Run what was submitted, then stop the thread."""
         self._queue.put(None)
         self._thread.join(timeout)

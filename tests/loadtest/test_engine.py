@@ -169,3 +169,29 @@ def test_a_slow_open_model_run_stops_and_cancels_at_once(playground):
         end_it(test)
         assert test.wait(5)["status"] == status
         assert time.monotonic() - asked < 2
+
+
+def test_slow_or_failing_subscribers_do_not_disturb_the_measurement(playground):
+    slow_seen, good_seen = [], []
+
+    def slow(record):
+        time.sleep(0.25)
+        slow_seen.append(record)
+
+    def broken(record):
+        raise RuntimeError("display gone")
+
+    test = LoadTest(WorkloadSpec(operations={"get": 1}, duration=1.0, concurrency=2, interval=0.1),
+                    playground=playground, on_interval=slow)
+    test.subscribe(broken)
+    test.subscribe(good_seen.append)
+    test.start()
+    end = test.wait(30)
+    assert end["status"] == "finished"
+    # The engine cut its intervals on time although the slow subscriber needed 0.25 s for each one...
+    full = [r for r in test.intervals if r["phase"] == "measure"][:-1]
+    assert len(full) >= 8 and all(r["seconds"] < 0.2 for r in full), [r["seconds"] for r in full]
+    # ...and every subscriber still got every record, in order, before wait() returned.
+    assert [r["seq"] for r in slow_seen if r["kind"] == "interval"] == [r["seq"] for r in test.intervals]
+    assert slow_seen == good_seen and good_seen[-1]["kind"] == "end"
+    assert len(test.subscriber_errors) == len(good_seen) and "display gone" in test.subscriber_errors[0]
