@@ -139,10 +139,13 @@ def write_rows(connection: Connection, tables: dict[str, Table], rows: dict[str,
     return sum(len(rows[name]) for name in order)
 
 
-def write_batch(connection: Connection, tables: dict[str, Table], batch: Batch | CopyBatch) -> int:
-    """Write one generated batch (as tuples, or encoded for COPY); return how many rows."""
-    if isinstance(batch, CopyBatch):
+def write_batches(connection: Connection, tables: dict[str, Table], batches: list[Batch] | list[CopyBatch]) -> int:
+    """Write generated batches (as tuples, or encoded for COPY), one statement per table; return how many
+    rows."""
+    if all(isinstance(batch, CopyBatch) for batch in batches):
         for name in BATCH_TABLES:
-            copy_text(connection, tables[name], batch.data[name])
-        return batch.row_count
-    return write_rows(connection, tables, batch.rows, BATCH_TABLES)
+            copy_text(connection, tables[name], b"".join(batch.data[name] for batch in batches))
+    else:
+        rows = {name: [row for batch in batches for row in batch.rows[name]] for name in BATCH_TABLES}
+        write_rows(connection, tables, rows, BATCH_TABLES)
+    return sum(batch.row_count for batch in batches)

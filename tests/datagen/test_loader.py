@@ -48,12 +48,14 @@ class Interrupt(Exception):
 
 def test_a_load_holds_what_the_generator_made_and_every_reference_resolves(target):
     progress = []
-    report = load(target.url, MESSAGES, seed=3, progress=progress.append, workers=1, **target.where)
+    report = load(target.url, MESSAGES, seed=3, progress=progress.append, workers=1, batches_per_commit=2,
+                  **target.where)
     spec = DatasetSpec(MESSAGES, 3)
     assert dataset_counts(target.url, **target.where) == expected_counts(spec)
     assert (report.batches_loaded, report.batches_skipped) == (3, 0)
+    # one event before the first commit, then one per commit of two batches
     assert [(event.messages_done, event.batches_done) for event in progress] == [
-        (0, 0), (MESSAGES_PER_BATCH, 1), (2 * MESSAGES_PER_BATCH, 2), (MESSAGES, 3)
+        (0, 0), (2 * MESSAGES_PER_BATCH, 2), (MESSAGES, 3)
     ]
     assert progress[-1].fraction == 1 and progress[-1].rows_written == report.rows_written
     orphans = {
@@ -123,7 +125,8 @@ def test_an_interrupted_load_resumes_where_it_stopped_without_duplicates(target,
 
     with pytest.raises(Interrupt):
         # a worker process generates ahead; stopping the load must stop it too
-        load(target.url, MESSAGES, seed=5, progress=stop_after_two_batches, workers=1, **target.where)
+        load(target.url, MESSAGES, seed=5, progress=stop_after_two_batches, workers=1, batches_per_commit=1,
+             **target.where)
     assert multiprocessing.active_children() == []
     assert loaded_batches(target.url, **target.where) == 2
     assert dataset_counts(target.url, **target.where)["messages"] == 2 * MESSAGES_PER_BATCH
@@ -164,6 +167,8 @@ def test_targets_the_loader_cannot_use_are_refused_clearly(sqlite_target):
         load(sqlite_target.url, 0)
     with pytest.raises(ValueError, match="workers must be a whole number of processes"):
         load(sqlite_target.url, 1_000, workers=-1)
+    with pytest.raises(ValueError, match="batches_per_commit must be a whole number, 1 or more, got 0"):
+        load(sqlite_target.url, 1_000, batches_per_commit=0)
     with pytest.raises(ValueError, match="loads into PostgreSQL or SQLite, not mysql"):
         load("mysql://nobody@127.0.0.1/none", 1_000)
 
