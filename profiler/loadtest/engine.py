@@ -176,11 +176,12 @@ class LoadTest(RunBase):
         self._abandoned = 0
 
     def start(self) -> str:
-        self._prepare()
+        """Check the spec against the table, store the run's config, start the load; returns the run id."""
         credentials = self._session.get_credentials()
         if credentials is None:
             raise RuntimeError("no AWS credentials for the playground (the hub hands them over; outside the hub "
                                "set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+        self._prepare()
         self._credentials = credentials
         self._frozen = credentials.get_frozen_credentials()
         started = threading.Event()
@@ -242,7 +243,6 @@ class LoadTest(RunBase):
             credentials=lambda: self._frozen, max_attempts=self.max_attempts,
             max_connections=spec.max_in_flight if spec.open_model else spec.concurrency)
         self._recorders = {"warmup": self._new_recorder(), "measure": self._new_recorder()}
-        self._last_cut = 0.0
         self._t0 = self._last_cut = time.perf_counter()
         self._cpu_mark = time.process_time()
         self._tick_lag = 0.0
