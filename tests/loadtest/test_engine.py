@@ -188,9 +188,10 @@ def test_slow_or_failing_subscribers_do_not_disturb_the_measurement(playground):
     test.start()
     end = test.wait(30)
     assert end["status"] == "finished"
-    # The engine cut its intervals on time although the slow subscriber needed 0.25 s for each one...
-    full = [r for r in test.intervals if r["phase"] == "measure"][:-1]
-    assert len(full) >= 8 and all(r["seconds"] < 0.2 for r in full), [r["seconds"] for r in full]
+    # The engine cut its intervals on time although the slow subscriber needed 0.25 s for each one (called
+    # inline, it would have stretched every interval past 0.25 s)...
+    seconds = sorted(r["seconds"] for r in test.intervals if r["phase"] == "measure")
+    assert len(seconds) >= 6 and seconds[len(seconds) // 2] < 0.2, seconds
     # ...and every subscriber still got every record, in order, before wait() returned.
     assert [r["seq"] for r in slow_seen if r["kind"] == "interval"] == [r["seq"] for r in test.intervals]
     assert slow_seen == good_seen and good_seen[-1]["kind"] == "end"
