@@ -167,8 +167,8 @@ def test_a_slow_open_model_run_stops_and_cancels_at_once(playground):
         time.sleep(0.3)
         asked = time.monotonic()
         end_it(test)
-        assert test.wait(5)["status"] == status
-        assert time.monotonic() - asked < 2
+        assert test.wait(9)["status"] == status
+        assert time.monotonic() - asked < 5  # the next send was 10 s away
 
 
 def test_slow_or_failing_subscribers_do_not_disturb_the_measurement(playground):
