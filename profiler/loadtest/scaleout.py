@@ -3,12 +3,14 @@ with ``python -m locust`` (gevent never enters the kernel), their statistics mer
 and fed into the same record stream, subscribers and run store as :class:`~profiler.loadtest.engine.LoadTest`.
 
 On one machine the workers are local processes (``workers=2`` by default). On Kubernetes this is how load grows
-beyond one machine: run the workers as a Deployment of the same image with
-``python -m locust -f <site-packages>/profiler/loadtest/locustfile.py --worker --master-host <kernel pod>``
-and the job in their environment (``PROFILER_LOADTEST_JOB``, see :meth:`LocustLoadTest.job`), with AWS
-credentials scoped to the user's playground; start this class with ``workers=N, local_workers=0`` and
-``bind_host="0.0.0.0"`` so the master waits for them. Every worker sends HDR histograms, not Locust's bucketed
-response times, so the merged percentiles stay exact to 3 significant digits.
+beyond one machine: start this class with ``workers=N, local_workers=0, bind_host="0.0.0.0"`` (the master then
+waits up to ``start_timeout`` for N workers), and run the workers as pods of the same image with
+``python -m locust -f <site-packages>/profiler/loadtest/locustfile.py --worker --master-host <kernel pod IP>
+--master-port <port>``, ``PROFILER_LOADTEST_JOB`` set to ``json.dumps(test.job())`` and AWS credentials scoped to
+the user's playground (a Kubernetes Job per run does this; not tried here: this machine has no cluster). Every
+worker sends HDR histograms, not Locust's bucketed response times, so merged percentiles stay exact to 3
+significant digits. Workers get frozen credentials at start: a run longer than the playground's credentials
+live must be split.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class LocustLoadTest(RunBase):
     def start(self) -> str:
         self._prepare()
         env = self._environment()
-        port = _free_port(self.bind_host)
+        port = self.master_port = _free_port(self.bind_host)
         locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--loglevel", "WARNING"]
         master = subprocess.Popen(
             locust + ["--master", "--master-bind-host", self.bind_host, "--master-bind-port", str(port),
