@@ -106,7 +106,8 @@ def insert_rows(connection: Connection, table: Table, rows: list[tuple]) -> None
     if not rows:
         return
     names = COLUMNS[table.name]
-    processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
+    dialect = connection.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     if any(processors):
         rows = _converted(rows, processors)
     preparer = connection.dialect.identifier_preparer
