@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -55,3 +56,26 @@ def test_the_locustfile_reads_the_names_the_kernel_side_writes():
     for name in ("JOB_VARIABLE", "RECORD_PREFIX"):
         value = re.search(rf'^{name} = "([^"]+)"', source, re.M).group(1)
         assert value == getattr(scaleout, name)
+
+
+def test_stopping_a_locust_run_keeps_every_interval(playground):
+    pushed = []
+    two_intervals = threading.Event()
+
+    def subscriber(record):
+        pushed.append(record)
+        if sum(r["kind"] == "interval" for r in pushed) >= 2:
+            two_intervals.set()
+
+    test = LocustLoadTest(WorkloadSpec(operations={"put": 1}, concurrency=2, duration=120, interval=0.5),
+                          playground=playground, on_interval=subscriber)
+    test.start()
+    assert two_intervals.wait(60)
+    test.stop()
+    end = test.wait(60)
+    assert end["status"] == "stopped"
+    assert all(process.poll() is not None for process in test.processes)
+    stored = test.store.load(test.run_id)
+    assert stored.status == "stopped"
+    assert [r["seq"] for r in stored.intervals] == [r["seq"] for r in pushed if r["kind"] == "interval"]
+    assert stored.summary()["requests"] == end["cumulative"]["requests"] > 0
