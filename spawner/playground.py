@@ -127,6 +127,12 @@ class PlaygroundSpawnerMixin(Spawner):
         "expire. Must exceed botocore's 15-minute refresh window and be below credentials_duration.",
     ).tag(config=True)
 
+    role_propagation_wait = Float(
+        30.0,
+        help="Seconds to keep retrying STS AssumeRole when it refuses the playground's role: a role IAM has "
+        "just created can be refused for a few seconds while it propagates.",
+    ).tag(config=True)
+
     credentials_delivery = Enum(
         ["file", "environment"],
         "file",
@@ -322,11 +328,20 @@ class PlaygroundSpawnerMixin(Spawner):
 
     async def _assume_role(self, outputs: dict[str, str]) -> credentials.ScopedCredentials:
         aws = await self._clients()
-        return await call(
-            credentials.assume, aws.sts, outputs["ServerRoleArn"], self.playground_names.session_name,
-            credentials.session_policy(outputs), self.credentials_duration,
-            doing="getting scoped credentials for your server",
-        )
+        # A role IAM has just made can be refused by STS for a few seconds (IAM is eventually consistent).
+        deadline = asyncio.get_running_loop().time() + self.role_propagation_wait
+        while True:
+            try:
+                return await call(
+                    credentials.assume, aws.sts, outputs["ServerRoleArn"], self.playground_names.session_name,
+                    credentials.session_policy(outputs), self.credentials_duration,
+                    doing="getting scoped credentials for your server",
+                )
+            except PlaygroundError as error:
+                if error.reason != "aws-auth" or asyncio.get_running_loop().time() >= deadline:
+                    raise
+                self.log.info("STS refused %s's new role (%s); retrying while IAM propagates", self.user.name, error)
+                await asyncio.sleep(min(2.0, self.role_propagation_wait))
 
     @property
     def credential_files(self) -> credentials.CredentialFiles:

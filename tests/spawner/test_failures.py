@@ -170,3 +170,37 @@ async def test_a_timeout_on_a_stack_that_was_complete_once_never_deletes_it(tmp_
     message, _ = await failed_spawn(spawner)
     assert "still update in progress after 0.3 s" in message
     assert cloudformation.deleted == []  # the user's data stays
+
+
+class _StsStillPropagating:
+    """STS refusing a brand-new role twice, as real IAM does for a few seconds after creating it."""
+
+    def __init__(self, real, refusals: int):
+        self.real, self.refusals = real, refusals
+
+    def assume_role(self, **kwargs):
+        if self.refusals:
+            self.refusals -= 1
+            raise client_error("AccessDenied", "User: arn:aws:iam::123456789012:user/hub is not authorized to "
+                               "perform: sts:AssumeRole on resource: " + kwargs["RoleArn"], "AssumeRole")
+        return self.real.assume_role(**kwargs)
+
+
+async def test_a_new_role_that_sts_refuses_for_a_moment_is_retried(tmp_path, moto_endpoint):
+    real = AwsClients.connect("us-east-1", moto_endpoint)
+    spawner = make_spawner(PlaygroundSpawner, "propagating", tmp_path, aws_endpoint_url=moto_endpoint,
+                           role_propagation_wait=5.0,
+                           aws=AwsClients(real.cloudformation, real.elbv2, real.dynamodb, _StsStillPropagating(real.sts, 2)))
+    await spawner.start()
+    await spawner.stop(now=True)
+    assert spawner.aws.sts.refusals == 0
+
+
+async def test_a_role_sts_keeps_refusing_fails_the_spawn_but_keeps_the_playground(tmp_path, moto_endpoint, aws):
+    real = AwsClients.connect("us-east-1", moto_endpoint)
+    spawner = make_spawner(PlaygroundSpawner, "refusedrole", tmp_path, aws_endpoint_url=moto_endpoint,
+                           role_propagation_wait=0.5,
+                           aws=AwsClients(real.cloudformation, real.elbv2, real.dynamodb, _StsStillPropagating(real.sts, 99)))
+    message, _ = await failed_spawn(spawner)
+    assert "AWS refused the hub's credentials while getting scoped credentials for your server" in message
+    assert StackClient(aws("cloudformation"), aws("elbv2")).describe("profiler-refusedrole") is not None
