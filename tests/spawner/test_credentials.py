@@ -23,7 +23,6 @@ from spawner import credentials, environment
 from spawner.playground import STATE_KEY, PlaygroundSpawner
 from tests.spawner.conftest import HUB_KEY_ID
 from tests.spawner.mocking import make_spawner, server_environment
-from tests.support import wait_for
 
 SOON = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 
