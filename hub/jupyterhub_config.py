@@ -6,15 +6,26 @@ Run it through ``make hub`` (or ``python -m spawner.run``), which installs what 
 
 import os
 import pwd
+import secrets
+import subprocess
 import sys
 from pathlib import Path
 
 import nativeauthenticator
 
-from spawner import dashboards, local_aws
+from spawner import dashboards, database, local_aws
 from spawner.settings import load
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+
+
+def database_secret(path: Path) -> bytes:
+    """The secret user database passwords derive from: made once, kept private in the state folder."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_bytes(secrets.token_bytes(32))
+    return path.read_bytes()
+
 
 settings = load()
 repo = settings.repo_root
@@ -80,21 +91,34 @@ else:
         # http_timeout (FINDINGS).
         c.Spawner.args = ["--allow-root"]
 
-if settings.playground:
-    from spawner.playground import PlaygroundSpawner, PlaygroundSpawnerMixin
+# Each user's server is composed: their database space, their AWS playground (unless turned off), the base.
+from spawner.userdata import UserDataSpawnerMixin  # noqa: E402
 
-    if base_spawner.__name__ == "SimpleLocalProcessSpawner":
-        c.JupyterHub.spawner_class = PlaygroundSpawner
-    else:
-        c.JupyterHub.spawner_class = type("SystemUserPlaygroundSpawner", (PlaygroundSpawnerMixin, base_spawner), {})
+layers = [UserDataSpawnerMixin]
+if settings.playground:
+    from spawner.playground import PlaygroundSpawnerMixin
+
+    layers.append(PlaygroundSpawnerMixin)
     c.PlaygroundSpawnerMixin.aws_region = settings.aws_region
     c.PlaygroundSpawnerMixin.aws_endpoint_url = aws_endpoint or ""
     c.PlaygroundSpawnerMixin.hub_id = settings.hub_id
     c.PlaygroundSpawnerMixin.retention = settings.playground_retention
     c.PlaygroundSpawnerMixin.playground_timeout = max(60, settings.start_timeout - 120)
     c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
+c.JupyterHub.spawner_class = type("WorkbenchSpawner", (*layers, base_spawner), {"__module__": __name__})
+
+# --- workbench data: the built-in models, installed (idempotently) before anyone logs in ----------------------
+if settings.data_admin_url:
+    database.prepare_database(settings.data_admin_url)
+    builtin_target = settings.data_admin_url
+    c.UserDataSpawnerMixin.data_admin_url = settings.data_admin_url
+    c.UserDataSpawnerMixin.data_password_secret = database_secret(state / "workbench-data-secret")
 else:
-    c.JupyterHub.spawner_class = base_spawner
+    builtin_file = state / "builtin.sqlite"
+    builtin_target = f"sqlite:///{builtin_file}"
+    c.UserDataSpawnerMixin.builtin_data_file = str(builtin_file)
+if settings.data_admin_url or not builtin_file.exists():
+    subprocess.run(database.builtin_install_command(builtin_target, messages=settings.builtin_messages or None), check=True)
 
 # The server runs in this same environment, whatever PATH the hub was started with.
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]

@@ -43,6 +43,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected 0 or a positive whole number, got {raw!r}")
+    return value
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -160,6 +167,21 @@ SETTINGS: tuple[Setting, ...] = (
         "profiler-workbench",
         "Tag that marks the playgrounds of this hub; the orphan reaper only touches stacks with this tag, so "
         "hubs sharing one AWS account need different ids.",
+    ),
+    # workbench data
+    Setting(
+        "data_admin_url",
+        "",
+        "SQLAlchemy URL of the workbench's PostgreSQL database with an admin role (superuser, or CREATEROLE "
+        "as on RDS/Aurora; the database may be on another host). Set: one role + schema per user and a "
+        "read-only `builtin` schema. Empty: SQLite files (one per user, a read-only built-in file).",
+    ),
+    Setting(
+        "builtin_messages",
+        "5000",
+        "Messages in the built-in conversations dataset installed at hub start (0: none). Re-running with the "
+        "same size adds nothing.",
+        _non_negative_int,
     ),
     # user servers
     Setting(

@@ -40,6 +40,11 @@ def test_login_spawn_progress_ready_status_and_stop(start_hub):
     assert "started" in status.json()
     assert_server_timing(status.headers["Server-Timing"])
 
+    # the user's own database file lives in a private folder of their home; the built-ins are read-only
+    data = hub.state_dir / "users" / "ada" / "data"
+    assert data.is_dir() and data.stat().st_mode & 0o777 == 0o700
+    assert (hub.state_dir / "builtin.sqlite").stat().st_mode & 0o222 == 0
+
     # the home page offers each dashboard as a banner that opens it in the user's server (Voila)
     home = browser.get(f"{hub.url}/hub/home", timeout=30).text
     assert 'data-dashboard="query_optimization.ipynb"' in home and "Query optimization" in home

@@ -1,0 +1,81 @@
+"""UserDataSpawnerMixin: each user's own database space, handed to their server at every start.
+
+PostgreSQL (``data_admin_url`` set): the user's role and schema are provisioned (idempotently) before each
+start with :func:`spawner.database.provision_user`, their server gets only that role's URL, and deleting the
+user from the hub drops both. SQLite (the embedded default): the server gets its own file in the user's
+``data`` folder and the read-only built-in file (:func:`spawner.database.sqlite_environment`).
+The database calls run in worker threads: never on the hub's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from jupyterhub.spawner import Spawner
+from traitlets import Bytes, Unicode
+
+from spawner import database, names
+
+
+class UserDataSpawnerMixin(Spawner):
+    """Put it before the base spawner in the bases; it only adds environment and the delete step."""
+
+    data_admin_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the workbench database with an admin role (superuser, or CREATEROLE as on "
+        "RDS). Set: one role + schema per user in PostgreSQL. Empty: SQLite files (embedded default).",
+    ).tag(config=True)
+
+    data_password_secret = Bytes(
+        b"",
+        help="Secret from which each user's database password is derived, so all of a user's servers share "
+        "one password; required with data_admin_url (the hub config keeps one in its state folder).",
+    ).tag(config=True)
+
+    builtin_data_file = Unicode(
+        "",
+        help="SQLite mode: the read-only file with the built-in models, made at hub start.",
+    ).tag(config=True)
+
+    user_data_folder_template = Unicode(
+        "{home}/data",
+        help="SQLite mode: the folder of the user's own database file; {home} is the server's home folder.",
+    ).tag(config=True)
+
+    @property
+    def data_names(self) -> names.PlaygroundNames:
+        return names.for_user(self.user.name)
+
+    async def _data_environment(self) -> dict[str, str]:
+        if self.data_admin_url:
+            if not self.data_password_secret:
+                raise ValueError("UserDataSpawnerMixin.data_password_secret is required with data_admin_url")
+            user_db = await asyncio.to_thread(
+                database.provision_user,
+                self.data_admin_url,
+                self.data_names,
+                password=database.derived_password(self.data_password_secret, self.data_names),
+            )
+            return user_db.environment()
+        home = getattr(self, "home_dir", "") or str(Path.home())
+        folder = Path(self.user_data_folder_template.format(home=home))
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        return database.sqlite_environment(folder, self.builtin_data_file)
+
+    async def start(self):
+        self.environment = {**self.environment, **await self._data_environment()}
+        return await super().start()
+
+    # JupyterHub requires every Spawner subclass to define all three; this layer changes only start.
+    async def stop(self, now=False):
+        return await super().stop(now=now)
+
+    async def poll(self):
+        return await super().poll()
+
+    async def delete_forever(self):
+        if self.data_admin_url:
+            await asyncio.to_thread(database.deprovision_user, self.data_admin_url, self.data_names)
+        await super().delete_forever()
