@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,18 +140,36 @@ class CredentialFiles:
     def shared_credentials(self) -> Path:
         return self.directory / "credentials"
 
-    def write(self, credentials: ScopedCredentials, region: str) -> None:
-        """Write (or atomically replace) the files; a reader never sees a half-written file."""
+    def write(self, credentials: ScopedCredentials, region: str, owner: tuple[int, int] | None = None) -> None:
+        """Write (or atomically replace) the files; a reader never sees a half-written file.
+
+        ``owner`` (uid, gid): the OS user the server runs as when it is not the hub's own (system users);
+        the files and the user's folders become theirs, the folders above only traversable.
+        """
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_private(self.credentials_json, json.dumps(credentials.process_output()))
+        if owner is not None:
+            root = self.directory.parent.parent
+            root.chmod(0o711)  # others may pass through, not list it
+            closed = [str(folder) for folder in root.parents if not folder.stat().st_mode & stat.S_IXOTH]
+            if closed:
+                raise PermissionError(
+                    f"the server's OS user cannot reach {self.directory}: {closed[0]} is not traversable by others "
+                    "(chmod o+x it, or set PlaygroundSpawner.credentials_dir to a folder under a traversable path)"
+                )
+            for folder in (self.directory.parent, self.directory):
+                os.chown(folder, *owner)
+                folder.chmod(0o700)
+        _write_private(self.credentials_json, json.dumps(credentials.process_output()), owner)
         _write_private(
             self.config,
             "# Written by the hub: scoped playground credentials, refreshed before they expire.\n"
             "[default]\n"
             f"region = {region}\n"
             f"credential_process = cat {shlex.quote(str(self.credentials_json))}\n",
+            owner,
         )
-        _write_private(self.shared_credentials, "# Intentionally empty: credentials come from the config file.\n")
+        _write_private(self.shared_credentials, "# Intentionally empty: credentials come from the config file.\n",
+                       owner)
 
     def read(self) -> ScopedCredentials | None:
         try:
@@ -191,12 +210,14 @@ def environment_delivery(credentials: ScopedCredentials) -> dict[str, str]:
     }
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_private(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
         os.chmod(temporary, 0o600)
+        if owner is not None:
+            os.chown(temporary, *owner)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

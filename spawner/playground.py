@@ -19,11 +19,13 @@ it. ``python -m spawner.reaper`` removes what a crash or a deleted user left beh
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner, SpawnException, Spawner
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, SpawnException, Spawner
 from jupyterhub.utils import maybe_future
 from traitlets import Any as AnyTrait
 from traitlets import Enum, Float, Integer, Unicode, default, validate
@@ -303,7 +305,11 @@ class PlaygroundSpawnerMixin(Spawner):
         if repairs:
             self._emit(f"Repaired {len(repairs)} difference(s) from the template.")
         scoped = await self._assume_role(outputs)
-        self._playground_env = await asyncio.to_thread(self._environment_for, outputs, scoped)
+        try:
+            self._playground_env = await asyncio.to_thread(self._environment_for, outputs, scoped)
+        except OSError as error:
+            raise PlaygroundError(f"The hub cannot hand credentials to your server: {error}",
+                                  reason="credentials") from error
         if self.credentials_delivery == "file":
             self._start_refresh()
         self._emit("Playground ready; starting your server.", 1.0)
@@ -349,6 +355,18 @@ class PlaygroundSpawnerMixin(Spawner):
         # One folder per server: stopping one of a user's named servers must not pull another's credentials.
         return credentials.CredentialFiles(root / self.playground_names.slug / (self.name or "default"))
 
+    def credentials_owner(self) -> tuple[int, int] | None:
+        """(uid, gid) of the OS user the server runs as, when that is not the hub's own user: with
+        LocalProcessSpawner's system users the files must be theirs to read (0600)."""
+        system_users = isinstance(self, LocalProcessSpawner) and not isinstance(self, SimpleLocalProcessSpawner)
+        if not system_users or os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(self.user.name)
+        except KeyError:
+            return None  # LocalProcessSpawner itself refuses a user without an account, with its own message
+        return entry.pw_uid, entry.pw_gid
+
     def _environment_for(self, outputs: dict[str, str], scoped: credentials.ScopedCredentials) -> dict[str, str]:
         values: dict[str, str | None] = {
             environment.STACK_NAME: self.playground_names.stack,
@@ -361,7 +379,7 @@ class PlaygroundSpawnerMixin(Spawner):
         }
         if self.credentials_delivery == "file":
             files = self.credential_files
-            files.write(scoped, self.aws_region)
+            files.write(scoped, self.aws_region, self.credentials_owner())
             values.update(files.environment(scoped))
         else:
             values.update(credentials.environment_delivery(scoped))
@@ -440,7 +458,7 @@ class PlaygroundSpawnerMixin(Spawner):
             await asyncio.sleep(wait)
             try:
                 scoped = await self._assume_role(self._playground["outputs"])
-                await asyncio.to_thread(files.write, scoped, self.aws_region)
+                await asyncio.to_thread(files.write, scoped, self.aws_region, self.credentials_owner())
                 self.log.info("Refreshed %s's playground credentials (valid until %s)",
                               self.user.name, scoped.expiration_iso)
             except Exception as error:  # noqa: BLE001 - keep refreshing whatever went wrong once

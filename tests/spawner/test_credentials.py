@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import stat
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -135,3 +136,43 @@ async def test_environment_delivery_gives_scoped_sts_keys_never_the_hubs(tmp_pat
     assert environment.AWS_CONFIG_FILE not in env
     expires = dt.datetime.fromisoformat(env[environment.CREDENTIALS_EXPIRE].replace("Z", "+00:00"))
     assert dt.timedelta(minutes=50) < expires - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(hours=1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another OS user needs root, as the hub has")
+def test_with_system_users_the_servers_own_account_can_read_its_credentials_and_only_it(tmp_path):
+    import pwd
+    import subprocess
+    import tempfile
+
+    from jupyterhub.spawner import LocalProcessSpawner
+
+    from spawner.playground import PlaygroundSpawnerMixin
+
+    nobody = pwd.getpwnam("nobody")
+    system_users = type("SystemUserPlaygroundSpawner", (PlaygroundSpawnerMixin, LocalProcessSpawner), {})
+    spawner = make_spawner(system_users, "nobody", tmp_path)
+    assert spawner.credentials_owner() == (nobody.pw_uid, nobody.pw_gid)
+    assert make_spawner(PlaygroundSpawner, "nobody", tmp_path).credentials_owner() is None  # same OS user
+
+    # Not under /tmp: on this machine /tmp is 0700, which no other user can pass through (the check below).
+    closed = Path(tempfile.mkdtemp(prefix="credentials-closed-"))
+    closed.chmod(0o700)
+    with pytest.raises(PermissionError, match="is not traversable by others"):
+        credentials.CredentialFiles(closed / "inner" / "root" / "nobody" / "default").write(
+            credentials.ScopedCredentials("A", "s", "t", SOON), "us-east-1", owner=spawner.credentials_owner())
+    scratch = Path(tempfile.mkdtemp(prefix="credentials-owner-", dir="/var/tmp"))
+    try:
+        scratch.chmod(0o755)
+        files = credentials.CredentialFiles(scratch / "root" / "nobody" / "default")
+        files.write(credentials.ScopedCredentials("ASIAUSER", "s", "t", SOON), "us-east-1",
+                    owner=spawner.credentials_owner())
+        as_nobody = subprocess.run(["cat", str(files.credentials_json)], user=nobody.pw_uid, capture_output=True,
+                                   text=True, timeout=10)
+        assert as_nobody.returncode == 0 and "ASIAUSER" in as_nobody.stdout
+        listing = subprocess.run(["ls", str(scratch / "root")], user=nobody.pw_uid, capture_output=True, timeout=10)
+        assert listing.returncode != 0  # other users' folders cannot be listed
+    finally:
+        import shutil
+
+        shutil.rmtree(scratch)
+        shutil.rmtree(closed)
