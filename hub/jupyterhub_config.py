@@ -5,7 +5,6 @@ Run it through ``make hub`` (or ``python -m spawner.run``), which installs what 
 """
 
 import os
-import pwd
 import secrets
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import nativeauthenticator
 
 from spawner import dashboards, database, local_aws
+from spawner.userdata import UserDataSpawnerMixin, server_home
 from spawner.settings import load
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
@@ -92,8 +92,6 @@ else:
         c.Spawner.args = ["--allow-root"]
 
 # Each user's server is composed: their database space, their AWS playground (unless turned off), the base.
-from spawner.userdata import UserDataSpawnerMixin  # noqa: E402
-
 layers = [UserDataSpawnerMixin]
 if settings.playground:
     from spawner.playground import PlaygroundSpawnerMixin
@@ -107,18 +105,19 @@ if settings.playground:
     c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
 c.JupyterHub.spawner_class = type("WorkbenchSpawner", (*layers, base_spawner), {"__module__": __name__})
 
-# --- workbench data: the built-in models, installed (idempotently) before anyone logs in ----------------------
+# --- workbench data: the built-in models, installed before anyone logs in (idempotent) -------------------------
 if settings.data_admin_url:
     database.prepare_database(settings.data_admin_url)
-    builtin_target = settings.data_admin_url
     c.UserDataSpawnerMixin.data_admin_url = settings.data_admin_url
     c.UserDataSpawnerMixin.data_password_secret = database_secret(state / "workbench-data-secret")
+    builtin_target, install_builtins = settings.data_admin_url, True
 else:
     builtin_file = state / "builtin.sqlite"
-    builtin_target = f"sqlite:///{builtin_file}"
     c.UserDataSpawnerMixin.builtin_data_file = str(builtin_file)
-if settings.data_admin_url or not builtin_file.exists():
-    subprocess.run(database.builtin_install_command(builtin_target, messages=settings.builtin_messages or None), check=True)
+    builtin_target, install_builtins = f"sqlite:///{builtin_file}", not builtin_file.exists()
+if install_builtins:
+    command = database.builtin_install_command(builtin_target, messages=settings.builtin_messages or None)
+    subprocess.run(command, check=True)
 
 # The server runs in this same environment, whatever PATH the hub was started with.
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
@@ -130,18 +129,11 @@ c.Spawner.http_timeout = settings.http_timeout
 wait_for_aws = local_aws.wait_until_healthy_hook(aws_endpoint) if aws_endpoint else None
 
 
-def system_home(username: str) -> str | None:
-    try:
-        return pwd.getpwnam(username).pw_dir
-    except KeyError:
-        return None
-
-
 async def before_each_start(spawner):
     """Put the dashboards in the user's server and, with local AWS, wait until it answers."""
-    home = getattr(spawner, "home_dir", None) or system_home(spawner.user.name)
+    home = server_home(spawner)
     if home:
-        dashboards.install(offered_dashboards, notebooks, Path(home))
+        dashboards.install(offered_dashboards, notebooks, home)
     else:
         spawner.log.warning("No home folder known for %s: dashboards not installed", spawner.user.name)
     if wait_for_aws:

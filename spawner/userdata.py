@@ -10,12 +10,24 @@ The database calls run in worker threads: never on the hub's event loop.
 from __future__ import annotations
 
 import asyncio
+import pwd
 from pathlib import Path
 
 from jupyterhub.spawner import Spawner
 from traitlets import Bytes, Unicode
 
 from spawner import database, names
+
+
+def server_home(spawner: Spawner) -> Path | None:
+    """The home folder of the user's server: the spawner's own (local processes) or the system user's."""
+    home = getattr(spawner, "home_dir", None)
+    if home:
+        return Path(home)
+    try:
+        return Path(pwd.getpwnam(spawner.user.name).pw_dir)
+    except KeyError:
+        return None
 
 
 class UserDataSpawnerMixin(Spawner):
@@ -58,7 +70,9 @@ class UserDataSpawnerMixin(Spawner):
                 password=database.derived_password(self.data_password_secret, self.data_names),
             )
             return user_db.environment()
-        home = getattr(self, "home_dir", "") or str(Path.home())
+        home = server_home(self)
+        if home is None:
+            raise ValueError(f"no home folder is known for {self.user.name!r}, so their database file has no place")
         folder = Path(self.user_data_folder_template.format(home=home))
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
