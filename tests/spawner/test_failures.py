@@ -204,3 +204,22 @@ async def test_a_role_sts_keeps_refusing_fails_the_spawn_but_keeps_the_playgroun
     message, _ = await failed_spawn(spawner)
     assert "AWS refused the hub's credentials while getting scoped credentials for your server" in message
     assert StackClient(aws("cloudformation"), aws("elbv2")).describe("profiler-refusedrole") is not None
+
+
+async def test_create_failed_without_rollback_names_the_resource_and_is_removed(tmp_path, moto_endpoint):
+    stack = "profiler-nofallback"
+    frames = [
+        ("CREATE_IN_PROGRESS", [event(stack, stack, "CREATE_IN_PROGRESS", reason="User Initiated")]),
+        ("CREATE_FAILED", [
+            event(stack, "ServerRole", "CREATE_FAILED", "AWS::IAM::Role",
+                  reason="Resource handler returned message: \"User: arn:aws:iam::123456789012:user/hub is not "
+                         "authorized to perform: iam:CreateRole\" (HandlerErrorCode: AccessDenied)"),
+            event(stack, stack, "CREATE_FAILED", reason="The following resource(s) failed to create: [ServerRole]."),
+        ]),
+    ]
+    cloudformation = ScriptedCloudFormation(frames)
+    spawner = scripted_spawner("nofallback", tmp_path, moto_endpoint, cloudformation)
+    message, _ = await failed_spawn(spawner)
+    assert message.startswith("Creating your playground failed (create failed): ServerRole (AWS::IAM::Role): ")
+    assert "iam:CreateRole" in message
+    assert len(cloudformation.deleted) == 1
