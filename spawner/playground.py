@@ -46,9 +46,9 @@ from spawner.stacks import (
 )
 
 STATE_KEY = "playground"
+STATE_VERSION = 1
 # Stacks that never held a finished playground, so deleting them after a failed spawn loses no data.
 NEVER_COMPLETED = stacks.BROKEN | stacks.ROLLING_BACK | {"CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
-STATE_VERSION = 1
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "stacks" / "playground.yaml"
 # The spawn page's bar: the playground fills PLAYGROUND_SHARE of it, the base server's start the rest.
 PLAYGROUND_SHARE = 85
