@@ -1,0 +1,205 @@
+"""The load-test dashboard against a real moto server, driven the way its form and buttons are."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from dashboards.load_test import VIEWER_ENV, LoadTestDashboard
+from profiler.loadtest import FileRunStore
+from tests.loadtest.conftest import aws_credentials, create_table, moto_url, playground, table_count  # noqa: F401
+from tests.support import wait_for
+
+
+def short_run(dashboard: LoadTestDashboard, **form) -> None:
+    """Fill the form for a run of a few seconds against moto (small keys and items, short intervals)."""
+    dashboard.item_size.value = 200
+    dashboard.key_space.value = 200
+    dashboard.interval.value = 0.3
+    dashboard.concurrency.value = 3
+    for name, value in form.items():
+        getattr(dashboard, name).value = value
+
+
+def test_a_short_run_writes_items_streams_stats_and_is_stored(playground):
+    dashboard = LoadTestDashboard(playground=playground)
+    dashboard.widget()
+    assert dashboard.table.value == playground.loadtest_table  # the playground's table by default
+    assert "No playground" not in dashboard.notice.value
+    short_run(dashboard, length="requests", requests=120, warmup=0.3, name="smoke")
+    dashboard.weights["get"].value = 1
+    dashboard.weights["put"].value = 3
+    test = dashboard.start()
+    assert test is not None and dashboard.stop_button.disabled is False and dashboard.start_button.disabled
+    end = dashboard.wait(60)
+
+    assert end["status"] == "finished" and end["cumulative"]["requests"] == 120
+    assert end["distinct_items_written"] == table_count(playground) > 0
+    assert dashboard.progress.state == "success"
+    assert dashboard.progress.message.startswith("Finished: 120 requests")
+    assert dashboard.timer.elapsed and dashboard.timer.ended_at is not None
+    # the graph received one point per interval that had time in it, on both axes
+    history = dashboard.graph._history
+    assert len(history) >= 2
+    names = dashboard.graph.names
+    assert all(history.values[:, names.index("throughput")] > 0)
+    assert (history.values[:, names.index("p99")] >= history.values[:, names.index("p50")]).all()
+    # the JSON view holds the stored run, and it is listed first among past runs
+    assert dashboard.viewer.data["run_id"] == test.run_id and dashboard.viewer.data["status"] == "finished"
+    assert dashboard.viewer.data["summary"]["requests"] == 120
+    assert "histogram" not in dashboard.viewer.data["intervals"][0]
+    assert dashboard.runs.options[0][1] == test.run_id and "smoke" in dashboard.runs.options[0][0]
+    assert not dashboard.start_button.disabled and dashboard.stop_button.disabled
+
+
+def test_live_stats_reach_the_widgets_while_the_run_goes_on(playground):
+    dashboard = LoadTestDashboard(playground=playground)
+    short_run(dashboard, duration=20.0)
+    seen = []
+    dashboard.progress.observe(lambda change: seen.append(change["new"]), "message")
+    test = dashboard.start()
+    try:
+        wait_for(lambda: len(dashboard.viewer.data["intervals"]) >= 2, 20, "two intervals in the JSON view")
+        assert dashboard.running and test.status == "running"
+        assert dashboard.viewer.data["cumulative"]["requests"] > 0
+        assert any("requests measured" in message for message in seen)
+        assert all(widget.disabled for widget in (dashboard.duration, dashboard.table, dashboard.start_button))
+    finally:
+        dashboard.stop()
+        dashboard.wait(30)
+
+
+def test_stop_mid_run_keeps_every_recorded_interval(playground):
+    dashboard = LoadTestDashboard(playground=playground)
+    short_run(dashboard, duration=60.0)
+    dashboard.start()
+    wait_for(lambda: len(dashboard.graph._history) >= 2, 20, "two points in the graph")
+    dashboard.stop_button.click()
+    end = dashboard.wait(20)
+
+    assert end["status"] == "stopped"
+    assert dashboard.progress.state == "success" and dashboard.progress.message.startswith("Stopped:")
+    stored = dashboard.store.load(end["run_id"])
+    assert stored.status == "stopped" and len(stored.intervals) == end["intervals"] >= 2
+    assert dashboard.viewer.data["summary"]["requests"] == end["cumulative"]["requests"] > 0
+    assert dashboard.runs.options[0][1] == end["run_id"] and "(stopped)" in dashboard.runs.options[0][0]
+
+
+def test_past_runs_load_into_the_graph_and_compare(playground):
+    dashboard = LoadTestDashboard(playground=playground)
+    short_run(dashboard, length="requests", requests=40, name="closed x3")
+    dashboard.start()
+    first = dashboard.wait(60)
+    short_run(dashboard, model="open", target_rate=60.0, name="open 60/s")
+    dashboard.start()
+    second = dashboard.wait(60)
+
+    dashboard.runs.value = (first["run_id"],)
+    dashboard.load_button.click()
+    assert dashboard.viewer.data["run_id"] == first["run_id"]
+    assert len(dashboard.graph._history) == len([r for r in dashboard.run.intervals if r["seconds"] > 0]) >= 1
+    assert "Loaded" in dashboard.runs_message.value
+
+    dashboard.runs.value = (first["run_id"], second["run_id"])
+    dashboard.compare_button.click()
+    assert "closed x3" in dashboard.comparison.value and "open 60/s" in dashboard.comparison.value
+    assert "open 60.0/s" in dashboard.comparison.value and "<th>p99 ms</th>" in dashboard.comparison.value
+    bars = dashboard.figure.spec["data"]
+    assert [bar["name"] for bar in bars] == ["closed x3 (finished)", "open 60/s (finished)"]
+    assert all(bar["y"][0] > 0 and bar["y"][3] >= bar["y"][0] for bar in bars)  # p99 >= p50, in ms
+
+    dashboard.runs.value = (first["run_id"],)
+    assert dashboard.compare_runs(list(dashboard.runs.value)) is None
+    assert "Select two or more runs" in dashboard.runs_message.value
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"item_size": 10}, "item_size must be an integer number of bytes from 64"),
+        ({"concurrency": 0}, "concurrency must be an integer from 1 to 10000"),
+        ({"model": "open", "target_rate": -5.0}, "target_rate must be a number of requests per second > 0"),
+        ({"duration": 0.0}, "duration must be a number of seconds > 0"),
+        ({"length": "requests", "requests": 0}, "requests must be an integer >= 1"),
+        ({"warmup": -1.0}, "warmup must be a number of seconds >= 0"),
+        ({"table": "x"}, "table must be a DynamoDB table name"),
+    ],
+)
+def test_nonsense_in_the_form_is_explained_and_starts_nothing(playground, form, message):
+    dashboard = LoadTestDashboard(playground=playground)
+    for name, value in form.items():
+        getattr(dashboard, name).value = value
+    assert html.escape(message) in dashboard.form_message.value  # shown as soon as the field changes
+    assert dashboard.start() is None and dashboard.test is None
+    assert dashboard.store.list_runs() == []
+
+
+def test_every_problem_is_listed_and_a_missing_table_is_refused(playground):
+    dashboard = LoadTestDashboard(playground=playground)
+    for box in dashboard.weights.values():
+        box.value = 0
+    dashboard.item_size.value = 1_000_000
+    assert "at least one operation needs a weight &gt; 0" in dashboard.form_message.value
+    assert "item_size must be" in dashboard.form_message.value
+    dashboard.weights["get"].value = 1
+    dashboard.item_size.value = 100
+    assert dashboard.form_message.value == ""
+    dashboard.table.value = "no-such-table"
+    assert dashboard.start() is None
+    assert "table &#x27;no-such-table&#x27; does not exist" in dashboard.form_message.value
+    assert dashboard.store.list_runs() == [] and not dashboard.start_button.disabled
+
+
+def test_read_only_viewers_cannot_start_but_can_replay(playground, monkeypatch):
+    owner = LoadTestDashboard(playground=playground)
+    short_run(owner, length="requests", requests=20)
+    owner.start()
+    recorded = owner.wait(60)
+
+    monkeypatch.setenv(VIEWER_ENV, "1")  # what the sharing setup sets for a viewer's server
+    viewer = LoadTestDashboard(playground=playground)
+    viewer.widget()
+    assert viewer.start_button.disabled and "spend the owner's AWS" in viewer.start_button.tooltip
+    assert "Read-only" in viewer.notice.value
+    # a click message can still reach the kernel by hand: it must not start anything either
+    viewer.start_button._handle_button_msg(None, {"event": "click"}, [])
+    assert viewer.test is None and "spend the owner&#x27;s AWS" in viewer.form_message.value
+    assert [info.run_id for info in viewer.store.list_runs()] == [recorded["run_id"]]
+    assert viewer.load_run(recorded["run_id"]).status == "finished"
+    assert len(viewer.graph._history) >= 1
+    assert LoadTestDashboard(playground=playground, allow_runs=False).start() is None
+
+
+def test_without_a_playground_it_says_so_and_runs_on_a_named_table(moto_url, tmp_path):
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1")
+    create_table(client, "my-own-table")
+    try:
+        dashboard = LoadTestDashboard(environ={"AWS_ENDPOINT_URL": moto_url}, store=FileRunStore(tmp_path))
+        assert "No playground." in dashboard.notice.value and "PLAYGROUND_STACK_NAME" in dashboard.notice.value
+        assert dashboard.table.value == "" and "name the table to load" in dashboard.form_message.value
+        assert dashboard.start() is None
+        short_run(dashboard, length="requests", requests=30, table="my-own-table")
+        assert dashboard.form_message.value == ""
+        dashboard.start()
+        end = dashboard.wait(60)
+        assert end["status"] == "finished" and end["cumulative"]["requests"] == 30
+        assert [info.run_id for info in dashboard.store.list_runs()] == [end["run_id"]]
+        assert (tmp_path / f"{end['run_id']}.jsonl").is_file()
+    finally:
+        client.delete_table(TableName="my-own-table")
+
+
+def test_without_a_playground_or_aws_the_start_says_why(tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    dashboard = LoadTestDashboard(environ={}, store=FileRunStore(tmp_path))
+    dashboard.table.value = "some-table"
+    assert dashboard.start() is None
+    assert "Could not start" in dashboard.form_message.value and "credentials" in dashboard.form_message.value
+    assert dashboard.test is None and not dashboard.start_button.disabled
