@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -54,3 +56,34 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
 def artifact_path(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+@contextmanager
+def bookstore_database(dialect: str, scale, folder: Path, postgres_url: str | None = None, label: str = "test"):
+    """An engine on a fresh bookstore: a SQLite file in ``folder``, or a PostgreSQL schema of its own that is
+    dropped afterwards (other people's tests share the server)."""
+    from sqlalchemy import create_engine, text
+
+    from profiler.models.bookstore import create_bookstore
+
+    if dialect == "sqlite":
+        engine = create_engine(f"sqlite:///{folder}/bookstore.db")
+        try:
+            create_bookstore(engine, scale)
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    schema = f"{label}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        create_bookstore(engine, scale)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from profiler.cache import QueryCache
-from profiler.models.bookstore import BookstoreScale, create_bookstore
+from profiler.models.bookstore import BookstoreScale
+from tests.support import bookstore_database
 
 # small on purpose: 6 authors x 3 books, 2 publishers, 3 stores, 2 stores per book
 SCALE = BookstoreScale(authors=6, books_per_author=3, publishers=2, stores=3)
@@ -18,26 +18,9 @@ SCALE = BookstoreScale(authors=6, books_per_author=3, publishers=2, stores=3)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
     """A fresh bookstore per test: the tests write to it."""
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path}/bookstore.db")
-        create_bookstore(engine, SCALE)
+    postgres_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    with bookstore_database(request.param, SCALE, tmp_path, postgres_url, label="cache_test") as engine:
         yield engine
-        engine.dispose()
-        return
-    url = request.getfixturevalue("postgres_url")
-    schema = f"cache_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        create_bookstore(engine, SCALE)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
