@@ -24,7 +24,7 @@ from profiler.queries import (
     default_engine,
     profile,
 )
-from widgets import Figure, JsonViewer, LearnMore, Progress, RunTimer, ScrollTo, section_anchor
+from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
 
 INSPECT_TITLE = "Inspect the data"
 NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
@@ -156,6 +156,7 @@ class QueryOptimizationDashboard:
         self.explains = w.HTML(NOT_YET)
         self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison", height=480)
         self.scroller = ScrollTo()
+        self.request_timing = RequestTiming(label="Server time for this dashboard")
         self.comparison: Comparison | None = None
         self._thread: threading.Thread | None = None
 
@@ -187,6 +188,7 @@ class QueryOptimizationDashboard:
                 self.explains,
                 section_anchor(INSPECT_TITLE),
                 self.viewer,
+                self.request_timing,
                 self.scroller,
             ]
         )

@@ -5,3 +5,4 @@ from widgets.json_viewer import JsonViewer
 from widgets.learn_more import LearnMore
 from widgets.scroll_to import ScrollTo, section_anchor
 from widgets.figure import Figure
+from widgets.request_timing import RequestTiming

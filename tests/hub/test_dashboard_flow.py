@@ -1,0 +1,77 @@
+"""A new user, entirely in the browser through the real hub: sign up, log in, watch the spawn page's progress
+(the playground first), land on the home page's banners, open the query-optimization dashboard in Voila, see
+the server's timing phases, run it, and end up at "Inspect the data"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import artifact_path
+
+pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "correct horse battery"
+
+
+def test_sign_up_to_a_finished_query_optimization_run(start_hub, browser):
+    hub = start_hub()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    progress_events: list[dict] = []
+
+    def on_console(message):
+        # the spawn page logs every progress event it receives from the hub's event stream
+        if message.type == "log" and "/spawn-pending/" in page.url:
+            try:
+                values = [argument.json_value() for argument in message.args]
+            except Exception:  # noqa: BLE001 - the page may navigate away while we read
+                return
+            progress_events.extend(value for value in values if isinstance(value, dict) and "message" in value)
+
+    page.on("console", on_console)
+    try:
+        page.goto(f"{hub.url}/hub/login")
+        page.get_by_role("link", name="Create an account").click()
+        page.fill("#username_input", "grace")
+        page.fill("#password_input", PASSWORD)
+        page.fill("#password_confirmation_input", PASSWORD)
+        page.click("#signup_submit")
+        page.wait_for_selector(".alert-success")
+
+        page.goto(f"{hub.url}/hub/login?next=/hub/spawn")
+        page.fill("#username_input", "grace")
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        page.wait_for_url("**/user/grace/**", timeout=120_000)
+        messages = [event["message"] for event in progress_events]
+        assert any("playground" in message for message in messages), json.dumps(progress_events)
+        percentages = [event["progress"] for event in progress_events if "progress" in event]
+        assert percentages == sorted(percentages), percentages
+
+        page.goto(f"{hub.url}/hub/home")
+        banner = page.locator('a.workbench-banner[data-dashboard="query_optimization.ipynb"]')
+        assert banner.is_visible()
+        banner.click()
+        page.wait_for_url("**/voila/render/dashboards/query_optimization.ipynb", timeout=60_000)
+        run = page.get_by_role("button", name="Run comparison")
+        run.wait_for(timeout=120_000)
+
+        # the dashboard shows the user server's Server-Timing phases for its own page
+        page.wait_for_selector(".pw-request-timing-phase[data-phase='total']", timeout=60_000)
+
+        run.click()
+        page.wait_for_selector(".pw-progress-message:has-text('Compared 6 strategies')", timeout=240_000)
+        page.wait_for_function(
+            """() => {
+                const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
+                const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
+                return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
+            }""",
+            timeout=15_000,
+        )
+        assert page.locator(".workbench-findings li", has_text="N+1 on Author.books").count() >= 1
+        page.screenshot(path=str(artifact_path("hub-dashboard-after-run.png")))
+    finally:
+        context.close()
