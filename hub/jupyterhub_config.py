@@ -141,3 +141,29 @@ async def before_each_start(spawner):
 
 
 c.Spawner.pre_spawn_hook = before_each_start
+
+# --- sharing dashboards -----------------------------------------------------------------------------------------
+# A published dashboard is the named server dash-<notebook stem>, restricted to that one Voila page; owners share
+# it through JupyterHub's sharing API (spawner/sharing.py says what is and is not reachable).
+from spawner import sharing  # noqa: E402
+
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.extra_user_scopes = set(sharing.SHARING_SCOPES)
+c.JupyterHub.template_vars["workbench_shared_with_me"] = sharing.shared_with_me(offered_dashboards, "/")
+c.JupyterHub.template_vars["workbench_publications"] = sharing.my_publications(offered_dashboards)
+c.JupyterHub.template_vars["workbench_share_revocation_seconds"] = settings.share_revocation_seconds
+
+
+async def before_each_start_publishing(spawner):
+    """Servers named dash-* start as their dashboard only; every server gets the usual preparation first."""
+    dashboard = sharing.published_dashboard(spawner.name, offered_dashboards)  # unknown dash-* names fail here
+    await before_each_start(spawner)
+    if dashboard is None:
+        return
+    published = sharing.published_server(dashboard, settings.share_revocation_seconds)
+    spawner.args = [*spawner.args, *published.args]
+    spawner.environment = {**spawner.environment, **published.environment}
+    spawner.default_url = published.default_url
+
+
+c.Spawner.pre_spawn_hook = before_each_start_publishing

@@ -204,6 +204,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the hub waits for a started server to answer HTTP.",
         _positive_int,
     ),
+    # sharing dashboards
+    Setting(
+        "share_revocation_seconds",
+        "10",
+        "How long a published dashboard's server trusts the hub's word that someone may view it: after a "
+        "share is revoked, a viewer who already opened the dashboard is refused within this many seconds "
+        "(JupyterHub's default is 300). Lower means more requests to the hub.",
+        _positive_int,
+    ),
 )
 
 _BY_KEY = {setting.key: setting for setting in SETTINGS}

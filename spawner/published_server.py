@@ -1,0 +1,76 @@
+"""A Jupyter server extension that turns a single-user server into one published dashboard and nothing else.
+
+Loaded only in servers started by :func:`spawner.sharing.published_server`. It puts a rule in front of every
+route of the server: a request whose path is not the dashboard's Voila page, a Voila asset, the hub's OAuth
+callback or a kernel's websocket is answered 403 — JupyterLab, terminals, the contents, kernels and sessions
+APIs, other notebooks (``/voila/tree``, ``/voila/render/...``) and files included. The kernel websocket itself
+only passes widget messages (``MappingKernelManager.allowed_message_types``, set by the same spawner args).
+
+If the dashboard is not named in the environment the extension refuses to load, and the server (started with
+``reraise_server_extension_failures``) refuses to start: a published server never runs unrestricted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from tornado import web
+from tornado.httputil import HTTPServerRequest
+from tornado.routing import Matcher, Rule
+
+DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"  # spawner.sharing sets it
+_KERNEL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ASSETS = (
+    r"voila/static/.*",
+    r"voila/templates/.*",
+    r"voila/labextensions/.*",
+    r"voila/api/themes/.*",
+    r"static/.*",
+    rf"voila/api/shutdown/{_KERNEL_ID}",
+    rf"voila/query/{_KERNEL_ID}",  # the preheated kernel's request-info socket
+    rf"api/kernels/{_KERNEL_ID}/channels",
+)
+
+
+def allowed_paths(notebook: str) -> re.Pattern:
+    """Paths below the server's base URL that stay reachable."""
+    dashboard = re.escape(f"voila/render/dashboards/{notebook}")
+    # "api" alone answers the server's version, which the hub reads when the server starts
+    return re.compile("|".join(["", "api", "oauth_callback", dashboard, *_ASSETS]))
+
+
+class OutsideDashboard(Matcher):
+    def __init__(self, base_url: str, allowed: re.Pattern):
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.allowed = allowed
+
+    def match(self, request: HTTPServerRequest) -> dict | None:
+        path = request.path if request.path.endswith("/") or request.path != self.base_url[:-1] else self.base_url
+        if path.startswith(self.base_url) and self.allowed.fullmatch(path[len(self.base_url) :]):
+            return None
+        return {}
+
+
+class Refused(web.RequestHandler):
+    def initialize(self, notebook: str) -> None:
+        self.notebook = notebook
+
+    def prepare(self) -> None:
+        self.set_status(403)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"403: this server only shows the published dashboard {self.notebook}.\n")
+
+
+def _jupyter_server_extension_points():
+    return [{"module": __name__}]
+
+
+def _load_jupyter_server_extension(server_app) -> None:
+    notebook = os.environ.get(DASHBOARD_VARIABLE, "")
+    if not notebook:
+        raise RuntimeError(f"{DASHBOARD_VARIABLE} is not set: refusing to run a published server unrestricted")
+    web_app = server_app.web_app
+    matcher = OutsideDashboard(web_app.settings["base_url"], allowed_paths(notebook))
+    web_app.default_router.rules.insert(0, Rule(matcher, Refused, {"notebook": notebook}))
+    server_app.log.info("Published dashboard server: only %s and its assets answer", notebook)

@@ -1,0 +1,229 @@
+"""Sharing a published dashboard through the real hub: exactly the people chosen see it, and they see only it.
+
+One hub for the module: alice publishes the query-optimization dashboard once; each test shares it with users
+of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import unescape
+
+import psutil
+import pytest
+import requests
+import websocket
+
+from spawner.settings import load
+from tests.hub.harness import Hub, xsrf_from
+
+pytestmark = [pytest.mark.hub, pytest.mark.slow]
+
+SERVER = "dash-query-optimization"
+DASHBOARD_TEXT = "Run one workload under several loading strategies"
+REVOCATION_SECONDS = load({}).share_revocation_seconds  # the documented default the hub runs with
+SHORTEST_CODE_SECONDS = 60  # JupyterHub's lower bound for a share code's lifetime
+
+
+@dataclass
+class Published:
+    hub: Hub
+    alice: requests.Session
+    base: str  # the published server's URL
+    early_code: dict  # made when the module started, so its expiry is reached while other tests run
+
+    def share_with(self, user: str) -> None:
+        response = self.hub.hub_api(self.alice, "POST", f"/shares/alice/{SERVER}", json={"user": user})
+        assert response.status_code == 200, response.text
+
+    def make_code(self, expires_in: int) -> dict:
+        response = self.hub.hub_api(self.alice, "POST", f"/share-codes/alice/{SERVER}", json={"expires_in": expires_in})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def wait_until_ready(hub: Hub, browser: requests.Session, user: str, server: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = hub.hub_api(browser, "GET", f"/users/{user}").json()["servers"].get(server, {})
+        if model.get("ready"):
+            return model
+        time.sleep(0.5)
+    raise AssertionError(f"{user}/{server} not ready after {timeout} s:\n{hub.log()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def published(shared_hub: Hub) -> Published:
+    hub = shared_hub
+    alice = hub.signup_and_login("alice")
+    response = hub.hub_api(alice, "POST", f"/users/alice/servers/{SERVER}")
+    assert response.status_code in (201, 202), response.text
+    wait_until_ready(hub, alice, "alice", SERVER)
+    published = Published(hub, alice, f"{hub.url}/user/alice/{SERVER}/", early_code={})
+    published.early_code = published.make_code(SHORTEST_CODE_SECONDS)
+    return published
+
+
+def open_page(browser: requests.Session, url: str) -> requests.Response:
+    """GET as a browser would, confirming JupyterHub's one-time "authorize access" page for a shared server."""
+    response = browser.get(url, timeout=120)
+    if "/hub/api/oauth2/authorize" in response.url and response.status_code == 200 and "<form" in response.text:
+        fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', response.text)
+        response = browser.post(response.url, data=[(k, unescape(v)) for k, v in fields], timeout=120)
+    return response
+
+
+def is_dashboard(response: requests.Response) -> bool:
+    return response.status_code == 200 and DASHBOARD_TEXT in response.text
+
+
+def accept_code(hub: Hub, browser: requests.Session, code: dict) -> requests.Response:
+    page = browser.get(f"{hub.url}{code['accept_url']}", timeout=30)
+    if page.status_code != 200:
+        return page
+    return browser.post(
+        f"{hub.url}/hub/accept-share", data={"_xsrf": xsrf_from(page.text), "code": code["code"]}, timeout=60
+    )
+
+
+def test_shared_viewer_uses_the_dashboard_and_reaches_nothing_else(published, tmp_path):
+    hub, alice = published.hub, published.alice
+    bob = hub.signup_and_login("bob")
+    carol = hub.signup_and_login("carol")
+    published.share_with("bob")
+
+    # the owner's home page lists who it is shared with; bob's lists it under "Shared with me"
+    home = alice.get(f"{hub.url}/hub/home", timeout=30).text
+    assert f'data-server="{SERVER}"' in home and 'data-user="bob"' in home
+    bob_home = bob.get(f"{hub.url}/hub/home", timeout=30).text
+    link = re.search(rf'data-shared-server="alice/{SERVER}" href="([^"]+)"', bob_home)
+    assert link, bob_home[-3000:]
+
+    page = open_page(bob, f"{hub.url}{link.group(1)}")
+    assert is_dashboard(page), (page.status_code, page.url, page.text[:500])
+
+    # not shared: refused, and the page says nothing of the dashboard
+    refused = open_page(carol, published.base)
+    assert not is_dashboard(refused) and refused.status_code in (403, 404)
+
+    # everything else on the published server is closed, for the viewer as for anyone
+    for path in ("lab", "tree", "api/contents", "api/contents/dashboards", "api/terminals", "api/sessions",
+                 "api/kernels", "files/dashboards/query_optimization.ipynb", "voila/tree",
+                 "voila/render/dashboards/other.ipynb", "terminals/1"):
+        response = bob.get(published.base + path, timeout=30)
+        assert response.status_code == 403, (path, response.status_code, response.text[:200])
+    server_xsrf = next((c.value for c in bob.cookies if c.name == "_xsrf" and c.path.startswith("/user/alice/")), "")
+    started = bob.post(published.base + "api/kernels", headers={"X-XSRFToken": server_xsrf}, timeout=30)
+    assert started.status_code == 403 and "only shows the published dashboard" in started.text
+    # ... and alice's own server (JupyterLab, files) is not shared at all
+    assert hub.start_server(alice, "alice").ready
+    for path in ("lab", "api/contents", "api/status"):
+        response = bob.get(f"{hub.url}/user/alice/{path}", timeout=30)
+        assert response.status_code in (403, 404) and "JupyterLab" not in response.text, (path, response.status_code)
+
+    # the page's own kernel passes widget messages but drops code to execute
+    kernel_id = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", page.text).group(0)
+    marker = tmp_path / "executed-by-viewer"
+    cookies = "; ".join(f"{c.name}={c.value}" for c in bob.cookies if c.path.startswith("/user/alice/"))
+    socket = websocket.create_connection(
+        f"{published.base.replace('http', 'ws', 1)}api/kernels/{kernel_id}/channels", cookie=cookies, timeout=30
+    )
+    try:
+        def send(msg_type: str, content: dict) -> str:
+            msg_id = uuid.uuid4().hex
+            header = {"msg_id": msg_id, "msg_type": msg_type, "username": "bob", "session": "s", "version": "5.3"}
+            socket.send(json.dumps({"channel": "shell", "header": header, "parent_header": {}, "metadata": {},
+                                    "content": content}))
+            return msg_id
+
+        execute = send("execute_request", {"code": f"open({str(marker)!r}, 'w').write('x')", "silent": False})
+        probe = send("comm_info_request", {})
+        replies = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(r["parent_header"].get("msg_id") == probe for r in replies):
+            replies.append(json.loads(socket.recv()))
+        time.sleep(1)  # an execute_request sent before the probe would have been answered by now
+        socket.settimeout(1)
+        try:
+            while True:
+                replies.append(json.loads(socket.recv()))
+        except websocket.WebSocketTimeoutException:
+            pass
+    finally:
+        socket.close()
+    assert any(r["msg_type"] == "comm_info_reply" and r["parent_header"].get("msg_id") == probe for r in replies)
+    assert not [r for r in replies if r["parent_header"].get("msg_id") == execute]
+    assert not marker.exists()
+
+    # the published server tells dashboards they are viewed (no actions that spend the owner's AWS); Lab doesn't
+    environments = {}
+    for process in hub.descendants():
+        try:
+            if "jupyterhub.singleuser" in " ".join(process.cmdline()):
+                environ = process.environ()
+                environments[environ.get("JUPYTERHUB_SERVER_NAME", "")] = environ
+        except psutil.Error:
+            continue
+    assert environments[SERVER].get("WORKBENCH_DASHBOARD_VIEWER") == "1"
+    assert "WORKBENCH_DASHBOARD_VIEWER" not in environments[""]
+
+
+def access_probe(browser: requests.Session, published: Published) -> int:
+    """A cheap request the server authorizes like the page itself (a kernel websocket that does not exist):
+    404 while the viewer has access, 403 or a redirect to the hub once they do not."""
+    url = f"{published.base}api/kernels/{uuid.uuid4()}/channels"
+    return browser.get(url, timeout=30, allow_redirects=False).status_code
+
+
+def test_a_revoked_viewer_is_refused_within_the_documented_time(published):
+    hub = published.hub
+    dave = hub.signup_and_login("dave")
+    published.share_with("dave")
+    assert is_dashboard(open_page(dave, published.base))
+    assert access_probe(dave, published) == 404
+
+    revoked = hub.hub_api(published.alice, "PATCH", f"/shares/alice/{SERVER}", json={"user": "dave"})
+    assert revoked.status_code == 200, revoked.text
+    began = time.monotonic()
+    while access_probe(dave, published) == 404:
+        assert time.monotonic() - began < REVOCATION_SECONDS + 5, "still allowed after the documented time"
+        time.sleep(0.5)
+    print(f"revoked viewer refused after {time.monotonic() - began:.1f} s (documented: {REVOCATION_SECONDS} s)")
+    assert not is_dashboard(open_page(dave, published.base))
+    dave_home = dave.get(f"{hub.url}/hub/home", timeout=30).text
+    assert f"alice/{SERVER}" not in dave_home
+
+
+def test_a_share_code_admits_whoever_accepts_it_until_it_expires(published):
+    hub = published.hub
+    erin = hub.signup_and_login("erin")
+    assert not is_dashboard(open_page(erin, published.base))
+    accepted = accept_code(hub, erin, published.make_code(3600))
+    assert accepted.status_code == 200, accepted.text[:300]
+    assert is_dashboard(open_page(erin, published.base))
+
+    frank = hub.signup_and_login("frank")
+    code = published.early_code
+    expires = datetime.fromisoformat(code["expires_at"].replace("Z", "+00:00"))
+    time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 1)
+    late = accept_code(hub, frank, code)
+    assert late.status_code in (403, 404), (late.status_code, late.text[:300])
+    assert not is_dashboard(open_page(frank, published.base))
+
+
+def test_only_offered_dashboards_can_be_published(published):
+    hub, alice = published.hub, published.alice
+    response = hub.hub_api(alice, "POST", "/users/alice/servers/dash-not-a-dashboard")
+    if response.status_code in (201, 202):
+        progress = alice.get(f"{hub.url}/hub/api/users/alice/servers/dash-not-a-dashboard/progress",
+                             headers={"X-XSRFToken": hub.hub_xsrf(alice)}, timeout=60).text
+        assert "No dashboard to publish as 'dash-not-a-dashboard'" in progress
+    else:
+        assert "No dashboard to publish as" in response.text or response.status_code >= 400
+    model = hub.hub_api(alice, "GET", "/users/alice").json()["servers"].get("dash-not-a-dashboard", {})
+    assert not model.get("ready")
