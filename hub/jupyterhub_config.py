@@ -72,8 +72,9 @@ else:
 
 # --- local AWS (moto) as a hub-managed service ------------------------------------------------------------------
 aws_endpoint = settings.effective_aws_endpoint
+c.JupyterHub.services = []
 if settings.local_aws and not settings.aws_endpoint_url:
-    c.JupyterHub.services = [local_aws.service_definition(settings.local_aws_port)]
+    c.JupyterHub.services.append(local_aws.service_definition(settings.local_aws_port))
     # moto accepts any key; giving the hub fixed fake ones keeps boto3 from looking for real ones.
     for name, value in local_aws.FAKE_HUB_CREDENTIALS.items():
         os.environ.setdefault(name, value)
@@ -103,6 +104,28 @@ if settings.playground:
     c.PlaygroundSpawnerMixin.retention = settings.playground_retention
     c.PlaygroundSpawnerMixin.playground_timeout = max(60, settings.start_timeout - 120)
     c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
+if settings.playground:
+    c.JupyterHub.services.append(
+        {
+            "name": "playground-reaper",
+            "command": [
+                sys.executable, "-m", "spawner.reaper", "--interval", str(settings.reaper_interval),
+                "--hub-id", settings.hub_id, "--region", settings.aws_region,
+                *(["--endpoint-url", aws_endpoint] if aws_endpoint else []),
+                *(["--delete-idle"] if settings.playground_retention == "delete" else []),
+            ],
+            # a managed service starts with an almost empty environment: hand it the hub's AWS access
+            "environment": {name: value for name, value in os.environ.items() if name.startswith("AWS_")},
+            "display": False,
+        }
+    )
+    c.JupyterHub.load_roles = [
+        {
+            "name": "playground-reaper",
+            "services": ["playground-reaper"],
+            "scopes": ["list:users", "read:users:name", "read:servers"],
+        }
+    ]
 c.JupyterHub.spawner_class = type("WorkbenchSpawner", (*layers, base_spawner), {"__module__": __name__})
 
 # --- workbench data: the built-in models, installed before anyone logs in (idempotent) -------------------------

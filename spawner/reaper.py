@@ -36,6 +36,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from spawner import names, stacks
 
 log = logging.getLogger("spawner.reaper")
@@ -210,6 +212,9 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(report.as_dict()), flush=True)
         except HubUnavailable as error:
             log.error("Skipping this pass, nothing deleted: %s", error)
+        except (BotoCoreError, ClientError) as error:
+            # e.g. the local AWS still starting beside us, or throttling: the next pass tries again
+            log.error("AWS did not answer, nothing deleted this pass: %s", error)
         if args.once:
             return
         time.sleep(args.interval)

@@ -168,6 +168,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Tag that marks the playgrounds of this hub; the orphan reaper only touches stacks with this tag, so "
         "hubs sharing one AWS account need different ids.",
     ),
+    Setting(
+        "reaper_interval",
+        "600",
+        "Seconds between two passes of the playground reaper (a hub-managed service) that deletes stacks of "
+        "deleted users, broken or stuck stacks, and what the backend left behind.",
+        _positive_int,
+    ),
     # workbench data
     Setting(
         "data_admin_url",

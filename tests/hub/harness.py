@@ -162,10 +162,19 @@ class Hub:
 
     # --- processes ------------------------------------------------------------------------------------------------
     def descendants(self) -> list[psutil.Process]:
+        """The processes the hub started that are alive (exited ones the hub has not reaped yet left out)."""
         try:
-            return psutil.Process(self.process.pid).children(recursive=True)
+            children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
+        alive = []
+        for child in children:
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(child)
+            except psutil.NoSuchProcess:
+                continue
+        return alive
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> list[psutil.Process]:
         """Stop the hub as Ctrl-C would; return the processes it started that are still alive afterwards."""

@@ -1,0 +1,148 @@
+"""Time to interactive of each dashboard in Chromium, Voila with and without kernel preheating.
+
+    python benchmarks/dashboard.py            # every dashboard in notebooks/dashboards.json, 3 rounds
+    python benchmarks/dashboard.py --quick    # 1 round
+
+Time to interactive: from the navigation's start to the moment the page has loaded and its widgets are
+rendered with no Voila spinner left (``performance.now()`` in the page when the last check passes). Each
+round loads every dashboard once from a plain Voila (a new kernel runs the whole notebook per page load) and
+once from a Voila started with ``--preheat_kernel=True --pool_size=1`` (a kernel that already ran the
+notebook waits in a pool; the pool refills between rounds). Requests to hosts other than this machine are
+counted: offline, none may block rendering. Medians per dashboard; last line one JSON object whose ``ratio``
+is the median over dashboards of default / preheated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+INTERACTIVE = """() => document.readyState === 'complete'
+    && document.querySelectorAll('.jupyter-widgets').length > 0
+    && !document.querySelector('#loading:not([style*="display: none"]), .voila-spinner-color1')"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Voila:
+    def __init__(self, root: Path, preheat: bool, log: Path):
+        self.port = free_port()
+        args = [sys.executable, "-m", "voila", "--no-browser", f"--port={self.port}", "--Voila.ip=127.0.0.1"]
+        if preheat:
+            args += ["--preheat_kernel=True", "--pool_size=1"]
+        self.log = open(log, "w")
+        self.process = subprocess.Popen([*args, str(root)], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"Voila did not start (log: {log})")
+
+    def url(self, notebook: str) -> str:
+        return f"http://127.0.0.1:{self.port}/voila/render/{notebook}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+        self.log.close()
+
+
+def time_to_interactive(browser, url: str) -> tuple[float, int]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    external = []
+    page.on("request", lambda request: external.append(request.url)
+            if urlparse(request.url).hostname not in ("127.0.0.1", "localhost", None) else None)
+    try:
+        page.goto(url, wait_until="commit", timeout=180_000)
+        page.wait_for_function(INTERACTIVE, timeout=180_000, polling=50)
+        return page.evaluate("performance.now()") / 1000, len(external)
+    finally:
+        page.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--refill", type=float, default=8.0, help="seconds for the preheated pool to refill")
+    args = parser.parse_args()
+    rounds = 1 if args.quick else args.rounds
+    manifest = json.loads((ROOT / "notebooks" / "dashboards.json").read_text())["dashboards"]
+    notebooks = [entry["notebook"] for entry in manifest]
+
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
+    folders = {}
+    for mode in ("default", "preheated"):
+        folders[mode] = work / mode
+        folders[mode].mkdir()
+        for notebook in notebooks:
+            shutil.copy(ROOT / "notebooks" / notebook, folders[mode] / notebook)
+    servers = {mode: Voila(folders[mode], mode == "preheated", work / f"{mode}.log") for mode in folders}
+    times = {mode: {notebook: [] for notebook in notebooks} for mode in servers}
+    external = 0
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            time.sleep(args.refill)  # the preheated pool's first kernels run their notebooks
+            for round_number in range(rounds):
+                for notebook in notebooks:
+                    for mode in ("default", "preheated"):
+                        seconds, outside = time_to_interactive(browser, servers[mode].url(notebook))
+                        times[mode][notebook].append(seconds)
+                        external += outside
+                    print(f"round {round_number + 1} {notebook}: default {times['default'][notebook][-1]:.2f} s, "
+                          f"preheated {times['preheated'][notebook][-1]:.2f} s", file=sys.stderr)
+                    time.sleep(args.refill)
+            browser.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    figures = {}
+    ratios = []
+    print(f"{'dashboard':32} {'default s':>10} {'preheated s':>12} {'ratio':>7}")
+    for notebook in notebooks:
+        default = statistics.median(times["default"][notebook])
+        preheated = statistics.median(times["preheated"][notebook])
+        ratios.append(default / preheated)
+        figures[notebook] = {"default_s": round(default, 2), "preheated_s": round(preheated, 2)}
+        print(f"{notebook:32} {default:10.2f} {preheated:12.2f} {default / preheated:7.2f}")
+    print(json.dumps({
+        "benchmark": "dashboard",
+        "rounds": rounds,
+        "load_average": round(os.getloadavg()[0], 2),
+        "dashboards": figures,
+        "external_requests": external,
+        "ratio": round(statistics.median(ratios), 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
