@@ -136,7 +136,7 @@ class LoadTestDashboard:
         self.table = w.Text(value=playground.loadtest_table if playground else "", description="Table",
                             placeholder="the DynamoDB table to load", style=WIDE, layout=w.Layout(width="32em"))
         self.name = w.Text(description="Run name", placeholder="optional", style=WIDE)
-        self.form_message = w.HTML(layout=w.Layout(max_width="40em"))
+        self.form_message = w.HTML()
         for control in self._form_controls():
             control.observe(lambda _change: self.validate(), "value")
 
@@ -148,8 +148,12 @@ class LoadTestDashboard:
         self.timer = RunTimer(label="Run time")
         self.progress = Progress(label="Load test", layout=w.Layout(display="none"))  # shown once a run starts
         self.notice = w.HTML(self._notice_html())
-        self.graph = LiveGraph(SERIES, title="Live statistics", y_label="per second", y2_label="latency (ms)",
-                               window=300.0)
+        self.graph = LiveGraph(SERIES, title="Rates (left) · latency percentiles (right)", y_label="per second", y2_label="latency (ms)",
+                               window=0.0)  # the whole run: most runs last seconds to minutes
+        # Each update redraws the tree collapsed, so whoever explores it can hold it still while the run goes on.
+        self.viewer_follows = w.Checkbox(value=True, indent=False,
+                                         description="Update with every interval (untick to explore)")
+        self.viewer_follows.observe(lambda change: self._show_live() if change["new"] else None, "value")
         self.viewer = JsonViewer({"note": "Start a run or load a past one to inspect its statistics here."},
                                  root_name="loadtest", height=420)
 
@@ -175,17 +179,17 @@ class LoadTestDashboard:
                 self.interval, self.table, self.name]
 
     def widget(self) -> w.Widget:
-        form = w.VBox([
+        workload = w.VBox([
             w.HTML("<b>Operation mix</b> (relative weights)"),
             w.HBox(list(self.weights.values())[:3]), w.HBox(list(self.weights.values())[3:]),
-            self.item_size, self.key_space, self.distribution,
-            self.model, self.concurrency, self.target_rate,
-            self.length, self.duration, self.requests, self.warmup, self.interval,
-            self.table, self.name,
+            self.item_size, self.key_space, self.distribution, self.table, self.name,
         ])
+        load = w.VBox([self.model, self.concurrency, self.target_rate, self.length, self.duration, self.requests,
+                       self.warmup, self.interval])
         return w.VBox([
             self.notice,
-            w.HBox([form, self.form_message]),
+            w.HBox([workload, load], layout=w.Layout(flex_flow="row wrap", grid_gap="0 2em")),
+            self.form_message,
             w.HBox([self.start_button, self.stop_button, self.timer]),
             self.progress,
             section_anchor("Live statistics"),
@@ -196,6 +200,7 @@ class LoadTestDashboard:
             self.comparison,
             self.figure,
             section_anchor("Inspect the statistics"),
+            self.viewer_follows,
             self.viewer,
         ])
 
@@ -305,7 +310,7 @@ class LoadTestDashboard:
         if test.warnings:
             self.form_message.value = problems_html(test.warnings)
         self._set_buttons()
-        self.viewer.data = self._live_view()
+        self._show_live()
         return test
 
     def stop(self) -> None:
@@ -324,11 +329,14 @@ class LoadTestDashboard:
             raise TimeoutError(f"the load test did not end within {timeout} s")
         return end
 
-    def _live_view(self) -> dict[str, Any]:
+    def _show_live(self) -> None:
+        if not self.running:
+            return
         test = self.test
         latest = self._live[-1] if self._live else {}
-        return {"run_id": test.run_id, "status": test.status, "table": test.table, "spec": test.spec.to_dict(),
-                "cumulative": latest.get("cumulative"), "intervals": list(self._live)}
+        self.viewer.data = {"run_id": test.run_id, "status": test.status, "table": test.table,
+                            "spec": test.spec.to_dict(), "cumulative": latest.get("cumulative"),
+                            "intervals": list(self._live)}
 
     def _on_record(self, record: dict[str, Any]) -> None:
         """The engine's subscriber (its delivery thread): push the record to the widgets."""
@@ -346,7 +354,8 @@ class LoadTestDashboard:
         message = f"{record['elapsed']:.1f} s · {what} · {record['throughput']:,.1f} req/s · p99 {p99:,.2f} ms"
         done = record["elapsed"] if spec.duration is not None else cumulative["requests"]
         self.progress.update(min(done, self.progress.total or done), message=message)
-        self.viewer.data = self._live_view()
+        if self.viewer_follows.value:
+            self._show_live()
 
     def _on_end(self, end: dict[str, Any]) -> None:
         self.timer.stop()
@@ -358,8 +367,12 @@ class LoadTestDashboard:
             self.progress.fail(f"Failed: {end.get('error', 'unknown error')} ({figures})")
         elif end.get("store_failures"):
             self.progress.fail(f"Ran, but storing failed: {'; '.join(end['store_failures'])} ({figures})")
-        else:
-            self.progress.succeed(f"{end['status'].capitalize()}: {figures}")
+        elif end["status"] == "finished":
+            self.progress.succeed(f"Finished: {figures}")
+        else:  # stopped: the bar stays where the run was stopped
+            with self.progress.hold_sync():
+                self.progress.message = f"{end['status'].capitalize()}: {figures}"
+                self.progress.state = "success"
         self._set_buttons()
         self.refresh_runs()
         try:

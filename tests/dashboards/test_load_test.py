@@ -65,6 +65,13 @@ def test_live_stats_reach_the_widgets_while_the_run_goes_on(playground):
         assert dashboard.viewer.data["cumulative"]["requests"] > 0
         assert any("requests measured" in message for message in seen)
         assert all(widget.disabled for widget in (dashboard.duration, dashboard.table, dashboard.start_button))
+        # held still for exploring: later intervals do not replace what the user is reading, until re-ticked
+        dashboard.viewer_follows.value = False
+        held = len(dashboard.viewer.data["intervals"])
+        wait_for(lambda: len(dashboard.graph._history) > held + 1, 20, "more intervals in the graph")
+        assert len(dashboard.viewer.data["intervals"]) == held
+        dashboard.viewer_follows.value = True
+        assert len(dashboard.viewer.data["intervals"]) > held
     finally:
         dashboard.stop()
         dashboard.wait(30)
@@ -80,6 +87,7 @@ def test_stop_mid_run_keeps_every_recorded_interval(playground):
 
     assert end["status"] == "stopped"
     assert dashboard.progress.state == "success" and dashboard.progress.message.startswith("Stopped:")
+    assert 0 < dashboard.progress.value < dashboard.progress.total == 60  # the bar stays where the run stopped
     stored = dashboard.store.load(end["run_id"])
     assert stored.status == "stopped" and len(stored.intervals) == end["intervals"] >= 2
     assert dashboard.viewer.data["summary"]["requests"] == end["cumulative"]["requests"] > 0
