@@ -18,6 +18,7 @@ import os
 from typing import Any, Mapping
 
 import ipywidgets as w
+import pandas as pd
 
 from profiler import playground as playground_env
 from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec, compare, default_store
@@ -79,16 +80,18 @@ def percentile_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
+COMPARED = {"name": "run", "status": "status", "model": "model", "requests": "requests", "throughput": "req/s",
+            "errors": "errors", "throttles": "throttles", **{f"{n}_ms": f"{n} ms" for n in PERCENTILES}}
+
+
 def comparison_table(rows: list[dict[str, Any]]) -> str:
-    header = ["run", "status", "model", "requests", "req/s", "errors", "throttles", *[f"{n} ms" for n in PERCENTILES]]
-    body = []
-    for row in rows:
-        cells = [row["name"] or row["run_id"], row["status"], row["model"], f"{row['requests']:,}",
-                 f"{row['throughput']:,.1f}", f"{row['errors']:,}", f"{row['throttles']:,}"]
-        cells += ["—" if row.get(f"{n}_us") is None else f"{row[f'{n}_us'] / 1000:,.2f}" for n in PERCENTILES]
-        body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-    return f"<table class='workbench-table'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    frame = pd.DataFrame(rows)
+    frame["name"] = frame["name"].where(frame["name"] != "", frame["run_id"])
+    for name in PERCENTILES:
+        frame[f"{name}_ms"] = frame[f"{name}_us"].astype(float) / 1000
+    frame = frame[list(COMPARED)].rename(columns=COMPARED)
+    return frame.to_html(classes="workbench-table", index=False, float_format=lambda v: f"{v:,.2f}", na_rep="—",
+                         border=0)
 
 
 def problems_html(problems: list[str]) -> str:
