@@ -94,8 +94,10 @@ def comparison_table(rows: list[dict[str, Any]]) -> str:
                          border=0)
 
 
-def problems_html(problems: list[str]) -> str:
+def problems_html(problems: list[str], *, warning: bool = False) -> str:
     items = "".join(f"<li>{html.escape(problem)}</li>" for problem in problems)
+    if warning:
+        return f"<ul class='workbench-warning' role='status'>{items}</ul>"
     return f"<ul class='workbench-error' role='alert'>{items}</ul>"
 
 
@@ -311,7 +313,7 @@ class LoadTestDashboard:
         total = (spec.warmup + spec.duration) if spec.duration is not None else spec.requests
         self.progress.update(0, total=total, message=f"Run {test.run_id} started on table {test.table}")
         if test.warnings:
-            self.form_message.value = problems_html(test.warnings)
+            self.form_message.value = problems_html(test.warnings, warning=True)
         self._set_buttons()
         self._show_live()
         return test

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from dashboards.load_test import VIEWER_ENV, LoadTestDashboard
-from profiler.loadtest import FileRunStore
+from profiler.loadtest import CapacityWarning, FileRunStore
 from tests.loadtest.conftest import aws_credentials, create_table, moto_url, playground, table_count  # noqa: F401
 from tests.support import wait_for
 
@@ -157,6 +157,16 @@ def test_every_problem_is_listed_and_a_missing_table_is_refused(playground):
     assert dashboard.start() is None
     assert "table &#x27;no-such-table&#x27; does not exist" in dashboard.form_message.value
     assert dashboard.store.list_runs() == [] and not dashboard.start_button.disabled
+
+
+def test_capacity_warnings_are_shown_when_the_run_starts(playground):
+    dashboard = LoadTestDashboard(playground=playground)
+    short_run(dashboard, model="open", target_rate=20_000.0, distribution="hot_key", length="requests", requests=5)
+    dashboard.weights["get"].value = 0
+    with pytest.warns(CapacityWarning):
+        assert dashboard.start() is not None
+    assert "hot partition" in dashboard.form_message.value and "workbench-warning" in dashboard.form_message.value
+    assert dashboard.wait(30)["status"] == "finished"
 
 
 def test_read_only_viewers_cannot_start_but_can_replay(playground, monkeypatch):
