@@ -34,7 +34,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -142,16 +142,22 @@ def _tagged_target_groups(elbv2: Any, hub_id: str) -> Iterable[tuple[str, str]]:
                 yield description["ResourceArn"], batch[description["ResourceArn"]]
 
 
-def reap(clients: stacks.AwsClients, users: Mapping[str, HubUser], *, hub_id: str, now: dt.datetime | None = None,
-         ttl_seconds: float | None = None, stuck_seconds: float = 3600.0, delete_idle: bool = False,
-         dry_run: bool = False, delete_timeout: float = 600.0, poll_interval: float = 5.0) -> Report:
-    """One pass: delete the stacks :func:`verdict` condemns, then target groups whose stack is gone."""
+def reap(clients: stacks.AwsClients, users: Callable[[], Mapping[str, HubUser]], *, hub_id: str,
+         now: dt.datetime | None = None, ttl_seconds: float | None = None, stuck_seconds: float = 3600.0,
+         delete_idle: bool = False, dry_run: bool = False, delete_timeout: float = 600.0,
+         poll_interval: float = 5.0) -> Report:
+    """One pass: delete the stacks :func:`verdict` condemns, then target groups whose stack is gone.
+
+    ``users`` is called *after* the stacks are listed: someone who signs up and logs in between the two
+    looks is then in the user list, so their brand-new stack is never taken for an orphan.
+    """
     now = now or dt.datetime.now(dt.timezone.utc)
     report = Report()
     client = stacks.StackClient(clients.cloudformation, clients.elbv2)
     live = hub_stacks(clients.cloudformation, hub_id)
+    known = users()
     for stack in live:
-        reason = verdict(stack, users, now, ttl_seconds=ttl_seconds, stuck_seconds=stuck_seconds,
+        reason = verdict(stack, known, now, ttl_seconds=ttl_seconds, stuck_seconds=stuck_seconds,
                          delete_idle=delete_idle)
         if reason is None:
             continue
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
                                         args.endpoint_url or config.effective_aws_endpoint)
     while True:
         try:
-            report = reap(clients, hub_users(args.api_url, token), hub_id=args.hub_id,
+            report = reap(clients, lambda: hub_users(args.api_url, token), hub_id=args.hub_id,
                           ttl_seconds=None if args.ttl_hours is None else args.ttl_hours * 3600,
                           stuck_seconds=args.stuck_minutes * 60, delete_idle=args.delete_idle, dry_run=args.dry_run)
             print(json.dumps(report.as_dict()), flush=True)

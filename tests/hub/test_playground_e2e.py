@@ -186,6 +186,11 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
 
     second = Hub(state, extra_env=settings)
     try:
+        # The hub's own reaper (a managed service) makes a pass when the hub starts: the orphan goes.
+        wait_for(lambda: "profiler-ghost" not in hub_stacks(outside_aws), 90, "the hub's reaper to remove the orphan")
+        leftover_groups = [g["TargetGroupName"] for g in aws(outside_aws, "elbv2").describe_target_groups()["TargetGroups"]]
+        assert "profiler-ghost" not in leftover_groups
+        # A pass by hand finds nothing else to delete and no error: every playground left has a living owner.
         admin, _ = second.login("boss", "correct horse battery")
         token = second.hub_api(admin, "POST", "/users/boss/tokens", json={"note": "reaper"}).json()["token"]
         reaped = subprocess.run(
@@ -194,11 +199,9 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
             env={"PATH": "/usr/bin:/bin", "JUPYTERHUB_API_TOKEN": token, **{k.upper(): v for k, v in HUB_KEYS.items()}},
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
         assert reaped.returncode == 0, reaped.stderr
-        report = json.loads(reaped.stdout.strip().splitlines()[-1])
-        assert report["errors"] == []
-        assert [stack for stack, _ in report["deleted"]] == ["profiler-ghost"]
+        assert json.loads(reaped.stdout.strip().splitlines()[-1]) == {"deleted": [], "target_groups": [], "errors": []}
         remaining = hub_stacks(outside_aws)
-        assert set(remaining) == {"profiler-kim"}  # every playground left has an owner on the hub
+        assert set(remaining) == {"profiler-kim"}
         kims_stack = remaining["profiler-kim"]["StackId"]
 
         browser, _ = second.login("kim", "correct horse battery")

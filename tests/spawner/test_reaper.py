@@ -120,7 +120,7 @@ async def test_a_pass_deletes_orphans_and_leftover_target_groups_and_keeps_the_r
     users = {"reap-busy": reaper.HubUser("reap-busy", True), "reap-idle": reaper.HubUser("reap-idle", False),
              "reap-gone-stack": reaper.HubUser("reap-gone-stack", False)}
 
-    report = await asyncio.to_thread(reaper.reap, clients, users, hub_id=HUB, poll_interval=0.01)
+    report = await asyncio.to_thread(reaper.reap, clients, lambda: users, hub_id=HUB, poll_interval=0.01)
 
     assert report.deleted == [("profiler-reap-ghost", "its owner 'reap-ghost' no longer exists on the hub")]
     assert [arn.split("/")[1] for arn in report.target_groups] == ["profiler-reap-gone-stack"]
@@ -150,3 +150,20 @@ def test_the_service_refuses_to_run_without_the_hubs_api():
     result = subprocess.run([sys.executable, "-m", "spawner.reaper", "--once"], env={"PATH": "/usr/bin:/bin"},
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "needs the hub's API" in result.stderr
+
+
+def test_users_are_read_after_the_stacks_so_a_brand_new_user_is_never_an_orphan(moto_endpoint):
+    looked = []
+
+    class Recording:
+        def __init__(self, real):
+            self.real = real
+
+        def get_paginator(self, name):
+            looked.append("stacks")
+            return self.real.get_paginator(name)
+
+    real = AwsClients.connect("us-east-1", moto_endpoint)
+    clients = AwsClients(Recording(real.cloudformation), real.elbv2, real.dynamodb, real.sts)
+    reaper.reap(clients, lambda: looked.append("users") or {}, hub_id="nobody-uses-this-hub", dry_run=True)
+    assert looked[:2] == ["stacks", "users"]
