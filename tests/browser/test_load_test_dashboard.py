@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from profiler import playground as playground_env
+from profiler.loadtest import LoadTest, WorkloadSpec
 from dashboards.load_test import VIEWER_ENV
 from tests.loadtest.conftest import aws_credentials, moto_url, playground  # noqa: F401 - moto and its tables
 from tests.support import REPO_ROOT, artifact_path, wait_for
@@ -70,3 +71,29 @@ def test_start_follow_stop_and_find_the_run(voila, page, playground_environment)
     expect(start).to_be_enabled()
     page.locator("#inspect-the-statistics").scroll_into_view_if_needed()
     page.screenshot(path=str(artifact_path("load-test-dashboard-stopped.png")))
+
+
+def test_a_viewer_cannot_start_but_replays_recorded_runs(voila, page, playground_environment, monkeypatch):
+    recorded = LoadTest(WorkloadSpec(operations={"put": 1}, requests=30, concurrency=2, interval=0.2, name="owner's run"),
+                        playground=playground_environment)
+    recorded.start()
+    assert recorded.wait(30)["status"] == "finished"
+    monkeypatch.setenv(VIEWER_ENV, "1")  # what the sharing setup sets for a viewer's server
+
+    server = voila({"load_test.ipynb": NOTEBOOK})
+    page.goto(server.url("load_test.ipynb"), wait_until="commit", timeout=120_000)
+    start = page.get_by_role("button", name=re.compile(r"^\W*Start$"))
+    start.wait_for(timeout=90_000)
+    expect(start).to_be_disabled()
+    expect(page.get_by_text("Read-only.")).to_be_visible()
+    assert "spend the owner's AWS" in start.get_attribute("title")
+
+    past_runs = page.locator(".widget-select-multiple select")
+    listed = past_runs.locator("option", has_text="owner's run (finished)")
+    expect(listed).to_have_count(1)
+    past_runs.select_option(listed.get_attribute("value"))
+    page.get_by_role("button", name=re.compile("Load into graph")).click()
+    graph = page.locator(".pw-live-graph")
+    wait_for(lambda: points(graph) == len([r for r in recorded.intervals if r["seconds"] > 0]), 15,
+             "the recorded run in the graph")
+    expect(page.get_by_text(f"Loaded {recorded.run_id} (finished): 30 requests")).to_be_visible()
