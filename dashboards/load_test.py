@@ -22,7 +22,7 @@ import pandas as pd
 
 from profiler import playground as playground_env
 from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec, compare, default_store
-from profiler.loadtest.spec import DISTRIBUTIONS
+from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
 from profiler.loadtest.stats import PERCENTILES
 from profiler.playground import NoPlayground, Playground
 from widgets import Figure, JsonViewer, LiveGraph, Progress, RunTimer, section_anchor
@@ -130,7 +130,7 @@ class LoadTestDashboard:
                                        description="Key distribution", style=WIDE)
         self.model = w.ToggleButtons(options=[("Closed: N in flight", "closed"), ("Open: target rate", "open")],
                                      value="closed", description="Load model", style=WIDE)
-        self.concurrency = w.IntText(value=8, description="Concurrency", style=WIDE)
+        self.concurrency = w.IntText(value=DEFAULT_CONCURRENCY, description="Concurrency", style=WIDE)
         self.target_rate = w.FloatText(value=50.0, description="Target rate (req/s)", style=WIDE)
         self.length = w.ToggleButtons(options=[("Duration", "duration"), ("Request count", "requests")],
                                       value="duration", description="Length", style=WIDE)
@@ -153,8 +153,8 @@ class LoadTestDashboard:
         self.timer = RunTimer(label="Run time")
         self.progress = Progress(label="Load test", layout=w.Layout(display="none"))  # shown once a run starts
         self.notice = w.HTML(self._notice_html())
-        self.graph = LiveGraph(SERIES, title="Rates (left) · latency percentiles (right)", y_label="per second", y2_label="latency (ms)",
-                               window=0.0)  # the whole run: most runs last seconds to minutes
+        self.graph = LiveGraph(SERIES, title="Rates (left) · latency percentiles (right)", y_label="per second",
+                               y2_label="latency (ms)", window=0.0)  # 0: the whole run, which lasts minutes at most
         # Each update redraws the tree collapsed, so whoever explores it can hold it still while the run goes on.
         self.viewer_follows = w.Checkbox(value=True, indent=False,
                                          description="Update with every interval (untick to explore)")

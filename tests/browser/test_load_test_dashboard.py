@@ -74,8 +74,8 @@ def test_start_follow_stop_and_find_the_run(voila, page, playground_environment)
 
 
 def test_a_viewer_cannot_start_but_replays_recorded_runs(voila, page, playground_environment, monkeypatch):
-    recorded = LoadTest(WorkloadSpec(operations={"put": 1}, requests=30, concurrency=2, interval=0.2, name="owner's run"),
-                        playground=playground_environment)
+    spec = WorkloadSpec(operations={"put": 1}, requests=30, concurrency=2, interval=0.2, name="owner's run")
+    recorded = LoadTest(spec, playground=playground_environment)
     recorded.start()
     assert recorded.wait(30)["status"] == "finished"
     monkeypatch.setenv(VIEWER_ENV, "1")  # what the sharing setup sets for a viewer's server
