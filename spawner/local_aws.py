@@ -40,8 +40,8 @@ async def answers(endpoint: str, timeout: float = 2.0) -> bool:
     """True when something answers HTTP at ``endpoint`` (any status: a 404 is still a live server)."""
     try:
         await AsyncHTTPClient().fetch(f"{endpoint}/moto-api/", request_timeout=timeout, raise_error=True)
-    except HTTPClientError:
-        return True
+    except HTTPClientError as error:
+        return error.code != 599  # 599: tornado's own timeout or refused connection, nothing answered
     except (OSError, asyncio.TimeoutError):
         return False
     return True
