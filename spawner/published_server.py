@@ -31,13 +31,18 @@ _ASSETS = (
     rf"voila/query/{_KERNEL_ID}",  # the preheated kernel's request-info socket
     rf"api/kernels/{_KERNEL_ID}/channels",
 )
+# Voila's widget manager reads its kernel's model; shutting the kernel down or restarting it stays closed.
+_READ_ONLY = (rf"api/kernels/{_KERNEL_ID}",)
 
 
 def allowed_paths(notebook: str) -> re.Pattern:
-    """Paths below the server's base URL that stay reachable."""
+    """Paths below the server's base URL that stay reachable, whatever the method."""
     dashboard = re.escape(f"voila/render/dashboards/{notebook}")
     # "api" alone answers the server's version, which the hub reads when the server starts
     return re.compile("|".join(["", "api", "oauth_callback", dashboard, *_ASSETS]))
+
+
+READ_ONLY_PATHS = re.compile("|".join(_READ_ONLY))
 
 
 class OutsideDashboard(Matcher):
@@ -47,8 +52,10 @@ class OutsideDashboard(Matcher):
 
     def match(self, request: HTTPServerRequest) -> dict | None:
         path = request.path if request.path.endswith("/") or request.path != self.base_url[:-1] else self.base_url
-        if path.startswith(self.base_url) and self.allowed.fullmatch(path[len(self.base_url) :]):
-            return None
+        if path.startswith(self.base_url):
+            below = path[len(self.base_url) :]
+            if self.allowed.fullmatch(below) or (request.method == "GET" and READ_ONLY_PATHS.fullmatch(below)):
+                return None
         return {}
 
 

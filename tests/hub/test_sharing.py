@@ -18,15 +18,18 @@ import psutil
 import pytest
 import requests
 import websocket
+from playwright.sync_api import expect
 
 from spawner.settings import load
 from tests.hub.harness import Hub, xsrf_from
+from tests.support import artifact_path
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
 SERVER = "dash-query-optimization"
 DASHBOARD_TEXT = "Run one workload under several loading strategies"
 REVOCATION_SECONDS = load({}).share_revocation_seconds  # the documented default the hub runs with
+PASSWORD = "correct horse battery"  # the harness signs everyone up with it
 SHORTEST_CODE_SECONDS = 60  # JupyterHub's lower bound for a share code's lifetime
 
 
@@ -159,6 +162,12 @@ def test_shared_viewer_uses_the_dashboard_and_reaches_nothing_else(published, tm
     assert any(r["msg_type"] == "comm_info_reply" and r["parent_header"].get("msg_id") == probe for r in replies)
     assert not [r for r in replies if r["parent_header"].get("msg_id") == execute]
     assert not marker.exists()
+    # the page's kernel can be read (Voila's widget manager does) but not stopped, restarted or interrupted
+    assert bob.get(f"{published.base}api/kernels/{kernel_id}", timeout=30).status_code == 200
+    for method, path in (("DELETE", ""), ("POST", "/restart"), ("POST", "/interrupt")):
+        response = bob.request(method, f"{published.base}api/kernels/{kernel_id}{path}",
+                               headers={"X-XSRFToken": server_xsrf}, timeout=30)
+        assert response.status_code == 403, (method, path, response.status_code)
 
     # the published server tells dashboards they are viewed (no actions that spend the owner's AWS); Lab doesn't
     environments = {}
@@ -227,3 +236,52 @@ def test_only_offered_dashboards_can_be_published(published):
         assert "No dashboard to publish as" in response.text or response.status_code >= 400
     model = hub.hub_api(alice, "GET", "/users/alice").json()["servers"].get("dash-not-a-dashboard", {})
     assert not model.get("ready")
+
+
+def log_in(context, hub: Hub, username: str):
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login?next=/hub/home")
+    page.fill("#username_input", username)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home", timeout=60_000)
+    return page
+
+
+@pytest.mark.browser
+def test_in_the_browser_the_owner_shares_the_viewer_runs_it_and_the_owner_revokes(published, browser):
+    hub = published.hub
+    hub.signup("grace", PASSWORD)
+    owner_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    viewer_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        viewer = log_in(viewer_context, hub, "grace")  # the hub knows people once they have logged in
+        owner = log_in(owner_context, hub, "alice")
+        box = owner.locator(f'.workbench-publication[data-server="{SERVER}"]')
+        box.locator('input[name="share-with"]').fill("grace")
+        box.get_by_role("button", name="Share", exact=True).click()
+        box.locator('[data-action="revoke"][data-user="grace"]').wait_for(timeout=30_000)
+        box.get_by_role("button", name="Make a share link").click()
+        expect(box.locator(".workbench-share-code")).to_contain_text("/hub/accept-share?code=", timeout=30_000)
+
+        viewer.reload()
+        refused_assets: list[str] = []
+        viewer.on("response", lambda r: refused_assets.append(r.url) if r.status == 403 else None)
+        viewer.locator(f'a[data-shared-server="alice/{SERVER}"]').click()
+        viewer.get_by_role("button", name="Authorize").click()  # JupyterHub asks once before opening a shared server
+        run = viewer.get_by_role("button", name="Run comparison")
+        run.wait_for(timeout=120_000)
+        run.click()  # widgets work for a viewer: the click reaches the kernel and the run's progress comes back
+        viewer.wait_for_selector(".pw-progress-message:has-text('Compared 6 strategies')", timeout=240_000)
+        assert refused_assets == [], refused_assets
+        viewer.screenshot(path=str(artifact_path("shared-dashboard-viewer.png")))
+
+        owner.reload()
+        box.locator('[data-action="revoke"][data-user="grace"]').click()
+        box.locator('[data-action="revoke"][data-user="grace"]').wait_for(state="detached", timeout=30_000)
+        time.sleep(REVOCATION_SECONDS + 2)
+        viewer.reload()
+        expect(viewer.get_by_text(DASHBOARD_TEXT)).to_have_count(0)
+    finally:
+        owner_context.close()
+        viewer_context.close()
