@@ -92,3 +92,28 @@ def test_admin_approval_setting_holds_new_accounts_until_approved(start_hub):
     assert admin.get(f"{hub.url}/hub/authorize/newcomer", timeout=10).status_code == 200
     _, login = hub.login("newcomer", PASSWORD)
     assert login.status_code == 302
+
+
+def test_many_sign_ups_at_once_do_not_stall_the_hub(shared_hub):
+    """Password hashing (bcrypt, ~0.25 s each) runs in worker threads: the hub keeps answering meanwhile."""
+    import threading
+    import time
+
+    import requests
+
+    results: list[int] = []
+    workers = [
+        threading.Thread(target=lambda n=n: results.append(shared_hub.signup(f"crowd{n}", PASSWORD).status_code))
+        for n in range(12)
+    ]
+    for worker in workers:
+        worker.start()
+    slowest = 0.0
+    while any(worker.is_alive() for worker in workers):
+        began = time.monotonic()
+        requests.get(f"{shared_hub.url}/hub/health", timeout=30)
+        slowest = max(slowest, time.monotonic() - began)
+    for worker in workers:
+        worker.join()
+    assert results == [200] * 12
+    assert slowest < 1.5, f"the hub stalled for {slowest:.2f} s while people signed up"
