@@ -79,8 +79,9 @@ def test_the_session_policy_fits_stss_size_limit(two_playgrounds):
 
 
 def test_the_users_boto3_sees_refreshable_process_credentials(tmp_path, monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)  # the user's server has none of these
+    # the user's server has none of these; a region set by other tests would hide the config file's
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(key, raising=False)
     files = credentials.CredentialFiles(tmp_path / "user")
     scoped = credentials.ScopedCredentials("ASIAUSER", "secret", "token", SOON + dt.timedelta(days=3650))
     files.write(scoped, "eu-west-1")
