@@ -168,6 +168,8 @@ c.Spawner.pre_spawn_hook = before_each_start
 # --- sharing dashboards -----------------------------------------------------------------------------------------
 # A published dashboard is the named server dash-<notebook stem>, restricted to that one Voila page; owners share
 # it through JupyterHub's sharing API (spawner/sharing.py says what is and is not reachable).
+from tornado.web import HTTPError  # noqa: E402
+
 from spawner import sharing  # noqa: E402
 
 c.JupyterHub.allow_named_servers = True
@@ -179,7 +181,10 @@ c.JupyterHub.template_vars["workbench_share_revocation_seconds"] = settings.shar
 
 async def before_each_start_publishing(spawner):
     """Servers named dash-* start as their dashboard only; every server gets the usual preparation first."""
-    dashboard = sharing.published_dashboard(spawner.name, offered_dashboards)  # unknown dash-* names fail here
+    try:
+        dashboard = sharing.published_dashboard(spawner.name, offered_dashboards)
+    except sharing.PublishError as error:
+        raise HTTPError(400, str(error)) from None  # shown to the person, not a bare "Internal Server Error"
     await before_each_start(spawner)
     if dashboard is None:
         return

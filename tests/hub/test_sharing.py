@@ -94,6 +94,52 @@ def accept_code(hub: Hub, browser: requests.Session, code: dict) -> requests.Res
     )
 
 
+KERNEL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class KernelSocket:
+    """The kernel websocket of a Voila page a viewer opened, spoken to directly as a hostile page could."""
+
+    def __init__(self, browser: requests.Session, server_url: str, page_html: str):
+        self.kernel_id = KERNEL_ID.search(page_html).group(0)
+        self.cookies = "; ".join(f"{c.name}={c.value}" for c in browser.cookies if c.path != "/hub/")
+        self.url = f"{server_url.replace('http', 'ws', 1)}api/kernels/{self.kernel_id}/channels"
+        self.received: list[dict] = []
+
+    def __enter__(self) -> "KernelSocket":
+        self.socket = websocket.create_connection(self.url, cookie=self.cookies, timeout=30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.socket.close()
+
+    def send(self, msg_type: str, content: dict, metadata: dict | None = None) -> str:
+        msg_id = uuid.uuid4().hex
+        header = {"msg_id": msg_id, "msg_type": msg_type, "username": "viewer", "session": "s", "version": "5.3"}
+        self.socket.send(json.dumps({"channel": "shell", "header": header, "parent_header": {},
+                                     "metadata": metadata or {}, "content": content}))
+        return msg_id
+
+    def wait_for(self, condition, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.socket.settimeout(max(0.1, deadline - time.monotonic()))
+            message = json.loads(self.socket.recv())
+            self.received.append(message)
+            if condition(message):
+                return message
+        raise AssertionError(f"no such message within {timeout} s")
+
+    def collect(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                self.socket.settimeout(max(0.1, deadline - time.monotonic()))
+                self.received.append(json.loads(self.socket.recv()))
+        except websocket.WebSocketTimeoutException:
+            pass
+
+
 def test_shared_viewer_uses_the_dashboard_and_reaches_nothing_else(published, tmp_path):
     hub, alice = published.hub, published.alice
     bob = hub.signup_and_login("bob")
@@ -130,38 +176,16 @@ def test_shared_viewer_uses_the_dashboard_and_reaches_nothing_else(published, tm
         assert response.status_code in (403, 404) and "JupyterLab" not in response.text, (path, response.status_code)
 
     # the page's own kernel passes widget messages but drops code to execute
-    kernel_id = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", page.text).group(0)
     marker = tmp_path / "executed-by-viewer"
-    cookies = "; ".join(f"{c.name}={c.value}" for c in bob.cookies if c.path.startswith("/user/alice/"))
-    socket = websocket.create_connection(
-        f"{published.base.replace('http', 'ws', 1)}api/kernels/{kernel_id}/channels", cookie=cookies, timeout=30
-    )
-    try:
-        def send(msg_type: str, content: dict) -> str:
-            msg_id = uuid.uuid4().hex
-            header = {"msg_id": msg_id, "msg_type": msg_type, "username": "bob", "session": "s", "version": "5.3"}
-            socket.send(json.dumps({"channel": "shell", "header": header, "parent_header": {}, "metadata": {},
-                                    "content": content}))
-            return msg_id
-
-        execute = send("execute_request", {"code": f"open({str(marker)!r}, 'w').write('x')", "silent": False})
-        probe = send("comm_info_request", {})
-        replies = []
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any(r["parent_header"].get("msg_id") == probe for r in replies):
-            replies.append(json.loads(socket.recv()))
-        time.sleep(1)  # an execute_request sent before the probe would have been answered by now
-        socket.settimeout(1)
-        try:
-            while True:
-                replies.append(json.loads(socket.recv()))
-        except websocket.WebSocketTimeoutException:
-            pass
-    finally:
-        socket.close()
-    assert any(r["msg_type"] == "comm_info_reply" and r["parent_header"].get("msg_id") == probe for r in replies)
-    assert not [r for r in replies if r["parent_header"].get("msg_id") == execute]
+    with KernelSocket(bob, published.base, page.text) as kernel:
+        execute = kernel.send("execute_request", {"code": f"open({str(marker)!r}, 'w').write('x')", "silent": False})
+        probe = kernel.send("comm_info_request", {})
+        kernel.wait_for(lambda message: message["parent_header"].get("msg_id") == probe)
+        kernel.collect(seconds=1)  # an execute_request sent before the probe would have been answered by now
+    assert any(m["msg_type"] == "comm_info_reply" for m in kernel.received)
+    assert not [m for m in kernel.received if m["parent_header"].get("msg_id") == execute]
     assert not marker.exists()
+    kernel_id = kernel.kernel_id
     # the page's kernel can be read (Voila's widget manager does) but not stopped, restarted or interrupted
     assert bob.get(f"{published.base}api/kernels/{kernel_id}", timeout=30).status_code == 200
     for method, path in (("DELETE", ""), ("POST", "/restart"), ("POST", "/interrupt")):
@@ -228,15 +252,9 @@ def test_a_share_code_admits_whoever_accepts_it_until_it_expires(published):
 def test_only_offered_dashboards_can_be_published(published):
     hub, alice = published.hub, published.alice
     response = hub.hub_api(alice, "POST", "/users/alice/servers/dash-not-a-dashboard")
-    if response.status_code in (201, 202):
-        progress = alice.get(f"{hub.url}/hub/api/users/alice/servers/dash-not-a-dashboard/progress",
-                             headers={"X-XSRFToken": hub.hub_xsrf(alice)}, timeout=60).text
-        assert "No dashboard to publish as 'dash-not-a-dashboard'" in progress
-    else:
-        assert "No dashboard to publish as" in response.text or response.status_code >= 400
-    model = hub.hub_api(alice, "GET", "/users/alice").json()["servers"].get("dash-not-a-dashboard", {})
-    assert not model.get("ready")
-
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("No dashboard to publish as 'dash-not-a-dashboard'")
+    assert "dash-not-a-dashboard" not in hub.hub_api(alice, "GET", "/users/alice").json()["servers"]
 
 def log_in(context, hub: Hub, username: str):
     page = context.new_page()
@@ -285,3 +303,37 @@ def test_in_the_browser_the_owner_shares_the_viewer_runs_it_and_the_owner_revoke
     finally:
         owner_context.close()
         viewer_context.close()
+
+
+def test_a_viewer_cannot_start_a_load_test_even_with_a_forged_click(published):
+    """The load-test dashboard's Start would spend the owner's AWS: off for viewers, and a click message sent
+    straight to the kernel (the disabled button is only a browser-side state) is refused too."""
+    hub, alice = published.hub, published.alice
+    response = hub.hub_api(alice, "POST", "/users/alice/servers/dash-load-test")
+    assert response.status_code in (201, 202), response.text
+    wait_until_ready(hub, alice, "alice", "dash-load-test")
+    ivan = hub.signup_and_login("ivan")
+    assert hub.hub_api(alice, "POST", "/shares/alice/dash-load-test", json={"user": "ivan"}).status_code == 200
+    server = f"{hub.url}/user/alice/dash-load-test/"
+    page = open_page(ivan, server)
+    assert page.status_code == 200 and "Read-only." in unescape(page.text), page.text[:500]
+
+    with KernelSocket(ivan, server, page.text) as kernel:
+        control = uuid.uuid4().hex
+        kernel.send("comm_open", {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}},
+                    {"version": "1.0.0"})
+        kernel.send("comm_msg", {"comm_id": control, "data": {"method": "request_states"}})
+        states = kernel.wait_for(lambda m: m["msg_type"] == "comm_msg"
+                                 and m["content"]["data"].get("method") == "update_states")["content"]["data"]["states"]
+        buttons = {model["state"].get("description"): model_id for model_id, model in states.items()
+                   if model["model_name"] == "ButtonModel"}
+        assert states[buttons["Start"]]["state"]["disabled"] is True
+        kernel.received.clear()
+        kernel.send("comm_msg", {"comm_id": buttons["Start"], "data": {"method": "custom", "content": {"event": "click"}}})
+        kernel.wait_for(lambda m: m["msg_type"] == "comm_msg" and "Start is off" in json.dumps(m["content"]["data"]))
+        kernel.collect(seconds=2)
+    # refused with the read-only note, and no run began (a started run enables Stop)
+    stop_enabled = [m for m in kernel.received if m["msg_type"] == "comm_msg"
+                    and m["content"].get("comm_id") == buttons["Stop"]
+                    and m["content"]["data"].get("state", {}).get("disabled") is False]
+    assert stop_enabled == []
