@@ -263,7 +263,13 @@ def test_in_the_browser_the_owner_shares_the_viewer_runs_it_and_the_owner_revoke
         box.get_by_role("button", name="Share", exact=True).click()
         box.locator('[data-action="revoke"][data-user="grace"]').wait_for(timeout=30_000)
         box.get_by_role("button", name="Make a share link").click()
-        expect(box.locator(".workbench-share-code")).to_contain_text("/hub/accept-share?code=", timeout=30_000)
+        link = box.locator(".workbench-share-code")
+        expect(link).to_contain_text("/hub/accept-share?code=", timeout=30_000)
+        code = re.search(r"code=([\w-]+)", link.inner_text()).group(1)
+        box.get_by_role("button", name="Revoke unused share links").click()
+        expect(link).to_have_text("Unused share links revoked.", timeout=30_000)
+        accepted = accept_code(hub, hub.signup_and_login("judy"), {"code": code, "accept_url": f"/hub/accept-share?code={code}"})
+        assert accepted.status_code in (403, 404), accepted.status_code
 
         viewer.reload()
         refused_assets: list[str] = []
