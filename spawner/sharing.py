@@ -9,7 +9,9 @@ dashboards turn off actions that would spend the owner's AWS.
 
 Owners share such a server through JupyterHub's sharing API (``/hub/api/shares/{owner}/{server}``, share codes
 at ``/hub/api/share-codes/...`` accepted at ``/hub/accept-share``). A share grants access to the whole
-server, which is why the server itself must be the restricted one. After a revoke, a viewer who already
+server, which is why the server itself must be the restricted one. Share with users, not groups: JupyterHub 6.1.1
+records a group share, but the members' OAuth tokens for the server do not carry it, so the server refuses them
+(a strict xfail in tests/hub/test_sharing.py notices when that is fixed). After a revoke, a viewer who already
 opened the dashboard keeps it for at most the server's auth cache age (``WORKBENCH_SHARE_REVOCATION_SECONDS``).
 """
 
