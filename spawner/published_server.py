@@ -19,7 +19,8 @@ from tornado import web
 from tornado.httputil import HTTPServerRequest
 from tornado.routing import Matcher, Rule
 
-DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"  # spawner.sharing sets it
+from spawner.sharing import DASHBOARD_VARIABLE
+
 _KERNEL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _ASSETS = (
     r"voila/static/.*",

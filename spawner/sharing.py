@@ -18,10 +18,10 @@ opened the dashboard keeps it for at most the server's auth cache age (``WORKBEN
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Iterable
+from urllib.parse import quote
 
 from spawner.dashboards import FOLDER, Dashboard
 
@@ -79,7 +79,6 @@ class PublishedServer:
     args: list[str]
     environment: dict[str, str]
     default_url: str
-    extensions: dict[str, bool] = field(default_factory=dict)
 
 
 def published_server(dashboard: Dashboard, auth_cache_seconds: int) -> PublishedServer:
@@ -94,7 +93,7 @@ def published_server(dashboard: Dashboard, auth_cache_seconds: int) -> Published
         f"--HubOAuth.cache_max_age={auth_cache_seconds}",
     ]
     environment = {DASHBOARD_VARIABLE: dashboard.notebook, VIEWER_VARIABLE: "1"}
-    return PublishedServer(args, environment, render_path(dashboard), extensions)
+    return PublishedServer(args, environment, render_path(dashboard))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@ which shares make the "Shared with me" list. (test_sharing.py checks the same th
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -97,3 +100,15 @@ def test_shared_with_me_lists_each_published_dashboard_once_and_leaves_other_ser
         ("Query optimization", "alice", "/user/alice/dash-query-optimization/"),
     ]
     assert shared_with([share("o'brien", "dash-load-test")], [LOAD])[0].url == "/user/o%27brien/dash-load-test/"
+
+
+def test_a_published_server_that_is_not_told_its_dashboard_refuses_to_start(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PUBLISHED_DASHBOARD"}
+    server = subprocess.run(
+        [sys.executable, "-m", "jupyter_server", "--ServerApp.jpserver_extensions=spawner.published_server=True",
+         "--ServerApp.reraise_server_extension_failures=True", "--ServerApp.port=0", "--ServerApp.open_browser=False",
+         f"--ServerApp.root_dir={tmp_path}"],
+        env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert server.returncode != 0
+    assert "WORKBENCH_PUBLISHED_DASHBOARD is not set: refusing to run a published server unrestricted" in server.stderr
