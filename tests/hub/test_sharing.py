@@ -61,6 +61,13 @@ def wait_until_ready(hub: Hub, browser: requests.Session, user: str, server: str
     raise AssertionError(f"{user}/{server} not ready after {timeout} s:\n{hub.log()[-3000:]}")
 
 
+def wait_until(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def sharing_hub(tmp_path_factory):
     """The module's hub, with an admin who can make groups."""
@@ -280,7 +287,7 @@ def log_in(context, hub: Hub, username: str):
 
 
 @pytest.mark.browser
-def test_in_the_browser_the_owner_shares_the_viewer_runs_it_and_the_owner_revokes(published, browser):
+def test_in_the_browser_owner_shares_viewer_runs_it_owner_revokes_and_publishes_another(published, browser):
     hub = published.hub
     hub.signup("grace", PASSWORD)
     owner_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -319,6 +326,14 @@ def test_in_the_browser_the_owner_shares_the_viewer_runs_it_and_the_owner_revoke
         time.sleep(REVOCATION_SECONDS + 2)
         viewer.reload()
         expect(viewer.get_by_text(DASHBOARD_TEXT)).to_have_count(0)
+
+        # publishing from the home page: the spawn page, then the dashboard on its own server
+        owner.locator('.workbench-publication[data-server="dash-caching"] [data-action="publish"]').click()
+        owner.wait_for_url("**/user/alice/dash-caching/voila/render/dashboards/caching.ipynb", timeout=120_000)
+        owner.goto(f"{hub.url}/hub/home")
+        owner.locator('.workbench-publication[data-server="dash-caching"]').get_by_role(
+            "button", name="Stop publishing").click()
+        wait_until(lambda: "dash-caching" not in hub.hub_api(published.alice, "GET", "/users/alice").json()["servers"])
     finally:
         owner_context.close()
         viewer_context.close()
