@@ -25,7 +25,7 @@ from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec
 from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
 from profiler.loadtest.stats import PERCENTILES
 from profiler.playground import NoPlayground, Playground
-from widgets import Figure, JsonViewer, LiveGraph, Progress, RunTimer, section_anchor
+from widgets import Figure, JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
 
 VIEWER_ENV = "WORKBENCH_DASHBOARD_VIEWER"  # set by the sharing setup for a viewer's (Voila-only) server
 READ_ONLY_NOTE = ("This is a shared view: starting a load test would spend the owner's AWS, so Start is off. "
@@ -207,6 +207,7 @@ class LoadTestDashboard:
             section_anchor("Inspect the statistics"),
             self.viewer_follows,
             self.viewer,
+            RequestTiming(label="Server time for this dashboard"),
         ])
 
     def _notice_html(self) -> str:
