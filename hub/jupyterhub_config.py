@@ -189,7 +189,8 @@ async def before_each_start_publishing(spawner):
     if dashboard is None:
         return
     published = sharing.published_server(dashboard, settings.share_revocation_seconds)
-    spawner.args = [*spawner.args, *published.args]
+    # the spawner object lives on across restarts of this server: add the arguments once
+    spawner.args = [*(arg for arg in spawner.args if arg not in published.args), *published.args]
     spawner.environment = {**spawner.environment, **published.environment}
     spawner.default_url = published.default_url
 
