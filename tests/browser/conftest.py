@@ -66,3 +66,45 @@ def voila(tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+class JupyterLabServer:
+    """A JupyterLab server over a folder of notebooks, with its own settings and workspaces."""
+
+    TOKEN = "workbench-test"
+
+    def __init__(self, root: Path, log_path: Path):
+        self.root = root
+        self.port = free_port()
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={self.port}",
+                "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}",
+                f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={root.parent / 'lab-settings'}",
+                f"--LabApp.workspaces_dir={root.parent / 'lab-workspaces'}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{self.port}/api/status?token={self.TOKEN}", timeout=1).ok,
+            60,
+            "JupyterLab",
+        )
+
+    def open_and_run_all(self, page, notebook: str) -> None:
+        """Open ``notebook`` in JupyterLab and run all its cells once the kernel is idle."""
+        page.goto(f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?token={self.TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # cells sent earlier are lost
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()

@@ -4,19 +4,15 @@ belong to JupyterLab (its notebook panel scrolls, and its shortcuts listen to Es
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import requests
 
-from tests.support import REPO_ROOT, free_port, wait_for
+from tests.browser.conftest import JupyterLabServer
+from tests.support import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DEMO = REPO_ROOT / "notebooks" / "widgets_inspect_demo.ipynb"
-TOKEN = "widgets-test"
 
 
 @pytest.fixture(scope="module")
@@ -25,37 +21,17 @@ def lab_page(browser, tmp_path_factory):
     notebooks = root / "notebooks"
     notebooks.mkdir()
     shutil.copy(DEMO, notebooks / DEMO.name)
-    port = free_port()
-    log = open(root / "lab.log", "w")
-    lab = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={notebooks}",
-            f"--LabApp.user_settings_dir={root / 'settings'}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    lab = JupyterLabServer(notebooks, root / "lab.log")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     try:
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=1).ok, 60, "JupyterLab")
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/{DEMO.name}?token={TOKEN}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # cells sent earlier are lost
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_text("Run All Cells", exact=True).click()
+        lab.open_and_run_all(page, DEMO.name)
         page.wait_for_selector(".jv-row", timeout=60_000)
         yield page
     finally:
         context.close()
-        lab.terminate()
-        try:
-            lab.wait(10)
-        except subprocess.TimeoutExpired:
-            lab.kill()
-        log.close()
+        lab.stop()
 
 
 def test_scroll_to_brings_the_section_to_the_top_of_the_notebook_panel(lab_page):
