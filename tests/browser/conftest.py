@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,22 @@ import requests
 from tests.support import free_port, wait_for
 
 
-class VoilaServer:
+class ServerProcess:
+    """A server the tests started as a child process, with its output in a log file."""
+
+    process: subprocess.Popen
+    log: object
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+class VoilaServer(ServerProcess):
     """One Voila process serving a folder of notebooks, with a kernel per page load."""
 
     def __init__(self, root: Path, log_path: Path):
@@ -40,13 +56,6 @@ class VoilaServer:
         suffix = f"voila/render/{notebook}" if notebook else ""
         return f"http://127.0.0.1:{self.port}/{suffix}"
 
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 @pytest.fixture
@@ -68,7 +77,7 @@ def voila(tmp_path):
         server.stop()
 
 
-class JupyterLabServer:
+class JupyterLabServer(ServerProcess):
     """A JupyterLab server over a folder of notebooks, with its own settings and workspaces."""
 
     TOKEN = "workbench-test"
@@ -101,10 +110,20 @@ class JupyterLabServer:
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+
+@contextmanager
+def voila_page(browser, folder: Path, notebook: Path, ready: str, *, height: int = 900, clipboard: bool = False):
+    """A page showing ``notebook`` from its own Voila, once ``ready`` (a selector) is on it; for module fixtures."""
+    (folder / notebook.name).write_bytes(notebook.read_bytes())
+    server = VoilaServer(folder, folder.parent / f"{folder.name}_voila.log")
+    context = browser.new_context(viewport={"width": 1280, "height": height})
+    if clipboard:
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    try:
+        page.goto(server.url(notebook.name))
+        page.wait_for_selector(ready, timeout=60_000)
+        yield page
+    finally:
+        context.close()
+        server.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import VoilaServer
+from tests.browser.conftest import voila_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,19 +21,9 @@ DEEP = ".viewer-deep"
 
 @pytest.fixture(scope="module")
 def viewer_page(browser, tmp_path_factory):
-    root = tmp_path_factory.mktemp("json_viewer")
-    (root / NOTEBOOK.name).write_bytes(NOTEBOOK.read_bytes())
-    server = VoilaServer(root, root.parent / "json_viewer_voila.log")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    try:
-        page.goto(server.url(NOTEBOOK.name))
-        page.wait_for_selector(f"{DEEP} .jv-row", timeout=60_000)
+    folder = tmp_path_factory.mktemp("json_viewer")
+    with voila_page(browser, folder, NOTEBOOK, f"{DEEP} .jv-row", clipboard=True) as page:
         yield page
-    finally:
-        context.close()
-        server.stop()
 
 
 def row(page, viewer: str, path: str):

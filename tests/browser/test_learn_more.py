@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import VoilaServer
+from tests.browser.conftest import voila_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -18,17 +18,8 @@ DIALOG = ".learn-nplus1 dialog"
 
 @pytest.fixture(scope="module")
 def modal_page(browser, tmp_path_factory):
-    root = tmp_path_factory.mktemp("learn_more")
-    (root / NOTEBOOK.name).write_bytes(NOTEBOOK.read_bytes())
-    server = VoilaServer(root, root.parent / "learn_more_voila.log")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    try:
-        page.goto(server.url(NOTEBOOK.name))
-        page.wait_for_selector(OPENER, timeout=60_000)
+    with voila_page(browser, tmp_path_factory.mktemp("learn_more"), NOTEBOOK, OPENER) as page:
         yield page
-    finally:
-        page.close()
-        server.stop()
 
 
 def focus_is_in_dialog(page) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import VoilaServer
+from tests.browser.conftest import voila_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,17 +32,8 @@ AT_TOP = """(selector) => {
 
 @pytest.fixture(scope="module")
 def sections_page(browser, tmp_path_factory):
-    root = tmp_path_factory.mktemp("scroll_to")
-    (root / NOTEBOOK.name).write_bytes(NOTEBOOK.read_bytes())
-    server = VoilaServer(root, root.parent / "scroll_to_voila.log")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    try:
-        page.goto(server.url(NOTEBOOK.name))
-        page.wait_for_selector("#inspect-the-data", timeout=60_000)
+    with voila_page(browser, tmp_path_factory.mktemp("scroll_to"), NOTEBOOK, "#inspect-the-data", height=800) as page:
         yield page
-    finally:
-        page.close()
-        server.stop()
 
 
 def heading(text: str) -> str:
