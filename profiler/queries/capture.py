@@ -301,6 +301,8 @@ class QueryCapture:
         if len(self._sql) % self.notify_every == 0:
             self.on_statement(len(self._sql))
 
+    # The three dialect hooks below are written out on purpose: they run once per statement, and folding them
+    # into one helper measured 2-5 µs more CPU per statement (benchmarks/query_capture.py --quick).
     def _do_execute(self, cursor, statement, parameters, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
