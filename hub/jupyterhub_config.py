@@ -145,8 +145,12 @@ if install_builtins:
 # The server runs in this same environment, whatever PATH the hub was started with.
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
-# The user-server configuration shipped with the repository (Server-Timing headers on every response).
-c.Spawner.environment = {"JUPYTER_CONFIG_PATH": str(repo / "jupyter-config")}
+# The user-server configuration shipped with the repository (Server-Timing headers on every response, and the
+# dashboards' kernels preheated).
+c.Spawner.environment = {
+    "JUPYTER_CONFIG_PATH": str(repo / "jupyter-config"),
+    **dashboards.preheat_environment(offered_dashboards, settings.dashboard_pool_size),
+}
 c.Spawner.start_timeout = settings.start_timeout
 c.Spawner.http_timeout = settings.http_timeout
 wait_for_aws = local_aws.wait_until_healthy_hook(aws_endpoint) if aws_endpoint else None
@@ -188,7 +192,7 @@ async def before_each_start_publishing(spawner):
     await before_each_start(spawner)
     if dashboard is None:
         return
-    published = sharing.published_server(dashboard, settings.share_revocation_seconds)
+    published = sharing.published_server(dashboard, settings.share_revocation_seconds, settings.dashboard_pool_size)
     # the spawner object lives on across restarts of this server: add the arguments once
     spawner.args = [*(arg for arg in spawner.args if arg not in published.args), *published.args]
     spawner.environment = {**spawner.environment, **published.environment}

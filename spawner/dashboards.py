@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER = "dashboards"
+# Read by the user side's preheating server extension (profiler/voila_preheat.py; a test checks the names match).
+PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
+POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,11 @@ def install(dashboards: list[Dashboard], source: Path, home: Path) -> Path:
     for dashboard in dashboards:
         shutil.copyfile(source / dashboard.notebook, target / dashboard.notebook)
     return target
+
+
+def preheat_environment(dashboards: list[Dashboard], pool_size: int) -> dict[str, str]:
+    """What tells a user's server to keep ``pool_size`` kernels ready per dashboard (nothing when 0)."""
+    if pool_size <= 0 or not dashboards:
+        return {}
+    notebooks = " ".join(f"{FOLDER}/{dashboard.notebook}" for dashboard in dashboards)
+    return {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: str(pool_size)}

@@ -211,6 +211,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the hub waits for a started server to answer HTTP.",
         _positive_int,
     ),
+    Setting(
+        "dashboard_pool_size",
+        "1",
+        "Kernels kept ready per dashboard in each user's server, each having already run its dashboard, so a "
+        "page load only sends the rendered page (Voila kernel preheating). Each costs one idle kernel's memory "
+        "per dashboard per running server; a page load takes one and a new one starts a second later. 0 turns "
+        "preheating off.",
+        _non_negative_int,
+    ),
     # sharing dashboards
     Setting(
         "share_revocation_seconds",

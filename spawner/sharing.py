@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from spawner.dashboards import FOLDER, Dashboard
+from spawner.dashboards import FOLDER, PREHEAT_VARIABLE, Dashboard, preheat_environment
 
 PREFIX = "dash-"
 EXTENSION = "spawner.published_server"
@@ -81,7 +81,7 @@ class PublishedServer:
     default_url: str
 
 
-def published_server(dashboard: Dashboard, auth_cache_seconds: int) -> PublishedServer:
+def published_server(dashboard: Dashboard, auth_cache_seconds: int, pool_size: int = 0) -> PublishedServer:
     extensions = {EXTENSION: True, "voila": True, **{name: False for name in UNNEEDED_EXTENSIONS}}
     args = [f"--ServerApp.jpserver_extensions={name}={enabled}" for name, enabled in extensions.items()]
     args += [f"--MappingKernelManager.allowed_message_types={kind}" for kind in WIDGET_MESSAGE_TYPES]
@@ -92,7 +92,9 @@ def published_server(dashboard: Dashboard, auth_cache_seconds: int) -> Published
         # how long the server trusts the hub's answer "this person may use me": the revocation delay
         f"--HubOAuth.cache_max_age={auth_cache_seconds}",
     ]
-    environment = {DASHBOARD_VARIABLE: dashboard.notebook, VIEWER_VARIABLE: "1"}
+    # kernels ready for this one dashboard only (replacing the list a user's Lab server preheats)
+    preheat = preheat_environment([dashboard], pool_size) or {PREHEAT_VARIABLE: ""}
+    environment = {DASHBOARD_VARIABLE: dashboard.notebook, VIEWER_VARIABLE: "1", **preheat}
     return PublishedServer(args, environment, render_path(dashboard))
 
 

@@ -1,7 +1,9 @@
 """The hub side and the user side agree on the environment they share, variable for variable."""
 
 import profiler.playground as user_side
+import profiler.voila_preheat as user_side_preheat
 import pytest
+import spawner.dashboards as hub_side_dashboards
 import spawner.environment as hub_side
 
 
@@ -37,3 +39,13 @@ def test_the_hub_cannot_leak_a_variable_outside_the_contract():
 def test_a_server_without_a_playground_says_why():
     with pytest.raises(user_side.NoPlayground, match="PLAYGROUND_STACK_NAME"):
         user_side.current({})
+
+
+def test_the_dashboards_to_preheat_reach_the_user_side():
+    env = hub_side_dashboards.preheat_environment(
+        [hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", "")], pool_size=2
+    )
+    assert hub_side_dashboards.PREHEAT_VARIABLE == user_side_preheat.PREHEAT_VARIABLE
+    assert hub_side_dashboards.POOL_SIZE_VARIABLE == user_side_preheat.POOL_SIZE_VARIABLE
+    assert user_side_preheat.notebooks_from_environment(env) == ["dashboards/load_test.ipynb"]
+    assert hub_side_dashboards.preheat_environment([hub_side_dashboards.Dashboard("a.ipynb", "A", "")], 0) == {}

@@ -60,6 +60,8 @@ class Hub:
             # a test hub must never use real AWS, whatever the machine has configured
             "AWS_ACCESS_KEY_ID": "local-hub",
             "AWS_SECRET_ACCESS_KEY": "local-hub",
+            # every server would run each dashboard in advance: tests that need it turn it on
+            "WORKBENCH_DASHBOARD_POOL_SIZE": "0",
             **(extra_env or {}),
         }
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "WORKBENCH_DB_URL"):
