@@ -10,11 +10,12 @@ From a notebook cell::
 """
 
 from .backend import CacheConfigurationError, CacheStore, CacheUnavailable, cache_url_from_environment, open_store
-from .compare import MODES, CacheComparison, RunStats, compare_caching
+from .compare import MODES, MODES_EXPLAINED, CacheComparison, RunStats, compare_caching
+from .invalidation import WRITABLE_TABLES, InvalidationDemo, demonstrate_invalidation
 from .orm import CACHE_OPTION, CacheCounters, QueryCache, engine_namespace
 
 __all__ = [
-    "CACHE_OPTION", "MODES", "CacheComparison", "CacheConfigurationError", "CacheCounters", "CacheStore",
-    "CacheUnavailable", "QueryCache", "RunStats", "cache_url_from_environment", "compare_caching",
-    "engine_namespace", "open_store",
+    "CACHE_OPTION", "MODES", "MODES_EXPLAINED", "CacheComparison", "CacheConfigurationError", "CacheCounters",
+    "CacheStore", "CacheUnavailable", "InvalidationDemo", "QueryCache", "RunStats", "WRITABLE_TABLES",
+    "cache_url_from_environment", "compare_caching", "demonstrate_invalidation", "engine_namespace", "open_store",
 ]

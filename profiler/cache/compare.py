@@ -25,6 +25,26 @@ from .orm import QueryCache
 
 MODES = ("uncached", "cold", "warm")
 
+# The one wording of what the modes and the merge cost mean (the caching dashboard's "learn more" shows it).
+MODES_EXPLAINED = """\
+**Uncached**: the cache is not consulted; every query goes to the database, as if there were no cache.
+
+**Cold**: the cache was just emptied, so every query misses: it runs on the database and its result is pickled
+and stored. This is what the first request after an expiry, a write or a deploy pays.
+
+**Warm**: right after the cold run, every query is a hit: its stored result is read, unpickled and **merged
+into the session** (`merge_frozen_result`), which rebuilds every object, and every related object loaded with
+it, in the session.
+
+**The merge cost.** A hit saves the statements, not the ORM's work. With many objects, merging them can cost
+more than the few statements it saves (a joined eager load even merges each parent once per child row), and
+the verdict says so when it happens.
+
+**How it is measured.** Each round runs the three modes in turn, every run a rolled-back transaction in a fresh
+session; the medians over the rounds are compared, and every cached run must return the same data as the
+uncached runs (checked by fingerprint).
+"""
+
 
 @dataclass
 class RunStats:

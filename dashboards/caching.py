@@ -1,0 +1,378 @@
+"""The caching dashboard: pick a workload, loading, size, rounds and cache; compare uncached, cold and warm runs;
+see what caching really saves (or costs), which cached queries a write makes stale, and the data.
+
+A composition of the cache engine (``profiler.cache``) and the widgets (``widgets``); the notebook
+``notebooks/caching.ipynb`` only builds and shows it, so rendering it measures nothing. Runs happen in a worker
+thread and reach the page by setting widget traits (pushed over the kernel's websocket, nothing polls).
+
+Every cache the dashboard opens has a key prefix of its own: ``QueryCache.clear()`` (which a cold run calls)
+deletes only ``prefix + namespace``, so a run never touches anyone else's entries in a shared Redis; the
+dashboard empties its own space after each run and its entries expire soon anyway. Viewers of a shared
+dashboard (``WORKBENCH_DASHBOARD_VIEWER=1``) may run comparisons on the sample data, capped to a cheap size.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import ipywidgets as w
+
+from dashboards.load_test import is_viewer, problems_html
+from profiler.cache import (
+    MODES,
+    MODES_EXPLAINED,
+    WRITABLE_TABLES,
+    CacheComparison,
+    InvalidationDemo,
+    QueryCache,
+    cache_url_from_environment,
+    compare_caching,
+    demonstrate_invalidation,
+)
+from profiler.cache.backend import REDIS_SCHEMES, redact
+from profiler.playground import CACHE_URL
+from profiler.queries import BUILTIN_WORKLOADS, STRATEGY_INFO, default_engine
+from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
+
+INSPECT_TITLE = "Inspect the data"
+NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
+STRATEGIES = ("selectin", "joined", "subquery", "lazy", "auto")
+MAX_AUTHORS, MAX_ROUNDS = 1000, 20
+VIEWER_MAX_AUTHORS, VIEWER_MAX_ROUNDS = 50, 3
+VIEWER_NOTE = (f"This is a shared view: runs read the built-in sample data (the write demonstration is rolled "
+               f"back, so nothing changes), are capped to {VIEWER_MAX_AUTHORS} authors and {VIEWER_MAX_ROUNDS} "
+               "rounds so they stay cheap, and use a cache space of their own: nothing else in a shared Redis is "
+               "touched.")
+EXPIRATION_S = 600  # entries of a kernel that dies before emptying its space do not linger
+TABLE_COLUMNS = {
+    "wall_ms": "wall ms", "database_ms": "database ms", "cache_read_ms": "cache read ms", "merge_ms": "merge ms",
+    "store_ms": "store ms", "statements": "statements", "hits": "hits", "misses": "misses",
+    "objects_merged": "objects merged", "runs": "runs", "same data": "same data",
+}
+WIDE = {"description_width": "8em"}
+
+
+def redis_availability(url: str) -> str | None:
+    """Why the Redis backend cannot be chosen, or None when a Redis URL is configured (reached at run time)."""
+    if not url:
+        return f"no Redis is configured for this server ({CACHE_URL} is empty)"
+    if urlsplit(url).scheme not in REDIS_SCHEMES:
+        return f"{CACHE_URL} ({redact(url)}) is not a Redis URL"
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    workload: str
+    strategy: str
+    authors: int
+    rounds: int
+    backend: str  # "memory" or "redis"
+    lazy_loads: bool
+
+
+class FormError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def summary_table(comparison: CacheComparison) -> str:
+    frame = comparison.summary_frame()
+    frame = frame[[column for column in TABLE_COLUMNS if column in frame]].rename(columns=TABLE_COLUMNS)
+    return frame.to_html(classes="workbench-table", float_format=lambda v: f"{v:,.2f}", na_rep="—", border=0)
+
+
+def verdict_html(comparison: CacheComparison) -> str:
+    """The engine's verdict, headed by what it means; a slower warm run is said as plainly as a faster one."""
+    verdict = html.escape(comparison.verdict)
+    if not comparison.data_matches:
+        return f"<p class='workbench-error' role='alert'><b>Different data.</b> {verdict}</p>"
+    if abs(comparison.saved_ms) <= comparison.noise_ms:
+        head, colour = "No measurable difference.", "#888"
+    elif comparison.saved_ms > 0:
+        head, colour = "Caching saved time.", "#2a8a4a"
+    else:
+        head, colour = "Caching made this workload slower: merging costs more than the query.", "#c0392b"
+    return (f"<p class='workbench-verdict' role='status' style='border-left: 4px solid {colour}; "
+            f"padding: 0.3em 0.8em'><b>{html.escape(head)}</b> {verdict}</p>")
+
+
+def rounds_figure(comparison: CacheComparison) -> dict:
+    """Grouped bars: every round's wall time in each mode (the medians hide nothing this way)."""
+    data = []
+    for mode in MODES:
+        runs = [run for run in comparison.runs if run.mode == mode]
+        data.append({
+            "type": "bar", "name": mode, "x": [f"round {run.round}" for run in runs],
+            "y": [run.wall_ms for run in runs],
+            "customdata": [[run.statements, run.hits, run.misses, run.merge_ms] for run in runs],
+            "hovertemplate": "%{y:.1f} ms · %{customdata[0]} statements · %{customdata[1]} hits, "
+                             "%{customdata[2]} misses · merge %{customdata[3]:.1f} ms",
+        })
+    layout = {"barmode": "group", "title": {"text": "Wall time of every run"}, "yaxis": {"title": {"text": "ms"}},
+              "margin": {"t": 48, "r": 16}, "legend": {"orientation": "h"}}
+    return {"data": data, "layout": layout}
+
+
+def invalidation_html(demo: InvalidationDemo) -> str:
+    frame = demo.frame()
+    table = frame.to_html(classes="workbench-table workbench-invalidation", border=0)
+    stale = ", ".join(map(html.escape, demo.stale)) or "none"
+    kept = ", ".join(map(html.escape, demo.kept_hitting)) or "none"
+    return (f"<p role='status'>After a write to <b>{html.escape(demo.table)}</b> (rolled back: the data did not "
+            f"change), <b>stale</b>: {stale}; <b>kept hitting</b>: {kept}.</p>{table}")
+
+
+class CachingDashboard:
+    """Builds the widgets; :meth:`start` and :meth:`start_write` are what the buttons call (usable from a cell)."""
+
+    def __init__(self, engine=None, *, environ: Mapping[str, str] | None = None):
+        self._engine = engine
+        environ = os.environ if environ is None else environ
+        self.viewer_mode = is_viewer(environ)
+        self.redis_url = cache_url_from_environment(environ)
+        self.redis_unavailable = redis_availability(self.redis_url)
+        self.prefix = f"workbench:dashboard-caching:{uuid.uuid4().hex[:12]}:"
+        self.max_authors = VIEWER_MAX_AUTHORS if self.viewer_mode else MAX_AUTHORS
+        self.max_rounds = VIEWER_MAX_ROUNDS if self.viewer_mode else MAX_ROUNDS
+
+        # --- the form ------------------------------------------------------------------------------------
+        self.workload = w.Dropdown(options=list(BUILTIN_WORKLOADS), description="Workload", style=WIDE,
+                                   layout=w.Layout(width="30em"))
+        self.strategy = w.Dropdown(options=[(STRATEGY_INFO[key].title, key) for key in STRATEGIES],
+                                   value="selectin", description="Loading", style=WIDE, layout=w.Layout(width="30em"))
+        self.authors = w.IntText(value=min(100, self.max_authors), description="Authors", style=WIDE)
+        self.rounds = w.IntText(value=3, description="Rounds", style=WIDE)
+        backends = [("In-process memory", "memory")]
+        if self.redis_unavailable is None:
+            backends.append((f"Redis ({redact(self.redis_url)})", "redis"))
+        self.backend = w.ToggleButtons(options=backends, value="memory", description="Cache", style=WIDE)
+        # ToggleButtons cannot disable one option: an unavailable Redis is a disabled button with its reason
+        self.redis_off = w.ToggleButton(description="Redis", disabled=True, tooltip=self.redis_unavailable or "",
+                                        layout=w.Layout(display="none" if self.redis_unavailable is None else None))
+        self.redis_reason = w.HTML(
+            f"<span class='workbench-muted'>Redis: {html.escape(self.redis_unavailable)}</span>"
+            if self.redis_unavailable else "")
+        self.lazy_loads = w.Checkbox(value=False, indent=False, description="Cache lazy loads too")
+        self.learn_more = LearnMore(MODES_EXPLAINED, title="Uncached, cold and warm")
+        self.form_message = w.HTML()
+        for control in self._form_controls():
+            control.observe(lambda _change: self.validate(), "value")
+
+        # --- running and results ----------------------------------------------------------------------------
+        self.notice = w.HTML(f"<p role='status'><b>Shared view.</b> {html.escape(VIEWER_NOTE)}</p>"
+                             if self.viewer_mode else "")
+        self.run_button = w.Button(description="Run comparison", button_style="primary", icon="play")
+        self.run_button.on_click(lambda _button: self.start())
+        self.timer = RunTimer(label="Run time")
+        self.progress = Progress(label="Caching comparison", layout=w.Layout(display="none"))
+        self.message = w.HTML()
+        self.verdict = w.HTML(NOT_YET)
+        self.summary = w.HTML()
+        self.figure = Figure(height=360)
+        self.breakdown = Figure(height=360)
+        self.write_table = w.Dropdown(options=WRITABLE_TABLES, value="authors", description="Write to", style=WIDE)
+        self.write_button = w.Button(description="Write to authors", icon="pencil")
+        self.write_table.observe(lambda change: setattr(self.write_button, "description", f"Write to {change['new']}"),
+                                 "value")
+        self.write_button.on_click(lambda _button: self.start_write())
+        self.invalidation = w.HTML(
+            "<p class='workbench-muted'>A cached query remembers the tables it read, eager loads included. "
+            "Write to a table to see which cached queries go stale and which keep hitting; the write runs in a "
+            "transaction that is rolled back, so the data never changes.</p>")
+        self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison",
+                                 height=420)
+        self.scroller = ScrollTo()
+        self.comparison: CacheComparison | None = None
+        self.demo: InvalidationDemo | None = None
+        self._thread: threading.Thread | None = None
+        self.validate()
+
+    def _form_controls(self) -> list[w.Widget]:
+        return [self.workload, self.strategy, self.authors, self.rounds, self.backend, self.lazy_loads]
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def widget(self) -> w.Widget:
+        form = w.VBox([
+            self.notice,
+            self.workload, self.strategy,
+            w.HBox([self.authors, self.rounds]),
+            w.HBox([self.backend, self.redis_off, self.redis_reason]),
+            self.lazy_loads,
+            w.HBox([w.HTML("What do <b>uncached</b>, <b>cold</b> and <b>warm</b> mean?"), self.learn_more]),
+            self.form_message,
+            w.HBox([self.run_button, self.timer]),
+            self.progress,
+            self.message,
+        ])
+        return w.VBox([
+            form,
+            section_anchor("Comparison"),
+            self.verdict, self.summary, self.figure, self.breakdown,
+            section_anchor("When a write happens", level=3),
+            w.HBox([self.write_table, self.write_button]),
+            self.invalidation,
+            section_anchor(INSPECT_TITLE),
+            self.viewer,
+            RequestTiming(label="Server time for this dashboard"),
+            self.scroller,
+        ])
+
+    # --- the form ----------------------------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        """What the form describes; :class:`FormError` listing every problem otherwise."""
+        problems = []
+        capped = " in a shared view" if self.viewer_mode else ""
+        if not 1 <= self.authors.value <= self.max_authors:
+            problems.append(f"Authors must be from 1 to {self.max_authors:,}{capped}, not {self.authors.value:,}.")
+        if not 1 <= self.rounds.value <= self.max_rounds:
+            problems.append(f"Rounds must be from 1 to {self.max_rounds}{capped}, not {self.rounds.value:,}.")
+        if self.backend.value == "redis" and self.redis_unavailable:
+            problems.append(f"Redis cannot be used: {self.redis_unavailable}.")
+        if self.lazy_loads.value and self.strategy.value != "lazy":
+            problems.append("Caching lazy loads only applies to lazy loading: choose it, or untick the box.")
+        if problems:
+            raise FormError(problems)
+        return Settings(self.workload.value, self.strategy.value, self.authors.value, self.rounds.value,
+                        self.backend.value, self.lazy_loads.value)
+
+    def validate(self) -> Settings | None:
+        try:
+            settings = self.settings()
+        except FormError as error:
+            self.form_message.value = problems_html(error.problems)
+            return None
+        self.form_message.value = ""
+        return settings
+
+    # --- running ---------------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _set_busy(self, busy: bool) -> None:
+        for control in (self.run_button, self.write_button, self.write_table, *self._form_controls()):
+            control.disabled = busy
+
+    def _launch(self, target, settings: Settings, *args) -> threading.Thread | None:
+        if self.running:
+            self.message.value = problems_html(["A run is in progress: wait for it to finish."])
+            return None
+        self.message.value = ""
+        self._set_busy(True)  # before the thread: a second click cannot slip in
+        self._thread = threading.Thread(target=target, args=(settings, *args), daemon=True, name="caching")
+        self._thread.start()
+        return self._thread
+
+    def start(self) -> threading.Thread | None:
+        """Run the comparison the form describes in a worker thread; None when the form is not valid."""
+        settings = self.validate()
+        return None if settings is None else self._launch(self.run, settings)
+
+    def start_write(self) -> threading.Thread | None:
+        """Run the invalidation demonstration (write to the chosen table) in a worker thread."""
+        settings = self.validate()
+        return None if settings is None else self._launch(self.run_write, settings, self.write_table.value)
+
+    def wait(self, timeout: float = 120) -> None:
+        """Block until the run in progress is over (for cells run top to bottom, and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TimeoutError(f"the run did not finish within {timeout} s")
+
+    def engine(self, authors: int):
+        return self._engine or default_engine(authors)
+
+    def _open_cache(self, engine, backend: str) -> QueryCache:
+        url = self.redis_url if backend == "redis" else "memory://"
+        return QueryCache(engine, url, prefix=self.prefix, expiration_time=EXPIRATION_S)
+
+    def _on_progress(self, mode: str, round_: int, rounds: int) -> None:
+        self.progress.update((round_ - 1) * len(MODES) + MODES.index(mode), total=rounds * len(MODES),
+                             message=f"Round {round_} of {rounds}: {mode} run")
+
+    def _failed(self, error: Exception, what: str) -> None:
+        self.timer.stop()
+        reason = f"{type(error).__name__}: {error}"
+        self.progress.fail(f"{what} failed: {reason}")
+        self.message.value = problems_html([f"{what} failed: {reason}"])
+
+    def _begin(self, message: str) -> None:
+        self._set_busy(True)
+        self.progress.layout.display = None
+        self.timer.start()
+        self.progress.update(0, total=None, message=message)
+
+    def run(self, settings: Settings) -> CacheComparison | None:
+        """The comparison (in the calling thread); every outcome ends in the page, never in a traceback only."""
+        self._begin(f"Preparing the bookstore ({settings.authors:,} authors) and "
+                    f"{STRATEGY_INFO[settings.strategy].title.lower()}…")
+        cache = None
+        try:
+            engine = self.engine(settings.authors)
+            cache = self._open_cache(engine, settings.backend)
+            comparison = compare_caching(
+                BUILTIN_WORKLOADS[settings.workload], engine, cache=cache, strategy=settings.strategy,
+                repeats=settings.rounds, relationship_loads=settings.lazy_loads, progress=self._on_progress)
+            self.timer.stop()
+            self.show(comparison)
+            self.progress.succeed(f"Compared {settings.rounds} round(s) of uncached, cold and warm runs on "
+                                  f"{comparison.backend} in {self.timer.elapsed:.1f} s")
+            return comparison
+        except Exception as error:  # noqa: BLE001 - Redis unreachable, a timeout...: said in the page
+            self._failed(error, "The comparison")
+            return None
+        finally:
+            self._close(cache)
+            self._set_busy(False)
+
+    def run_write(self, settings: Settings, table: str) -> InvalidationDemo | None:
+        """The invalidation demonstration (in the calling thread), shown under "When a write happens"."""
+        self._begin(f"Caching the queries, writing to {table}, querying again…")
+        cache = None
+        try:
+            engine = self.engine(settings.authors)
+            cache = self._open_cache(engine, settings.backend)
+            demo = demonstrate_invalidation(engine, cache, table)
+            self.timer.stop()
+            self.demo = demo
+            self.invalidation.value = invalidation_html(demo)
+            self.progress.succeed(f"Wrote to {table}: {len(demo.stale)} cached queries went stale, "
+                                  f"{len(demo.kept_hitting)} kept hitting")
+            return demo
+        except Exception as error:  # noqa: BLE001 - e.g. a read-only database refuses the write: said in the page
+            self._failed(error, f"The write to {table}")
+            return None
+        finally:
+            self._close(cache)
+            self._set_busy(False)
+
+    @staticmethod
+    def _close(cache: QueryCache | None) -> None:
+        if cache is None:
+            return
+        try:
+            cache.clear()  # this dashboard's own space only: nothing left behind in a shared Redis
+        except Exception:  # noqa: BLE001 - the entries expire in EXPIRATION_S anyway
+            pass
+        cache.close()
+
+    def show(self, comparison: CacheComparison) -> None:
+        self.comparison = comparison
+        self.verdict.value = verdict_html(comparison)
+        rounds = len(comparison.runs) // len(MODES)
+        self.summary.value = (f"<p>Medians over {rounds} round(s): {html.escape(comparison.workload)} · "
+                              f"{html.escape(comparison.strategy)} · {html.escape(comparison.backend)} · "
+                              f"{html.escape(comparison.dialect)}</p>" + summary_table(comparison))
+        self.figure.show(rounds_figure(comparison))
+        self.breakdown.show(comparison.figure())
+        self.viewer.data = comparison.to_dict()
+        self.scroller.scroll_to(INSPECT_TITLE)
