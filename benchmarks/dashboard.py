@@ -1,15 +1,16 @@
-"""Time to interactive of each dashboard in Chromium, Voila with and without kernel preheating.
+"""Time to interactive of each dashboard in Chromium, in a user's server with and without kernel preheating.
 
     python benchmarks/dashboard.py            # every dashboard in notebooks/dashboards.json, 3 rounds
     python benchmarks/dashboard.py --quick    # 1 round
 
 Time to interactive: from the navigation's start until the page has loaded and the control a person uses
-first is on it (``READY`` below; ``performance.now()`` in the page when it appears). Each
-round loads every dashboard once from a plain Voila (a new kernel runs the whole notebook per page load) and
-once from a Voila started with ``--preheat_kernel=True --pool_size=1`` (a kernel that already ran the
-notebook waits in a pool; the pool refills between rounds). Requests to hosts other than this machine are
-counted: offline, none may block rendering. Medians per dashboard; last line one JSON object whose ``ratio``
-is the median over dashboards of default / preheated.
+first is on it (``READY`` below; ``performance.now()`` in the page when it appears). Both servers are what the
+hub starts for a user: a Jupyter server with the repository's ``jupyter-config`` and Voila as a server
+extension, serving the dashboards from ``dashboards/``. "default" is told to preheat nothing, so each page load
+starts a kernel that runs the whole notebook; "preheated" gets the variables the hub sets by default
+(``profiler/voila_preheat.py``: one kernel per dashboard that already ran it; the pool refills between rounds).
+Requests to hosts other than this machine are counted: offline, none may block rendering. Medians per
+dashboard; last line one JSON object whose ``ratio`` is the median over dashboards of default / preheated.
 """
 
 from __future__ import annotations
@@ -49,25 +50,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Voila:
-    def __init__(self, root: Path, preheat: bool, log: Path):
+class UserServer:
+    TOKEN = "dashboard-benchmark"
+
+    def __init__(self, root: Path, notebooks: list[str], preheat: bool, log: Path):
         self.port = free_port()
-        args = [sys.executable, "-m", "voila", "--no-browser", f"--port={self.port}", "--Voila.ip=127.0.0.1"]
-        if preheat:
-            args += ["--preheat_kernel=True", "--pool_size=1"]
+        heated = " ".join(f"dashboards/{notebook}" for notebook in notebooks) if preheat else ""
+        env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter-config"),
+               "WORKBENCH_PREHEAT_NOTEBOOKS": heated, "WORKBENCH_PREHEAT_POOL_SIZE": "1"}
+        args = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
+                "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}"]
         self.log = open(log, "w")
-        self.process = subprocess.Popen([*args, str(root)], stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(args, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/status?token={self.TOKEN}", timeout=1)
                 return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"Voila did not start (log: {log})")
+        raise RuntimeError(f"the Jupyter server did not start (log: {log})")
 
     def url(self, notebook: str) -> str:
-        return f"http://127.0.0.1:{self.port}/voila/render/{notebook}"
+        return f"http://127.0.0.1:{self.port}/voila/render/dashboards/{notebook}?token={self.TOKEN}"
 
     def stop(self) -> None:
         self.process.terminate()
@@ -105,10 +110,12 @@ def main() -> None:
     folders = {}
     for mode in ("default", "preheated"):
         folders[mode] = work / mode
-        folders[mode].mkdir()
+        (folders[mode] / "dashboards").mkdir(parents=True)
         for notebook in notebooks:
-            shutil.copy(ROOT / "notebooks" / notebook, folders[mode] / notebook)
-    servers = {mode: Voila(folders[mode], mode == "preheated", work / f"{mode}.log") for mode in folders}
+            shutil.copy(ROOT / "notebooks" / notebook, folders[mode] / "dashboards" / notebook)
+    servers = {
+        mode: UserServer(folders[mode], notebooks, mode == "preheated", work / f"{mode}.log") for mode in folders
+    }
     times = {mode: {notebook: [] for notebook in notebooks} for mode in servers}
     external = 0
     try:

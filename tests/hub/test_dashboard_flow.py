@@ -5,6 +5,7 @@ the server's timing phases, run it, and end up at "Inspect the data"."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -16,7 +17,7 @@ PASSWORD = "correct horse battery"
 
 
 def test_sign_up_to_a_finished_query_optimization_run(start_hub, browser):
-    hub = start_hub()
+    hub = start_hub(WORKBENCH_DASHBOARD_POOL_SIZE="1")  # as a hub runs by default
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     progress_events: list[dict] = []
@@ -57,6 +58,8 @@ def test_sign_up_to_a_finished_query_optimization_run(start_hub, browser):
         page.wait_for_url("**/voila/render/dashboards/query_optimization.ipynb", timeout=60_000)
         run = page.get_by_role("button", name="Run comparison")
         run.wait_for(timeout=120_000)
+        # the page came from a kernel the user's server started and ran the dashboard in at spawn
+        assert re.search(r"Using pre-heated kernel: \S+ for dashboards/query_optimization\.ipynb", hub.log())
 
         # the dashboard shows the user server's Server-Timing phases for its own page
         page.wait_for_selector(".pw-request-timing-phase[data-phase='total']", timeout=60_000)

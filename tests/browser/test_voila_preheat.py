@@ -1,0 +1,129 @@
+"""Dashboards open from kernels that already ran them, inside a Jupyter server configured as users' servers are.
+
+The server runs with the repository's ``jupyter-config`` (as the hub starts users' servers) and the variable the
+hub sets to name the dashboards; the notebooks record which kernel ran them, when, and whether Voila started that
+kernel in advance, so the page itself says whether it came from the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+
+from profiler.voila_preheat import POOL_SIZE_VARIABLE, PREHEAT_VARIABLE
+from tests.browser.conftest import ServerProcess
+from tests.support import free_port, wait_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "preheat-test"
+# Each run leaves a file named after its kernel's process, so the test knows when a pool kernel has run.
+RUN_CELL = """\
+import os, time
+from pathlib import Path
+import ipywidgets as widgets
+started = time.time()
+Path(f"ran-{os.getpid()}").touch()
+print(f"kernel={os.getpid()} ran_at={started:.3f} preheated={os.environ.get('VOILA_PREHEAT')}")
+button = widgets.Button(description="Ask the kernel")
+answer = widgets.Label()
+button.on_click(lambda _: setattr(answer, "value", f"answered by {os.getpid()}"))
+widgets.VBox([button, answer])
+"""
+STAMP = re.compile(r"kernel=(?P<kernel>\d+) ran_at=(?P<ran_at>[\d.]+) preheated=(?P<preheated>\w+)")
+
+
+def write_notebook(path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(RUN_CELL)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+class UserLikeServer(ServerProcess):
+    """``python -m jupyter_server`` with the configuration and variables the hub gives a user's server."""
+
+    def __init__(self, root: Path, log_path: Path, preheat: str):
+        self.root, self.port = root, free_port()
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        env = {**os.environ, "JUPYTER_CONFIG_PATH": str(REPO_ROOT / "jupyter-config"),
+               PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
+             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
+            cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: requests.get(self.url("api/status"), timeout=1).ok, 60, "Jupyter server")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}?token={TOKEN}"
+
+    def runs(self) -> set[str]:
+        return {path.name for path in (self.root / "dashboards").glob("ran-*")}
+
+    def page(self, notebook: str) -> tuple[float, re.Match]:
+        asked_at = time.time()
+        response = requests.get(self.url(f"voila/render/dashboards/{notebook}"), timeout=60)
+        response.raise_for_status()
+        stamp = STAMP.search(response.text)
+        assert stamp, response.text[-2000:]
+        return asked_at, stamp
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("preheat")
+    write_notebook(root / "dashboards" / "listed.ipynb")
+    write_notebook(root / "dashboards" / "unlisted.ipynb")
+    server = UserLikeServer(root, root.parent / "preheat-server.log",
+                            preheat="dashboards/listed.ipynb dashboards/gone.ipynb")
+    yield server
+    server.stop()
+
+
+def test_a_listed_dashboard_is_served_from_a_kernel_that_ran_it_before_the_request(server):
+    wait_for(lambda: len(server.runs()) == 1, 60, "the pool's kernel to run the dashboard")
+    asked_at, stamp = server.page("listed.ipynb")
+    assert stamp["preheated"] == "True"
+    assert float(stamp["ran_at"]) < asked_at, "the page was rendered after it was asked for"
+    assert f"ran-{stamp['kernel']}" in server.runs()
+
+    # the pool refills: the next visitor also gets a kernel that ran in advance, a different one
+    wait_for(lambda: len(server.runs()) == 2, 60, "the pool to refill")
+    asked_again, again = server.page("listed.ipynb")
+    assert again["preheated"] == "True" and float(again["ran_at"]) < asked_again
+    assert again["kernel"] != stamp["kernel"]
+
+
+def test_other_notebooks_run_when_asked_for_as_before(server):
+    asked_at, stamp = server.page("unlisted.ipynb")
+    assert stamp["preheated"] == "False"
+    assert float(stamp["ran_at"]) > asked_at
+
+
+def test_a_listed_notebook_that_does_not_exist_is_named_in_the_log(server):
+    wait_for(lambda: "Not preheating dashboards/gone.ipynb" in server.log_path.read_text(), 30, "the warning")
+
+
+def test_widgets_answer_from_a_preheated_kernel(server, browser):
+    wait_for(lambda: "Preheated kernel ready for dashboards/listed.ipynb" in server.log_path.read_text(), 60, "pool")
+    page = browser.new_page()
+    try:
+        page.goto(server.url("voila/render/dashboards/listed.ipynb"))
+        shown = page.locator("text=/kernel=\\d+ ran_at/").first
+        shown.wait_for(timeout=60_000)
+        stamp = STAMP.search(shown.inner_text())
+        assert stamp["preheated"] == "True"
+        page.get_by_role("button", name="Ask the kernel").click()
+        page.get_by_text(f"answered by {stamp['kernel']}").wait_for(timeout=30_000)
+    finally:
+        page.close()
