@@ -14,9 +14,11 @@ query workloads over the models in ``profiler.models.conversations``.
 from .generator import MAX_MESSAGES, MESSAGES_PER_BATCH, Batch, DatasetSpec, generate_batch, iter_batches, setup_rows
 from .loader import (
     DatasetMismatch, LoadProgress, LoadReport, dataset_counts, dataset_engine, load, loaded_batches,
+    loaded_dataset,
 )
 
 __all__ = [
     "MAX_MESSAGES", "MESSAGES_PER_BATCH", "Batch", "DatasetMismatch", "DatasetSpec", "LoadProgress", "LoadReport",
-    "dataset_counts", "dataset_engine", "generate_batch", "iter_batches", "load", "loaded_batches", "setup_rows",
+    "dataset_counts", "dataset_engine", "generate_batch", "iter_batches", "load", "loaded_batches", "loaded_dataset",
+    "setup_rows",
 ]

@@ -297,6 +297,23 @@ def dataset_counts(target: str | Engine, schema: str | None = None) -> dict[str,
             engine.dispose()
 
 
+def loaded_dataset(target: str | Engine, schema: str | None = None) -> DatasetSpec | None:
+    """The dataset ``target`` holds completely, or None (none there, or its load has not finished): a cheap
+    look at the bookkeeping row, for pages that must not count a large dataset only to know it is there."""
+    engine = dataset_engine(target, schema)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(dataset_table.name, schema=schema):
+                return None
+            held = connection.execute(select(dataset_table)).mappings().first()
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+    if held is None or held["completed_at"] is None:
+        return None
+    return DatasetSpec(held["messages"], held["seed"])
+
+
 def loaded_batches(target: str | Engine, schema: str | None = None) -> int:
     """How many batches of its dataset ``target`` holds (a finished load holds ``spec.batches``)."""
     engine = dataset_engine(target, schema)

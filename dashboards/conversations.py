@@ -1,0 +1,439 @@
+"""The conversations dashboard: profile a workload over the chat-bot dataset, compare strategies, inspect the data.
+
+A composition of the dataset engine (``profiler.datagen``), the query profiler (``profiler.queries``) and the
+widgets (``widgets``); the notebook ``notebooks/conversations.ipynb`` only builds and shows it. Building it reads
+one bookkeeping row (is the hub's built-in dataset there?) and nothing more: generating, counting and profiling
+happen on a click, in a worker thread, and every update reaches the page by setting widget traits.
+
+The dataset is either the hub's built-in copy (read-only; see :func:`builtin_target`) or a sample generated
+into a temporary SQLite file that lives as long as this kernel. Viewers of a shared dashboard
+(``WORKBENCH_DASHBOARD_VIEWER=1``) profile the built-in dataset like the owner, but their samples are capped:
+generating uses the owner's server.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import os
+import tempfile
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import ipywidgets as w
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from dashboards.load_test import is_viewer
+from dashboards.query_optimization import STANDARD, findings_html, strategy_help, summary_table
+from dashboards.query_optimization import wait  # noqa: F401 - the same helper, for cells and tests
+from profiler.datagen import DatasetSpec, LoadProgress, dataset_counts, dataset_engine, load, loaded_dataset
+from profiler.datagen.generator import MAX_SEED, MIN_MESSAGES
+from profiler.datagen.workloads import PAGE_MESSAGES, WORKLOADS
+from profiler.models.conversations import Bot, Conversation, Message, Reaction
+from profiler.models.spec import BUILTIN_SCHEMA
+from profiler.playground import BUILTIN_DATA_URL, DATA_URL
+from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, collapse_in_lists, profile
+from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
+
+INSPECT_TITLE = "Inspect the data"
+NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
+CHECKED = ("lazy", "joined", "selectin")  # the N+1 and its two usual fixes
+SAMPLE_MESSAGES = 5_000
+# Generating runs at ~65,000 messages/s here (200,000 in 3 s) into ~290 bytes of SQLite per message.
+MAX_SAMPLE_MESSAGES = 1_000_000
+VIEWER_MAX_SAMPLE_MESSAGES = 20_000
+LATEST = 20  # conversations listed under "Inspect the data"
+COUNTED = ("bots", "conversations", "messages", "reactions")
+
+DATASET_HELP = """\
+Bots with personas (an archivist, a skeptic, a poet…) hold conversations. Each conversation has a few
+participants; its messages form reply threads (a reply answers an earlier message of the same conversation) and
+the other participants react with emojis. The text comes from a Markov chain trained on a small public-domain
+corpus, and the same size and seed give the same rows on every machine.
+
+- **Built-in dataset**: the copy the hub installed for everyone (`WORKBENCH_BUILTIN_MESSAGES` messages). You read
+  it, nobody can change it: every profiled run is a transaction that is rolled back.
+- **Generate a sample**: a dataset of the size and seed you choose, in a temporary SQLite file of this page's kernel.
+"""
+NPLUSONE_HELP = """\
+### N+1 at scale
+Left **lazy**, the ORM loads a relationship the first time the code touches it: one `SELECT` per message for its
+author, another for its reactions, and so on. The statement count grows with what the page shows, not with the
+size of the tables — but every one of those statements is a round trip, and against a remote database with a
+million messages each costs milliseconds instead of microseconds. **Select-IN** and **joined** loading fetch the
+same data in a handful of statements; the comparison checks that every strategy returned the same data.
+"""
+
+
+def workload_help(name: str) -> str:
+    """The "learn more" text of a workload: the dataset, what the workload walks (its own docstring), N+1."""
+    walks = inspect.getdoc(WORKLOADS[name]) or name
+    return f"### The dataset\n{DATASET_HELP}\n### What this workload walks\n{walks}\n\n{NPLUSONE_HELP}"
+
+
+@dataclass(frozen=True)
+class DatasetTarget:
+    """Where a conversations dataset is: a database URL and, on PostgreSQL, its schema."""
+
+    url: str
+    schema: str | None = None
+
+    def engine(self):
+        return dataset_engine(self.url, self.schema)
+
+
+def read_only_sqlite(url: str) -> str:
+    """The URL of the same SQLite file opened read-only by SQLite itself (mode=ro), whoever runs the kernel."""
+    path = Path(make_url(url).database or "").resolve()
+    return f"sqlite:///file:{path}?mode=ro&uri=true"
+
+
+def builtin_target(environ: Mapping[str, str]) -> DatasetTarget | None:
+    """How this server reaches the hub's built-in dataset, or None outside the hub.
+
+    The hub hands it over in the server's environment (``profiler/playground.py``): in local mode
+    ``WORKBENCH_BUILTIN_DATA_URL`` names the read-only built-in SQLite file; with PostgreSQL the server's own role
+    (``WORKBENCH_DATA_URL``) may read the ``builtin`` schema, where the dataset's tables are.
+    """
+    builtin_url, data_url = environ.get(BUILTIN_DATA_URL) or "", environ.get(DATA_URL) or ""
+    if builtin_url and make_url(builtin_url).get_backend_name() == "sqlite":
+        return DatasetTarget(read_only_sqlite(builtin_url))
+    if data_url and make_url(data_url).get_backend_name() == "postgresql":
+        return DatasetTarget(data_url, BUILTIN_SCHEMA)
+    return None
+
+
+class FormError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def sample_spec(messages: int, seed: int, limit: int, *, viewer: bool = False) -> DatasetSpec:
+    """The sample the form asks for; :class:`FormError` saying what is wrong with it otherwise."""
+    problems = []
+    if messages < MIN_MESSAGES:
+        problems.append(f"Messages: a sample holds at least {MIN_MESSAGES} message, not {messages:,}.")
+    elif messages > limit:
+        why = ("this is a shared view, and samples are generated on the owner's server" if viewer else
+               "larger ones take minutes and hundreds of MB of temporary disk; profiler.datagen.load makes up to "
+               "10 million from Python")
+        problems.append(f"Messages: a sample holds at most {limit:,} messages here, not {messages:,} ({why}).")
+    if not 0 <= seed <= MAX_SEED:
+        problems.append(f"Seed: a whole number from 0 to {MAX_SEED:,}, not {seed:,}.")
+    if problems:
+        raise FormError(problems)
+    return DatasetSpec(messages, seed)
+
+
+def latest_conversations(session: Session, limit: int = LATEST) -> pd.DataFrame:
+    """The ``limit`` latest conversations with who started them and their size (one statement)."""
+    size = select(func.count(Message.id)).where(Message.conversation_id == Conversation.id).scalar_subquery()
+    rows = session.execute(
+        select(Conversation.id, Conversation.title, Bot.handle.label("started_by"), Conversation.started_at,
+               size.label("messages"))
+        .join(Conversation.starter).order_by(Conversation.started_at.desc(), Conversation.id.desc()).limit(limit)
+    ).mappings().all()
+    return pd.DataFrame(rows, columns=["id", "title", "started_by", "started_at", "messages"])
+
+
+LATEST_COLUMNS = {"id": "id", "title": "title", "started_by": "started by", "started_at": "started at",
+                  "messages": "messages"}
+
+
+def conversation_document(session: Session, conversation_id: int) -> dict[str, Any]:
+    """One conversation as data: its participants and its threads, each reply under the message it answers,
+    with authors, personas and reactions. Loaded in five statements (select-in and joined loads: no N+1 here)."""
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.id == conversation_id).options(
+            joinedload(Conversation.starter),
+            selectinload(Conversation.participants).joinedload(Bot.persona),
+            selectinload(Conversation.messages).options(
+                joinedload(Message.author).joinedload(Bot.persona),
+                selectinload(Message.reactions).joinedload(Reaction.bot),
+            ),
+        )
+    ).one_or_none()
+    if conversation is None:
+        raise LookupError(f"there is no conversation {conversation_id} in this dataset")
+    replies: dict[int | None, list[Message]] = defaultdict(list)
+    for message in sorted(conversation.messages, key=lambda message: message.id):  # Message.replies' order
+        replies[message.parent_id].append(message)
+
+    def thread(message: Message) -> dict[str, Any]:  # depth is bounded: a conversation holds at most 60 messages
+        return {"id": message.id, "position": message.position, "author": message.author.handle,
+                "persona": message.author.persona.name, "sent_at": message.sent_at.isoformat(), "body": message.body,
+                "reactions": [{"by": reaction.bot.handle, "emoji": reaction.emoji} for reaction in message.reactions],
+                "replies": [thread(reply) for reply in replies[message.id]]}
+
+    return {"id": conversation.id, "title": conversation.title, "started_at": conversation.started_at.isoformat(),
+            "started_by": conversation.starter.handle, "messages": len(conversation.messages),
+            "participants": [{"handle": bot.handle, "name": bot.display_name, "persona": bot.persona.name}
+                             for bot in conversation.participants],
+            "threads": [thread(message) for message in conversation.messages if message.parent_id is None]}
+
+
+def counts_html(counts: Mapping[str, int], source: str) -> str:
+    cells = "".join(f"<tr><th>{name}</th><td>{counts[name]:,}</td></tr>" for name in COUNTED)
+    return (f"<p>{html.escape(source)}</p><table class='workbench-table workbench-counts'>"
+            f"<tbody>{cells}</tbody></table>")
+
+
+def alert(problems: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(problem)}</li>" for problem in problems)
+    return f"<ul class='workbench-error' role='alert'>{items}</ul>"
+
+
+class ConversationsDashboard:
+    """Builds the widgets; :meth:`start` is what the Run button calls, :meth:`inspect` what picking a
+    conversation calls (both usable from a cell too)."""
+
+    def __init__(self, *, builtin: DatasetTarget | None = None, sample: DatasetTarget | None = None,
+                 environ: Mapping[str, str] | None = None, repeats: int = 3):
+        environ = os.environ if environ is None else environ
+        self.viewer_mode = is_viewer(environ)
+        self.sample_limit = VIEWER_MAX_SAMPLE_MESSAGES if self.viewer_mode else MAX_SAMPLE_MESSAGES
+        self.repeats = repeats
+        self._sample_target = sample  # None: a temporary SQLite file, made on the first run that needs it
+        self._sample_folder: tempfile.TemporaryDirectory | None = None
+        self.builtin = builtin if builtin is not None else builtin_target(environ)
+        self.builtin_spec, builtin_note = self._look_for_builtin()
+
+        sources = [("Generate a sample", "sample")]
+        if self.builtin_spec is not None:
+            sources.insert(0, (f"Built-in dataset ({self.builtin_spec.messages:,} messages, read-only)", "builtin"))
+        self.source = w.RadioButtons(options=sources, description="Dataset", style={"description_width": "initial"})
+        self.messages = w.IntText(value=min(SAMPLE_MESSAGES, self.sample_limit), description="Messages")
+        self.seed = w.IntText(value=0, description="Seed")
+        self.sample_box = w.HBox([self.messages, self.seed])
+        self.workload = w.Dropdown(options=list(WORKLOADS), description="Workload", layout=w.Layout(width="36em"))
+        self.workload_help = LearnMore(workload_help(self.workload.value), title="The dataset and this workload")
+        self.workload.observe(lambda change: setattr(self.workload_help, "content", workload_help(change["new"])),
+                              "value")
+        self.strategy_boxes = {key: w.Checkbox(value=key in CHECKED, description=STRATEGY_INFO[key].title,
+                                               indent=False) for key in STANDARD}
+        self.learn_more = {key: LearnMore(strategy_help(key), title=STRATEGY_INFO[key].title) for key in STANDARD}
+        self.notice = w.HTML(self._notice_html(builtin_note))
+        self.form_message = w.HTML()
+        self.run_button = w.Button(description="Run comparison", button_style="primary", icon="play")
+        self.run_button.on_click(lambda _button: self.start())
+        self.timer = RunTimer(label="Run time")
+        self.progress = Progress(label="Run", layout=w.Layout(display="none"))  # shown once a run starts
+        for control in (self.source, self.messages, self.seed):
+            control.observe(lambda _change: self.validate(), "value")
+
+        self.counts = w.HTML(NOT_YET)
+        self.summary = w.HTML(NOT_YET)
+        self.figure = Figure(height=400)
+        self.findings = w.HTML(NOT_YET)
+        self.latest = w.HTML(NOT_YET)
+        self.picker = w.Dropdown(options=[], description="Conversation", disabled=True,
+                                 layout=w.Layout(width="44em"))
+        self.picker.observe(lambda change: self.inspect(change["new"]) if change["new"] is not None else None,
+                            "value")
+        self.browse_message = w.HTML()
+        self.viewer = JsonViewer({"note": "Run the comparison, then pick a conversation to inspect it here."},
+                                 root_name="conversation", height=480)
+        self.comparison_viewer = JsonViewer({"note": "Run the comparison to inspect its data here."},
+                                            root_name="comparison", height=360)
+        self.scroller = ScrollTo()
+        self.comparison: Comparison | None = None
+        self.dataset_counts: dict[str, int] | None = None
+        self._engine = None  # the dataset of the last run, which the picker reads
+        self._thread: threading.Thread | None = None
+        self.validate()
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def widget(self) -> w.Widget:
+        strategies = [w.HBox([self.strategy_boxes[key], self.learn_more[key]]) for key in STANDARD]
+        form = w.VBox([self.notice, self.source, self.sample_box,
+                       w.HBox([self.workload, self.workload_help]), w.HTML("<b>Strategies to compare</b>"),
+                       *strategies, self.form_message, w.HBox([self.run_button, self.timer]), self.progress])
+        return w.VBox([
+            form,
+            section_anchor("Comparison"), self.counts, self.summary, self.figure,
+            section_anchor("N+1 findings", level=3), self.findings,
+            section_anchor(INSPECT_TITLE), self.latest, self.picker, self.browse_message, self.viewer,
+            section_anchor("The comparison as data", level=3), self.comparison_viewer,
+            RequestTiming(label="Server time for this dashboard"), self.scroller,
+        ])
+
+    def _look_for_builtin(self) -> tuple[DatasetSpec | None, str]:
+        """The built-in dataset's size and seed from its bookkeeping row (one small read; no counting)."""
+        if self.builtin is None:
+            return None, "This server was not started by the workbench hub, so there is no built-in dataset."
+        try:
+            spec = loaded_dataset(self.builtin.url, self.builtin.schema)
+        except Exception as error:  # noqa: BLE001 - a sample still works; say why the built-in is not offered
+            return None, f"The built-in dataset cannot be read: {type(error).__name__}: {str(error).splitlines()[0]}"
+        if spec is None:
+            return None, "The hub installed no conversations dataset (or is still installing it)."
+        return spec, ""
+
+    def _notice_html(self, builtin_note: str) -> str:
+        parts = []
+        if builtin_note:
+            parts.append(f"<p role='status'>{html.escape(builtin_note)} You can generate a sample.</p>")
+        if self.viewer_mode:
+            parts.append(f"<p role='status'><b>Shared view.</b> You can profile the built-in dataset (read-only) "
+                         f"and generate samples of up to {self.sample_limit:,} messages: they are made on the "
+                         "owner's server, in a temporary file that goes away with this page.</p>")
+        return "".join(parts)
+
+    # --- the form -------------------------------------------------------------------------------------------
+    def strategies(self) -> list[str]:
+        chosen = [key for key, box in self.strategy_boxes.items() if box.value]
+        if not chosen:
+            raise FormError(["Choose at least one strategy to compare."])
+        return chosen
+
+    def validate(self) -> DatasetSpec | None:
+        """Check the dataset part of the form as it is typed; the sample's spec when one is asked for and valid."""
+        sampling = self.source.value == "sample"
+        self.sample_box.layout.display = None if sampling else "none"
+        self.form_message.value = ""
+        if not sampling:
+            return None
+        try:
+            return sample_spec(self.messages.value, self.seed.value, self.sample_limit, viewer=self.viewer_mode)
+        except FormError as error:
+            self.form_message.value = alert(error.problems)
+            return None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _set_running(self, running: bool) -> None:
+        for control in (self.run_button, self.source, self.messages, self.seed, self.workload,
+                        *self.strategy_boxes.values()):
+            control.disabled = running
+        self.picker.disabled = running or not self.picker.options
+
+    def start(self) -> threading.Thread | None:
+        """Start a run in a worker thread (the kernel stays free); None when the form is not valid."""
+        if self.running:
+            self.form_message.value = alert(["A run is in progress: wait for it to finish."])
+            return None
+        try:
+            strategies = self.strategies()
+            if self.source.value == "builtin":
+                if self.builtin_spec is None:  # a forged choice: the option is not offered
+                    raise FormError(["There is no built-in dataset here: generate a sample."])
+                spec, target = None, self.builtin
+            else:
+                spec = sample_spec(self.messages.value, self.seed.value, self.sample_limit, viewer=self.viewer_mode)
+                target = self._sample()
+        except FormError as error:
+            self.form_message.value = alert(error.problems)
+            return None
+        self.form_message.value = ""
+        self._set_running(True)  # before the thread starts, so a second click finds the button off
+        self._thread = threading.Thread(target=self.run, args=(target, spec, WORKLOADS[self.workload.value],
+                                                               strategies), daemon=True, name="conversations-run")
+        self._thread.start()
+        return self._thread
+
+    def _sample(self) -> DatasetTarget:
+        if self._sample_target is None:
+            self._sample_folder = tempfile.TemporaryDirectory(prefix="conversations-")
+            self._sample_target = DatasetTarget(f"sqlite:///{Path(self._sample_folder.name) / 'sample.sqlite'}")
+        return self._sample_target
+
+    # --- running --------------------------------------------------------------------------------------------
+    def _on_load(self, event: LoadProgress) -> None:
+        self.progress.update(event.messages_done, total=event.messages_total,
+                             message=f"Generating the sample: {event.messages_done:,} of {event.messages_total:,} "
+                                     f"messages, {event.rows_written:,} rows written")
+
+    def _on_profile(self, event: ProgressEvent) -> None:
+        self.progress.update(event.index - 1 + (1 if event.phase == "done" else 0.5), total=event.total,
+                             message=f"Profiling {event.strategy} ({event.index} of {event.total}): {event.phase} "
+                                     f"— {event.statements:,} statements so far")
+
+    def run(self, target: DatasetTarget, spec: DatasetSpec | None, workload,
+            strategies: list[str]) -> Comparison | None:
+        """Generate the sample if asked, count, profile, list the latest conversations; show it all."""
+        self.timer.start()
+        self.progress.layout.display = None
+        self.progress.update(0, total=None, message="Opening the dataset…")
+        try:
+            if self._engine is not None:
+                self._engine.dispose()  # the sample may be replaced: let go of the old file's connections
+                self._engine = None
+            if spec is not None:
+                load(target.url, spec.messages, spec.seed, schema=target.schema, progress=self._on_load,
+                     replace=True, workers=0, batches_per_commit=1)  # worker processes cost more than they save here
+            self._engine = engine = target.engine()
+            self.progress.update(0, total=None, message="Counting the dataset's rows…")
+            counts = dataset_counts(engine)
+            comparison = profile(workload, strategies, engine, repeats=self.repeats, progress=self._on_profile)
+            self.progress.update(message="Reading the latest conversations…")
+            with Session(engine) as session:
+                latest = latest_conversations(session)
+        except Exception as error:  # noqa: BLE001 - shown to the user; the dashboard stays usable
+            self.timer.stop()
+            self.progress.fail(f"{type(error).__name__}: {error}")
+            self.picker.options = []  # its dataset is gone or changed: nothing to pick from until a run succeeds
+            self._set_running(False)
+            return None
+        self.timer.stop()
+        where = (f"Built-in dataset ({self.builtin_spec.messages:,} messages, seed {self.builtin_spec.seed})"
+                 if spec is None else f"Generated sample ({spec.messages:,} messages, seed {spec.seed})")
+        self.show(comparison, counts, latest, where)
+        if comparison.errors:
+            self.progress.fail("Finished; failed: " + "; ".join(f"{k}: {v}" for k, v in comparison.errors.items()))
+        else:
+            self.progress.succeed(f"Compared {len(comparison.results)} strategies on {counts['messages']:,} "
+                                  f"messages in {self.timer.elapsed:.1f} s")
+        self._set_running(False)
+        return comparison
+
+    def show(self, comparison: Comparison, counts: dict[str, int], latest: pd.DataFrame, source: str) -> None:
+        self.comparison, self.dataset_counts = comparison, counts
+        self.counts.value = counts_html(counts, source)
+        self.summary.value = summary_table(comparison)
+        if comparison.mismatches:
+            different = html.escape(", ".join(comparison.mismatches))
+            self.summary.value += (f"<p role='alert'><b>Different data:</b> {different} returned other data than the "
+                                   "reference; their numbers are not comparable.</p>")
+        self.figure.show(comparison.figure())
+        self.findings.value = findings_html(comparison)
+        for result in comparison.results:
+            if result.key in self.learn_more:
+                sql = [collapse_in_lists(statement.sql) for statement in result.statements]
+                self.learn_more[result.key].content = strategy_help(result.key, sql)
+        self.comparison_viewer.data = comparison.to_dict(statements=True)
+        self.latest.value = latest.rename(columns=LATEST_COLUMNS).to_html(
+            classes="workbench-table workbench-latest", index=False, border=0)
+        long_enough = latest[latest["messages"] >= PAGE_MESSAGES]  # like the conversation page workload's pick
+        first = int((long_enough if len(long_enough) else latest)["id"].iloc[0]) if len(latest) else None
+        options = [(f"#{row.id} · {row.title} ({row.messages} messages)", int(row.id)) for row in latest.itertuples()]
+        with self.picker.hold_trait_notifications():
+            self.picker.options = options
+            self.picker.value = None
+        if first is not None:
+            self.picker.value = first  # shows it in the viewer (the observer calls inspect)
+        self.scroller.scroll_to(INSPECT_TITLE)
+
+    # --- inspecting -------------------------------------------------------------------------------------------
+    def inspect(self, conversation_id: int) -> dict[str, Any] | None:
+        """Show one conversation of the last run's dataset in the JSON viewer."""
+        if self._engine is None:
+            self.browse_message.value = alert(["Run the comparison first: it opens the dataset."])
+            return None
+        try:
+            with Session(self._engine) as session:
+                document = conversation_document(session, conversation_id)
+        except Exception as error:  # noqa: BLE001 - e.g. the database went away; the page stays usable
+            self.browse_message.value = alert([f"Could not read conversation {conversation_id}: {error}"])
+            return None
+        self.browse_message.value = ""
+        self.viewer.data = document
+        return document
