@@ -153,7 +153,7 @@ class CachingDashboard:
         backends = [("In-process memory", "memory")]
         if self.redis_unavailable is None:
             backends.append((f"Redis ({redact(self.redis_url)})", "redis"))
-        self.backend = w.ToggleButtons(options=backends, value="memory", description="Cache", style=WIDE)
+        self.backend = w.ToggleButtons(options=backends, value="memory")
         # ToggleButtons cannot disable one option: an unavailable Redis is a disabled button with its reason
         self.redis_off = w.ToggleButton(description="Redis", disabled=True, tooltip=self.redis_unavailable or "",
                                         layout=w.Layout(display="none" if self.redis_unavailable is None else None))
@@ -204,7 +204,9 @@ class CachingDashboard:
             self.notice,
             self.workload, self.strategy,
             w.HBox([self.authors, self.rounds]),
-            w.HBox([self.backend, self.redis_off, self.redis_reason]),
+            # a label of its own: ToggleButtons puts its description above the buttons
+            w.HBox([w.HTML("<div style='width: 8em; text-align: right; padding-right: 8px'>Cache</div>"),
+                    self.backend, self.redis_off, self.redis_reason]),
             self.lazy_loads,
             w.HBox([w.HTML("What do <b>uncached</b>, <b>cold</b> and <b>warm</b> mean?"), self.learn_more]),
             self.form_message,
