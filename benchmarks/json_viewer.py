@@ -3,11 +3,14 @@
     python benchmarks/json_viewer.py            # 9,000 records (~100k values), 3 rounds
     python benchmarks/json_viewer.py --quick    # 900 records, 1 round
 
-Ours: the JsonViewer in a real Voila page (Voila, a kernel per page load). First paint is the viewer's own
-``json-viewer:first-paint`` performance entry: from the start of its render to the first frame painted after
-it is on the page (the data stays in the kernel; only the first level is in the widget state). Expand is a
-click on a range of 100 records (100 rows fetched from the kernel), and on one record, until the new rows are
-painted. The kernel's cost of building the widget is reported too.
+Ours: the JsonViewer in a Voila page of a Jupyter server configured as users' servers are (the repository's
+``jupyter-config``, Voila as a server extension). First paint is the viewer's own ``json-viewer:first-paint``
+performance entry: from the start of its render to the first frame painted after it is on the page (the data
+stays in the kernel; only the first level is in the widget state). Expand is a click on a range of 100 records
+(100 rows fetched from the kernel), and on one record, until the new rows are painted. The kernel's cost of
+building the widget is reported too. The same page is also measured from a server that differs only in using
+jupyter_server's stock kernel websocket (Nagle's algorithm on; ``profiler/kernel_websocket.py`` says why that
+matters): ``stock_*`` figures.
 
 Anchor: the naive eager render FINDINGS measured, a ``<details>`` element per container for the whole
 document, in a plain page: from the start of the script (the JSON text already in the page) to the first
@@ -147,6 +150,41 @@ requestAnimationFrame(() => setTimeout(() => { window.benchFirstPaint = performa
 </script>"""
 
 
+class UserServer:
+    TOKEN = "json-viewer-benchmark"
+
+    def __init__(self, root: Path, log_path: Path, extra_args: list[str]):
+        self.port = free_port()
+        self.log = open(log_path, "w")
+        env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter-config")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
+             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}",
+             *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/status?token={self.TOKEN}", timeout=1)
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise SystemExit(f"the Jupyter server did not start; see {log_path}")
+                time.sleep(0.2)
+
+    def url(self, notebook: str) -> str:
+        return f"http://127.0.0.1:{self.port}/voila/render/{notebook}?token={self.TOKEN}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
 def click_and_time(page, click: str, wait: str) -> float:
     """Milliseconds from a click on ``click`` until ``wait`` exists and the frame after it is painted."""
     script = f"(() => {{ const CLICK = {json.dumps(click)}, WAIT = {json.dumps(wait)};" + CLICK_AND_TIME + "})()"
@@ -221,37 +259,25 @@ def main() -> None:
     (work / "viewer.ipynb").write_text(json.dumps(notebook(work / "data.json")))
     anchor_file = work / "anchor.html"
     anchor_file.write_text(anchor_page(document_text))
-    port = free_port()
-    log = open(work / "voila.log", "w")
-    voila = subprocess.Popen(
-        [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", str(work)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )
-    ours, anchor = [], []
+    stock = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
+    servers = {
+        "ours": UserServer(work, work / "ours.log", []),
+        "stock": UserServer(work, work / "stock.log", [f"--ServerApp.kernel_websocket_connection_class={stock}"]),
+    }
+    ours, stock_runs, anchor = [], [], []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or voila.poll() is not None:
-                    raise SystemExit(f"Voila did not start; see {work / 'voila.log'}")
-                time.sleep(0.2)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             for round_ in range(rounds):
-                ours.append(measure_ours(browser, f"http://127.0.0.1:{port}/voila/render/viewer.ipynb"))
+                ours.append(measure_ours(browser, servers["ours"].url("viewer.ipynb")))
+                stock_runs.append(measure_ours(browser, servers["stock"].url("viewer.ipynb")))
                 anchor.append(measure_anchor(browser, anchor_file))
-                print(f"round {round_ + 1}: ours {ours[-1]}  anchor {anchor[-1]}", file=sys.stderr)
+                print(f"round {round_ + 1}: ours {ours[-1]}  stock websocket {stock_runs[-1]}  anchor {anchor[-1]}",
+                      file=sys.stderr)
             browser.close()
     finally:
-        voila.terminate()
-        try:
-            voila.wait(10)
-        except subprocess.TimeoutExpired:
-            voila.kill()
-        log.close()
+        for server in servers.values():
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     def median(rows, key):
@@ -268,6 +294,8 @@ def main() -> None:
         "ours_record_expand_ms": median(ours, "record_expand_ms"),
         "ours_kernel_build_ms": median(ours, "kernel_build_ms"),
         "ours_initial_state_bytes": ours[0]["state_bytes"],
+        "stock_range_expand_ms": median(stock_runs, "range_expand_ms"),
+        "stock_record_expand_ms": median(stock_runs, "record_expand_ms"),
         "anchor_first_paint_ms": median(anchor, "first_paint_ms"),
         "anchor_record_expand_ms": median(anchor, "record_expand_ms"),
         "anchor_document_bytes": len(document_text),
