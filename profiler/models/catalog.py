@@ -24,7 +24,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
@@ -146,6 +146,19 @@ class Catalog:
                 infos.append(ModelInfo(name, builtin, {c.name: str(c.type) for c in table.columns},
                                        tuple(c.name for c in table.primary_key.columns), relationships, rows))
         return infos
+
+    def rows(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The first ``limit`` rows of your model or a built-in one, by primary key (to look at, not to page)."""
+        with self.engine.connect() as connection:
+            if name in self._specs(connection):
+                schema = self.space.schema
+            elif name in self._builtin_names(connection):
+                schema = self.space.builtin_schema
+            else:
+                self._own(connection, name, "read")  # says which models there are
+            table = Table(name, MetaData(), schema=schema, autoload_with=connection)
+            order = list(table.primary_key.columns) or list(table.columns)[:1]
+            return [dict(row) for row in connection.execute(select(table).order_by(*order).limit(limit)).mappings()]
 
     def _own(self, connection: Connection, name: str, action: str) -> Model:
         specs = self._specs(connection)
@@ -278,8 +291,11 @@ class Catalog:
                                      "which already has that name")
                 names.add(collection)
 
-    def fill(self, name: str, rows: int = 100, seed: int = 0) -> int:
-        """Add ``rows`` generated rows to your model ``name``; related models must have rows already."""
+    def fill(self, name: str, rows: int = 100, seed: int = 0,
+             progress: Callable[[int, int], None] | None = None) -> int:
+        """Add ``rows`` generated rows to your model ``name``; related models must have rows already.
+        ``progress(done, rows)`` is called after each chunk is inserted (the rows become visible together, at
+        the commit)."""
         if not isinstance(rows, int) or isinstance(rows, bool) or not 0 < rows <= 1_000_000:
             raise ModelError(f"rows must be a whole number from 1 to 1,000,000, got {rows!r}")
         if self._is_builtin(name):
@@ -304,6 +320,8 @@ class Catalog:
             generated = generate(table, rows, seed, first, references)
             for start in range(0, rows, FILL_CHUNK):
                 connection.execute(insert(table), generated[start:start + FILL_CHUNK])
+                if progress is not None:
+                    progress(min(start + FILL_CHUNK, rows), rows)
         return rows
 
     def add_column(self, model: str, column: str, type: str, *, nullable: bool = True, default: Any = None) -> None:

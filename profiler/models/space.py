@@ -47,6 +47,23 @@ class DataSpace:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def make_read_only(self) -> None:
+        """From now on every connection of this space is read-only in the database itself (PostgreSQL's
+        ``default_transaction_read_only``, SQLite's ``query_only``), so a shared view cannot write even if a
+        check in Python were missed. Connections already pooled are closed."""
+
+        @event.listens_for(self.engine, "connect")
+        def _read_only(dbapi_connection, _record):
+            if self.dialect == "postgresql":
+                # outside a transaction, or the rollback that ends it would undo the setting
+                autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
+                dbapi_connection.execute("SET SESSION default_transaction_read_only = on")
+                dbapi_connection.autocommit = autocommit
+            else:
+                dbapi_connection.execute("PRAGMA query_only = ON")
+
+        self.engine.dispose()
+
     def describe(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
         return f"{url} (schema {self.schema})" if self.schema else url

@@ -1,4 +1,4 @@
-"""The data models notebook as a hub user runs it: only their role's variables, on PostgreSQL with passwords.
+"""The data models tutorial notebook as a hub user runs it: only their role's variables, on PostgreSQL with passwords.
 (nbval runs the same notebook on SQLite.)"""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def test_the_notebook_runs_as_a_provisioned_user_and_a_built_in_refuses_its_drop
     for variable, value in access.environment().items():
         monkeypatch.setenv(variable, value)
     try:
-        notebook = nbformat.read(REPO_ROOT / "notebooks" / "data_models.ipynb", as_version=4)
+        notebook = nbformat.read(REPO_ROOT / "notebooks" / "data_models_tutorial.ipynb", as_version=4)
         NotebookClient(notebook, timeout=120, kernel_name="python3",
                        resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
         printed = "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"

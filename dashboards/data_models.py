@@ -1,0 +1,440 @@
+"""The data-models dashboard: list your models beside the built-ins, define, fill, alter and drop your own,
+profile a relationship walk under several loading strategies, inspect the data.
+
+A composition of the model catalog (``profiler.models``), the query profiler (``profiler.queries``) and the
+widgets (``widgets``); the notebook ``notebooks/data_models.ipynb`` only builds and shows it. Filling and
+profiling run in a worker thread and reach the page by setting widget traits (nothing polls).
+
+Building the dashboard only reads (it lists the models), because a dashboard may be pre-rendered and viewers
+open it. Viewers of a shared dashboard (``WORKBENCH_DASHBOARD_VIEWER=1``) may list, inspect and profile, which
+only read; creating, filling, altering and dropping are off, refused in Python even if a click message arrives,
+and refused by the database too, whose connections are made read-only for them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import secrets
+import tempfile
+import threading
+from typing import Any, Callable, Mapping
+
+import ipywidgets as w
+
+from dashboards.load_test import VIEWER_ENV, is_viewer, problems_html
+from dashboards.model_form import ModelForm
+from dashboards.walk_profile import WalkProfile, set_options
+from profiler.models.catalog import Catalog, ModelInfo
+from profiler.models.spec import TYPES, ModelError
+from profiler.playground import DATA_URL
+from profiler.queries import Comparison
+from widgets import JsonViewer, Progress, RequestTiming, ScrollTo, section_anchor
+
+INSPECT_TITLE = "Inspect the data"
+READ_ONLY_NOTE = ("This is a shared view: creating, filling, altering and dropping would change the owner's "
+                  "models, so they are off. You can list, inspect and profile them.")
+BUSY_NOTE = "Wait until the fill or the profile run in progress has finished."
+SAMPLE_ROWS = 20
+WIDE = {"description_width": "initial"}
+__all__ = ["DataModelsDashboard", "INSPECT_TITLE", "VIEWER_ENV", "open_catalog", "parse_default"]
+
+
+def status_html(text: str) -> str:
+    return f"<p role='status'>{html.escape(text)}</p>"
+
+
+def describe(error: BaseException) -> str:
+    """What the catalog says (its messages name the model and what to do); other errors with their type."""
+    return str(error) if isinstance(error, (ModelError, PermissionError)) else f"{type(error).__name__}: {error}"
+
+
+def json_ready(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))  # dates and decimals as text, like the SQL shows them
+
+
+def parse_default(text: str, type_: str) -> Any:
+    """A new column's default from the form's text: None when empty; the spec then checks it for the type."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if type_ in ("integer", "bigint"):
+            return int(text)
+        if type_ in ("float", "decimal"):
+            return float(text)
+    except ValueError:
+        raise ModelError(f"default {text!r} is not a number (the column is {type_})") from None
+    if type_ == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ModelError(f"default {text!r} is not a boolean: write true or false")
+        return text.lower() == "true"
+    return text
+
+
+def open_catalog(environ: Mapping[str, str]) -> tuple[Catalog, tempfile.TemporaryDirectory | None]:
+    """The space the hub handed this server; without the hub a scratch SQLite space, gone with the kernel
+    (the same fallback as the tutorial notebook, so trying the dashboard never touches ~/.workbench)."""
+    if environ.get(DATA_URL):
+        return Catalog.connect(environ=environ), None
+    scratch = tempfile.TemporaryDirectory(prefix="workbench-models-")
+    return Catalog.local(scratch.name), scratch
+
+
+def models_table(own: list[ModelInfo], builtins: list[ModelInfo]) -> str:
+    def row(info: ModelInfo) -> str:
+        kind = "built-in, read-only" if info.builtin else "yours"
+        rows = "—" if info.rows < 0 else f"{info.rows:,}"
+        columns = ", ".join(f"{name} {type_.lower()}" for name, type_ in info.columns.items())
+        relationships = ", ".join(f"{name} → {target}" for name, target in info.relationships.items()) or "—"
+        cells = (info.name, kind, rows, columns, ", ".join(info.primary_key), relationships)
+        return "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+
+    head = "".join(f"<th>{title}</th>" for title in ("model", "kind", "rows", "columns", "primary key",
+                                                     "relationships"))
+    empty = "" if own else "<p class='workbench-muted'>You have no models yet: define one below.</p>"
+    return (f"{empty}<table class='workbench-table'><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(row(info) for info in [*own, *builtins]) + "</tbody></table>")
+
+
+class DataModelsDashboard:
+    """Builds the widgets; the methods the buttons call (:meth:`create_model`, :meth:`fill_model`,
+    :meth:`add_column`, :meth:`drop_column`, :meth:`ask_drop` / :meth:`confirm_drop`, :meth:`start_profile`,
+    :meth:`show_rows`) work from a cell too."""
+
+    def __init__(self, catalog: Catalog | None = None, *, allow_writes: bool | None = None,
+                 environ: Mapping[str, str] | None = None):
+        environ = os.environ if environ is None else environ
+        self.allow_writes = not is_viewer(environ) if allow_writes is None else allow_writes
+        self._scratch = None  # a scratch space's folder lives as long as the dashboard
+        self.space_problem: str | None = None
+        if catalog is None:
+            try:
+                catalog, self._scratch = open_catalog(environ)
+            except Exception as error:  # noqa: BLE001 - said at the top; every action stays off
+                self.space_problem = describe(error)
+        self.catalog = catalog
+        if catalog is not None and not self.allow_writes:
+            catalog.space.make_read_only()
+        self.infos: dict[str, ModelInfo] = {}
+        self._worker: threading.Thread | None = None
+        self._drop_pending: str | None = None  # the model Drop model… asked about
+
+        # --- your models and the built-ins ---------------------------------------------------------------------
+        self.notice = w.HTML()
+        self.listing = w.HTML()
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _button: self.refresh())
+
+        # --- define ------------------------------------------------------------------------------------------------
+        self.form = ModelForm(on_change=self.validate)
+        self.create_button = w.Button(description="Create model", button_style="primary", icon="plus-square")
+        self.create_button.on_click(lambda _button: self.create_model())
+        self.form_message = w.HTML()
+
+        # --- change ------------------------------------------------------------------------------------------------
+        self.model_choice = w.Dropdown(description="Model", style=WIDE, layout=w.Layout(width="28em"))
+        self.model_choice.observe(lambda _change: self._chosen_model_changed(), "value")
+        self.fill_rows = w.BoundedIntText(value=100, min=1, max=1_000_000, description="Rows to add", style=WIDE,
+                                          layout=w.Layout(width="14em"))
+        self.fill_button = w.Button(description="Fill", icon="database")
+        self.fill_button.on_click(lambda _button: self.fill_model())
+        self.fill_progress = Progress(label="Fill", layout=w.Layout(display="none"))  # shown once a fill starts
+        self.new_column = w.Text(description="New column", placeholder="name", style=WIDE,
+                                 layout=w.Layout(width="17em"))
+        self.new_column_type = w.Dropdown(options=list(TYPES), value="text", description="type", style=WIDE,
+                                          layout=w.Layout(width="11em"))
+        self.new_column_required = w.Checkbox(description="required", indent=False, layout=w.Layout(width="7em"))
+        self.new_column_default = w.Text(description="default", placeholder="for existing rows", style=WIDE,
+                                         layout=w.Layout(width="16em"))
+        self.add_column_button = w.Button(description="Add column", icon="plus")
+        self.add_column_button.on_click(lambda _button: self.add_column())
+        self.column_choice = w.Dropdown(description="Column", style=WIDE, layout=w.Layout(width="17em"))
+        self.drop_column_button = w.Button(description="Drop column", icon="minus")
+        self.drop_column_button.on_click(lambda _button: self.drop_column())
+        self.drop_button = w.Button(description="Drop model…", button_style="danger", icon="trash")
+        self.drop_button.on_click(lambda _button: self.ask_drop())
+        self.drop_question = w.HTML()
+        self.confirm_drop_button = w.Button(button_style="danger", icon="trash")
+        self.confirm_drop_button.on_click(lambda _button: self.confirm_drop())
+        self.cancel_drop_button = w.Button(description="Cancel")
+        self.cancel_drop_button.on_click(lambda _button: self.cancel_drop())
+        self.confirmation = w.HBox([self.drop_question, self.confirm_drop_button, self.cancel_drop_button],
+                                   layout=w.Layout(display="none"))
+        self.change_message = w.HTML()
+
+        # --- profile (reading only) --------------------------------------------------------------------------------
+        self.profiler = WalkProfile(start_job=self._start, on_result=self._profiled)
+        self.profiler.button.on_click(lambda _button: self.start_profile())
+
+        # --- inspect -----------------------------------------------------------------------------------------------
+        self.inspect_choice = w.Dropdown(description="Model", style=WIDE, layout=w.Layout(width="28em"))
+        self.show_rows_button = w.Button(description=f"Show its first {SAMPLE_ROWS} rows", icon="table")
+        self.show_rows_button.on_click(lambda _button: self.show_rows())
+        self.viewer = JsonViewer({"note": "Show a model's rows, or profile one, to inspect the data here."},
+                                 root_name="data", height=440)
+        self.scroller = ScrollTo()
+        self.notice.value = self._notice_html()
+        if not self.allow_writes:
+            self.form.set_disabled(True)
+        self.refresh()
+        self.validate()
+
+    # --- layout ----------------------------------------------------------------------------------------------------
+    def widget(self) -> w.Widget:
+        return w.VBox([
+            self.notice,
+            section_anchor("Your models and the built-ins"),
+            self.listing, self.refresh_button,
+            section_anchor("Define a model"),
+            self.form.widget(), self.create_button, self.form_message,
+            section_anchor("Fill, alter or drop a model"),
+            self.model_choice,
+            w.HBox([self.fill_rows, self.fill_button]), self.fill_progress,
+            w.HBox([self.new_column, self.new_column_type, self.new_column_required, self.new_column_default,
+                    self.add_column_button]),
+            w.HBox([self.column_choice, self.drop_column_button]),
+            self.drop_button, self.confirmation, self.change_message,
+            section_anchor("Profile a relationship walk"),
+            self.profiler.widget(),
+            section_anchor(INSPECT_TITLE),
+            w.HBox([self.inspect_choice, self.show_rows_button]), self.viewer,
+            RequestTiming(label="Server time for this dashboard"), self.scroller,
+        ])
+
+    def _notice_html(self) -> str:
+        parts = []
+        if self.space_problem:
+            parts.append("<p role='alert'><b>Your data space cannot be opened.</b> "
+                         f"{html.escape(self.space_problem)}</p>")
+        elif self._scratch is not None:
+            parts.append("<p role='status'><b>Scratch space.</b> This server was not given a database space by the "
+                         f"hub ({DATA_URL} is not set), so your models live in a temporary SQLite space that is "
+                         "deleted when this dashboard's kernel stops.</p>")
+        if not self.allow_writes:
+            parts.append(f"<p role='status'><b>Read-only.</b> {html.escape(READ_ONLY_NOTE)}</p>")
+        return "".join(parts)
+
+    # --- state ---------------------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def _set_buttons(self) -> None:
+        no_space = self.catalog is None
+        refusal = READ_ONLY_NOTE if not self.allow_writes else BUSY_NOTE if self.busy else ""
+        for button in (self.create_button, self.fill_button, self.add_column_button, self.drop_column_button,
+                       self.drop_button, self.confirm_drop_button):
+            button.disabled = no_space or bool(refusal)
+            button.tooltip = refusal
+        self.profiler.button.disabled = no_space or self.busy
+        self.refresh_button.disabled = self.show_rows_button.disabled = no_space
+
+    def _refused(self, message: w.HTML) -> bool:
+        """Viewers' and busy clicks are refused here too: a click message can arrive for a disabled button."""
+        reason = ("Your data space cannot be opened." if self.catalog is None else READ_ONLY_NOTE
+                  if not self.allow_writes else BUSY_NOTE if self.busy else None)
+        if reason:
+            message.value = problems_html([reason])
+        return reason is not None
+
+    def refresh(self, select: str | None = None) -> None:
+        """Read the models again (the database is the truth: a fresh kernel sees the same) and update the choices."""
+        self._set_buttons()
+        if self.catalog is None:
+            return
+        own = self.catalog.list(builtins=False)
+        builtins = [info for info in self.catalog.list(count_rows=False) if info.builtin]
+        self.infos = {info.name: info for info in [*own, *builtins]}
+        self.listing.value = models_table(own, builtins)
+        choices = [(info.name, info.name) for info in own] + [(f"{info.name} (built-in, read-only)", info.name)
+                                                              for info in builtins]
+        for dropdown in (self.model_choice, self.inspect_choice):
+            set_options(dropdown, choices, select)
+        self._chosen_model_changed()  # its columns may have changed even if the choice did not
+        self.form.set_targets([info.name for info in [*own, *builtins]])
+        self.profiler.set_models(dict(self.catalog.classes()) if own else {}, [info.name for info in builtins],
+                                 select)
+
+    def _chosen_model_changed(self) -> None:
+        info = self.infos.get(self.model_choice.value)
+        set_options(self.column_choice, list(info.columns) if info else [], None)
+        self.cancel_drop()
+
+    def validate(self) -> None:
+        """Say what is wrong with the definition as it is typed (the spec's own message)."""
+        if self.form.untouched:
+            self.form_message.value = "<p class='workbench-muted'>Name the model, then create it.</p>"
+            return
+        try:
+            self.form.model()
+        except ModelError as error:
+            self.form_message.value = problems_html([str(error)])
+        else:
+            self.form_message.value = ""
+
+    # --- writing (owners only) -------------------------------------------------------------------------------------
+    def _write(self, message: w.HTML, action: Callable[[], str]) -> bool:
+        """Run one change (``action`` returns what to tell the user); False with the reason shown otherwise."""
+        if self._refused(message):
+            return False
+        try:
+            done = action()
+        except Exception as error:  # noqa: BLE001 - said next to the form; nothing was half-made (one transaction)
+            message.value = problems_html([describe(error)])
+            return False
+        message.value = status_html(done)
+        return True
+
+    def create_model(self) -> str | None:
+        """Create the model the form describes; its name, or None (the form says why)."""
+        model = None
+
+        def create() -> str:
+            nonlocal model
+            model = self.form.model()
+            self.catalog.create(model)
+            return f"Created {model.name}: fill it with rows below."
+
+        if not self._write(self.form_message, create):
+            return None
+        message = self.form_message.value
+        self.form.reset()
+        self.refresh(select=model.name)
+        self.form_message.value = message
+        return model.name
+
+    def add_column(self) -> bool:
+        name, column, type_ = self.model_choice.value, self.new_column.value.strip(), self.new_column_type.value
+
+        def add() -> str:
+            default = parse_default(self.new_column_default.value, type_)
+            self.catalog.add_column(name, column, type_, nullable=not self.new_column_required.value, default=default)
+            return f"Added column {column} ({type_}) to {name}."
+
+        done = self._write(self.change_message, add)
+        if done:
+            self.new_column.value = self.new_column_default.value = ""
+            self.refresh(select=name)
+        return done
+
+    def drop_column(self) -> bool:
+        name, column = self.model_choice.value, self.column_choice.value
+
+        def drop() -> str:
+            self.catalog.drop_column(name, column)
+            return f"Dropped column {column} of {name}."
+
+        done = self._write(self.change_message, drop)
+        if done:
+            self.refresh(select=name)
+        return done
+
+    def ask_drop(self) -> None:
+        """Dropping loses the rows: show what would go and ask first."""
+        name = self.model_choice.value
+        if self._refused(self.change_message) or name is None:
+            return
+        info = self.infos[name]
+        rows = "" if info.rows < 0 else f" and its {info.rows:,} rows"
+        self.drop_question.value = f"<p role='alert'>Drop <b>{html.escape(name)}</b>{rows}? This cannot be undone.</p>"
+        self.confirm_drop_button.description = f"Drop {name}"
+        self.confirmation.layout.display = None
+        self._drop_pending = name
+
+    def cancel_drop(self) -> None:
+        self.confirmation.layout.display = "none"
+        self._drop_pending = None
+
+    def confirm_drop(self) -> bool:
+        name = self._drop_pending
+        if self._refused(self.change_message):
+            return False
+        if name is None:
+            self.change_message.value = problems_html(["Choose Drop model… first, then confirm."])
+            return False
+        self.cancel_drop()
+
+        def drop() -> str:
+            self.catalog.drop(name)
+            return f"Dropped {name} and its rows."
+
+        done = self._write(self.change_message, drop)
+        if done:
+            self.refresh()
+        return done
+
+    def fill_model(self) -> threading.Thread | None:
+        """Add generated rows to the chosen model in a worker thread, with progress; None if it cannot start."""
+        name, rows = self.model_choice.value, self.fill_rows.value
+        if self._refused(self.change_message):
+            return None
+        self.change_message.value = ""
+        self.fill_progress.layout.display = None
+        self.fill_progress.update(0, total=rows, message=f"Generating {rows:,} rows for {name}…")
+        return self._start(self._fill, name, rows)
+
+    def _fill(self, name: str, rows: int) -> None:
+        def on_chunk(done: int, total: int) -> None:
+            self.fill_progress.update(done, message=f"{done:,} of {total:,} rows inserted into {name}…")
+
+        try:
+            self.catalog.fill(name, rows, seed=secrets.randbelow(2**31), progress=on_chunk)
+        except Exception as error:  # noqa: BLE001 - shown; the fill was one transaction, so nothing was added
+            self.fill_progress.fail(describe(error))
+            return
+        self.fill_progress.succeed(f"Filled {name} with {rows:,} rows")
+        self.refresh(select=name)
+        self.viewer.data = {"model": name, "first_rows": json_ready(self.catalog.rows(name, SAMPLE_ROWS))}
+
+    # --- reading (everyone) ----------------------------------------------------------------------------------------
+    def show_rows(self) -> list[dict[str, Any]] | None:
+        name = self.inspect_choice.value
+        try:
+            rows = json_ready(self.catalog.rows(name, SAMPLE_ROWS))
+        except Exception as error:  # noqa: BLE001
+            self.viewer.data = {"error": describe(error)}
+            return None
+        self.viewer.data = {"model": name, "first_rows": rows}
+        return rows
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return self.profiler.comparison
+
+    def start_profile(self) -> threading.Thread | None:
+        """Profile the chosen walk in the worker thread (reading only); None when it cannot start (it says why)."""
+        refusal = "Your data space cannot be opened." if self.catalog is None else BUSY_NOTE if self.busy else None
+        return self.profiler.start(self.catalog.engine if self.catalog else None, refusal)
+
+    def _profiled(self, root: str, comparison: Comparison) -> None:
+        try:
+            sample: Any = json_ready(self.catalog.rows(root, SAMPLE_ROWS))
+        except Exception as error:  # noqa: BLE001 - the comparison is still worth inspecting
+            sample = {"error": describe(error)}
+        self.viewer.data = {"model": root, "first_rows": sample, "comparison": comparison.to_dict(statements=True)}
+        self.scroller.scroll_to(INSPECT_TITLE)
+
+    # --- the worker ----------------------------------------------------------------------------------------------
+    def _start(self, job: Callable[..., None], *args: Any) -> threading.Thread:
+        def run() -> None:
+            try:
+                job(*args)
+            finally:
+                self._worker = None
+                self._set_buttons()
+
+        self._worker = threading.Thread(target=run, daemon=True, name=f"data-models-{job.__name__.strip('_')}")
+        self._set_buttons()
+        self._worker.start()
+        return self._worker
+
+    def wait(self, timeout: float = 120) -> None:
+        """Block until the fill or profile run in progress is over (for cells run top to bottom, and tests)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+            if worker.is_alive():
+                raise TimeoutError(f"the {worker.name} job did not finish within {timeout} s")
+
