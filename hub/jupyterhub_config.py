@@ -174,10 +174,12 @@ c.Spawner.pre_spawn_hook = before_each_start
 # it through JupyterHub's sharing API (spawner/sharing.py says what is and is not reachable).
 from tornado.web import HTTPError  # noqa: E402
 
-from spawner import sharing  # noqa: E402
+from spawner import hub_sharing, sharing  # noqa: E402
 
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.extra_user_scopes = set(sharing.SHARING_SCOPES)
+# Group shares reach members' servers, and only published dashboards can be shared (spawner/hub_sharing.py).
+hub_sharing.install(offered_dashboards)
 c.JupyterHub.template_vars["workbench_shared_with_me"] = sharing.shared_with_me(offered_dashboards, "/")
 c.JupyterHub.template_vars["workbench_publications"] = sharing.my_publications(offered_dashboards)
 c.JupyterHub.template_vars["workbench_share_revocation_seconds"] = settings.share_revocation_seconds

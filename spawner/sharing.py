@@ -7,11 +7,12 @@ websocket passes only the widget (comm) messages, so a viewer can use the widget
 open JupyterLab, a terminal or the contents API. Its environment sets ``WORKBENCH_DASHBOARD_VIEWER=1`` so
 dashboards turn off actions that would spend the owner's AWS.
 
-Owners share such a server through JupyterHub's sharing API (``/hub/api/shares/{owner}/{server}``, share codes
-at ``/hub/api/share-codes/...`` accepted at ``/hub/accept-share``). A share grants access to the whole
-server, which is why the server itself must be the restricted one. Share with users, not groups: JupyterHub 6.1.1
-records a group share, but the members' OAuth tokens for the server do not carry it, so the server refuses them
-(a strict xfail in tests/hub/test_sharing.py notices when that is fixed). After a revoke, a viewer who already
+Owners share such a server with users or groups through JupyterHub's sharing API
+(``/hub/api/shares/{owner}/{server}``, share codes at ``/hub/api/share-codes/...`` accepted at
+``/hub/accept-share``). A share grants access to the whole server, which is why the server itself must be the
+restricted one, and why the hub refuses to share any other server (except for admins), whatever the API caller
+(:mod:`spawner.hub_sharing`, which also makes group shares reach the members: JupyterHub 6.1.1 alone leaves them
+out of their tokens). After a revoke, or when a member leaves a group it was shared with, a viewer who already
 opened the dashboard keeps it for at most the server's auth cache age (``WORKBENCH_SHARE_REVOCATION_SECONDS``).
 """
 
@@ -37,7 +38,7 @@ WIDGET_MESSAGE_TYPES = ("comm_open", "comm_msg", "comm_close", "comm_info_reques
 UNNEEDED_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")
 
 # Added to the default `user` role (JupyterHub.extra_user_scopes): share one's own servers, and name the users
-# and groups to share with. The API would let a user share any of their servers; the home page offers only
+# and groups to share with. The scope covers any of their servers; spawner/hub_sharing.py narrows it to
 # published dashboards.
 SHARING_SCOPES = ("shares!user", "read:users:name", "read:groups:name")
 
