@@ -170,7 +170,8 @@ class DataModelsDashboard:
 
         # --- inspect -----------------------------------------------------------------------------------------------
         self.inspect_choice = w.Dropdown(description="Model", style=WIDE, layout=w.Layout(width="28em"))
-        self.show_rows_button = w.Button(description=f"Show its first {SAMPLE_ROWS} rows", icon="table")
+        self.show_rows_button = w.Button(description=f"Show its first {SAMPLE_ROWS} rows", icon="table",
+                                          layout=w.Layout(width="auto"))
         self.show_rows_button.on_click(lambda _button: self.show_rows())
         self.viewer = JsonViewer({"note": "Show a model's rows, or profile one, to inspect the data here."},
                                  root_name="data", height=440)
