@@ -48,7 +48,7 @@ SAMPLE_MESSAGES = 5_000
 # Generating runs at ~65,000 messages/s here (200,000 in 3 s) into ~290 bytes of SQLite per message.
 MAX_SAMPLE_MESSAGES = 1_000_000
 VIEWER_MAX_SAMPLE_MESSAGES = 20_000
-LATEST = 20  # conversations listed under "Inspect the data"
+LATEST = 10  # conversations listed under "Inspect the data": the viewer below stays in sight
 COUNTED = ("bots", "conversations", "messages", "reactions")
 
 DATASET_HELP = """\
@@ -208,11 +208,12 @@ class ConversationsDashboard:
         sources = [("Generate a sample", "sample")]
         if self.builtin_spec is not None:
             sources.insert(0, (f"Built-in dataset ({self.builtin_spec.messages:,} messages, read-only)", "builtin"))
-        self.source = w.RadioButtons(options=sources, description="Dataset", style={"description_width": "initial"})
+        self.source = w.RadioButtons(options=sources, description="Dataset", layout=w.Layout(width="max-content"))
         self.messages = w.IntText(value=min(SAMPLE_MESSAGES, self.sample_limit), description="Messages")
         self.seed = w.IntText(value=0, description="Seed")
         self.sample_box = w.HBox([self.messages, self.seed])
-        self.workload = w.Dropdown(options=list(WORKLOADS), description="Workload", layout=w.Layout(width="36em"))
+        self.workload = w.Dropdown(options=list(WORKLOADS), description="Workload",
+                                   style={"description_width": "initial"}, layout=w.Layout(width="36em"))
         self.workload_help = LearnMore(workload_help(self.workload.value), title="The dataset and this workload")
         self.workload.observe(lambda change: setattr(self.workload_help, "content", workload_help(change["new"])),
                               "value")
@@ -234,12 +235,13 @@ class ConversationsDashboard:
         self.findings = w.HTML(NOT_YET)
         self.latest = w.HTML(NOT_YET)
         self.picker = w.Dropdown(options=[], description="Conversation", disabled=True,
-                                 layout=w.Layout(width="44em"))
+                                 style={"description_width": "initial"}, layout=w.Layout(width="44em"))
         self.picker.observe(lambda change: self.inspect(change["new"]) if change["new"] is not None else None,
                             "value")
         self.browse_message = w.HTML()
         self.viewer = JsonViewer({"note": "Run the comparison, then pick a conversation to inspect it here."},
                                  root_name="conversation", height=480)
+        self.viewer.add_class("conversation-viewer")
         self.comparison_viewer = JsonViewer({"note": "Run the comparison to inspect its data here."},
                                             root_name="comparison", height=360)
         self.scroller = ScrollTo()
@@ -283,7 +285,7 @@ class ConversationsDashboard:
         if self.viewer_mode:
             parts.append(f"<p role='status'><b>Shared view.</b> You can profile the built-in dataset (read-only) "
                          f"and generate samples of up to {self.sample_limit:,} messages: they are made on the "
-                         "owner's server, in a temporary file that goes away with this page.</p>")
+                         "owner's server, in a temporary file deleted when this page's kernel ends.</p>")
         return "".join(parts)
 
     # --- the form -------------------------------------------------------------------------------------------

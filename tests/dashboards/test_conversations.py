@@ -17,7 +17,7 @@ from dashboards.conversations import (
     builtin_target, wait,
 )
 from dashboards.load_test import VIEWER_ENV
-from profiler.datagen import dataset_counts, load
+from profiler.datagen import MESSAGES_PER_BATCH, dataset_counts, load, loaded_batches
 from profiler.datagen.workloads import WORKLOADS
 from profiler.models.builtins import install_builtins
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
@@ -140,6 +140,7 @@ def test_a_user_server_reaches_the_builtin_dataset_through_the_hubs_environment(
 @pytest.mark.parametrize("case, note", [
     ("missing file", "The built-in dataset cannot be read: OperationalError"),
     ("no conversations", "The hub installed no conversations dataset"),
+    ("unfinished", "The hub installed no conversations dataset (or is still installing it)"),
     ("no hub", "not started by the workbench hub"),
 ])
 def test_without_a_builtin_dataset_the_page_says_why_and_offers_a_sample(tmp_path, case, note):
@@ -149,6 +150,15 @@ def test_without_a_builtin_dataset_the_page_says_why_and_offers_a_sample(tmp_pat
     elif case == "no conversations":
         install_builtins(f"sqlite:///{tmp_path / 'builtin.sqlite'}", scale=5)  # the bookstore only
         environ = {BUILTIN_DATA_URL: f"sqlite:///{tmp_path / 'builtin.sqlite'}"}
+    elif case == "unfinished":
+        def interrupt(progress):
+            if progress.batches_done:
+                raise RuntimeError("the hub stopped mid-install")
+        with pytest.raises(RuntimeError, match="mid-install"):
+            load(f"sqlite:///{tmp_path / 'builtin.sqlite'}", 2 * MESSAGES_PER_BATCH, progress=interrupt,
+                 batches_per_commit=1)
+        environ = {BUILTIN_DATA_URL: f"sqlite:///{tmp_path / 'builtin.sqlite'}"}
+        assert loaded_batches(environ[BUILTIN_DATA_URL]) == 1  # half of it is there, but not the whole
     dashboard = dashboard_for(environ=environ)
     assert note in dashboard.notice.value and "You can generate a sample" in dashboard.notice.value
     assert dashboard.source.options == (("Generate a sample", "sample"),)
