@@ -16,15 +16,13 @@ STARTING_COLUMNS = (("id", "integer"), ("name", "text"))
 
 
 class ColumnRow:
-    def __init__(self, number: int, name: str = "", type_: str = "text"):
-        self.name = w.Text(value=name, description=f"Column {number}", placeholder="column name", style=NARROW,
-                           layout=w.Layout(width="17em"))
+    def __init__(self, name: str = "", type_: str = "text"):
+        self.name = w.Text(value=name, placeholder="column name", style=NARROW, layout=w.Layout(width="17em"))
         self.type = w.Dropdown(options=list(TYPES), value=type_, description="type", style=NARROW,
                                layout=w.Layout(width="11em"))
         self.required = w.Checkbox(value=False, description="required (NOT NULL)", indent=False,
                                    layout=w.Layout(width="12em"))
-        self.remove = w.Button(description="Remove", icon="times", layout=w.Layout(width="7em"),
-                               tooltip=f"Remove column {number}")
+        self.remove = w.Button(description="Remove", icon="times", layout=w.Layout(width="7em"))
         self.box = w.HBox([self.name, self.type, self.required, self.remove])
         self.inputs = (self.name, self.type, self.required)
 
@@ -33,13 +31,11 @@ class ColumnRow:
 
 
 class RelationshipRow:
-    def __init__(self, number: int, targets: list[str]):
-        self.name = w.Text(description=f"Relationship {number}", placeholder="e.g. customer", style=NARROW,
-                           layout=w.Layout(width="20em"))
+    def __init__(self, targets: list[str]):
+        self.name = w.Text(placeholder="e.g. customer", style=NARROW, layout=w.Layout(width="20em"))
         self.target = w.Dropdown(options=targets, value=None, description="points to", style=NARROW,
                                  layout=w.Layout(width="17em"))
-        self.remove = w.Button(description="Remove", icon="times", layout=w.Layout(width="7em"),
-                               tooltip=f"Remove relationship {number}")
+        self.remove = w.Button(description="Remove", icon="times", layout=w.Layout(width="7em"))
         self.box = w.HBox([self.name, self.target, self.remove])
         self.inputs = (self.name, self.target)
 
@@ -82,7 +78,7 @@ class ModelForm:
 
     # --- rows -------------------------------------------------------------------------------------------------
     def add_column(self, name: str = "", type_: str = "text") -> ColumnRow:
-        row = ColumnRow(len(self.column_rows) + 1, name, type_)
+        row = ColumnRow(name, type_)
         row.remove.on_click(lambda _button: self._remove(self.column_rows, row))
         for control in row.inputs:
             control.observe(self._columns_changed, "value")
@@ -91,7 +87,7 @@ class ModelForm:
         return row
 
     def add_relationship(self, name: str = "", target: str | None = None) -> RelationshipRow:
-        row = RelationshipRow(len(self.relationship_rows) + 1, self._targets)
+        row = RelationshipRow(self._targets)
         row.name.value = name
         row.target.value = target if target in self._targets else None
         row.remove.on_click(lambda _button: self._remove(self.relationship_rows, row))
@@ -107,6 +103,9 @@ class ModelForm:
         self._columns_changed()
 
     def _show_rows(self) -> None:
+        for kind, rows in (("Column", self.column_rows), ("Relationship", self.relationship_rows)):
+            for number, row in enumerate(rows, start=1):  # numbered as shown, after a removal too
+                row.name.description, row.remove.tooltip = f"{kind} {number}", f"Remove {kind.lower()} {number}"
         self.columns_box.children = [row.box for row in self.column_rows]
         self.relationships_box.children = [row.box for row in self.relationship_rows]
 

@@ -302,3 +302,24 @@ def test_without_the_hub_models_live_in_a_scratch_space():
     dashboard = DataModelsDashboard(environ={})
     assert "Scratch space." in dashboard.notice.value
     assert listed(dashboard, "books", "built-in, read-only", "—")
+
+
+def test_rows_of_the_form_are_renumbered_and_the_primary_key_follows_the_columns(catalog):
+    dashboard = DataModelsDashboard(catalog)
+    form = dashboard.form
+    form.add_column("code", "text")
+    form.primary_key.value = "code"
+    form.column_rows[1].remove.click()  # "name"
+    assert [row.name.description for row in form.column_rows] == ["Column 1", "Column 2"]
+    assert form.primary_key.options == ("id", "code") and form.primary_key.value == "code"
+    form.column_rows[1].remove.click()  # the key itself: the first column takes its place
+    assert form.primary_key.value == "id"
+
+
+def test_the_dashboard_opens_the_space_the_hub_handed_over(sqlite_builtin, tmp_path):
+    environ = {"WORKBENCH_DATA_URL": f"sqlite:///{tmp_path / 'data' / 'models.sqlite'}",
+               "WORKBENCH_BUILTIN_DATA_URL": f"sqlite:///{sqlite_builtin}"}
+    Catalog.connect(environ=environ).create(SHOP[0])
+    dashboard = DataModelsDashboard(environ=environ)
+    assert "Scratch space." not in dashboard.notice.value
+    assert listed(dashboard, "customers", "yours", "0") and listed(dashboard, "books", "built-in, read-only", "—")
