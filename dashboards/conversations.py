@@ -57,17 +57,17 @@ participants; its messages form reply threads (a reply answers an earlier messag
 the other participants react with emojis. The text comes from a Markov chain trained on a small public-domain
 corpus, and the same size and seed give the same rows on every machine.
 
-- **Built-in dataset**: the copy the hub installed for everyone (`WORKBENCH_BUILTIN_MESSAGES` messages). You read
-  it, nobody can change it: every profiled run is a transaction that is rolled back.
+- **Built-in dataset**: the copy the hub installed for everyone (`WORKBENCH_BUILTIN_MESSAGES` messages). The
+  database lets this server only read it, and every profiled run is a transaction that is rolled back anyway.
 - **Generate a sample**: a dataset of the size and seed you choose, in a temporary SQLite file of this page's kernel.
 """
 NPLUSONE_HELP = """\
 ### N+1 at scale
 Left **lazy**, the ORM loads a relationship the first time the code touches it: one `SELECT` per message for its
-author, another for its reactions, and so on. The statement count grows with what the page shows, not with the
-size of the tables — but every one of those statements is a round trip, and against a remote database with a
-million messages each costs milliseconds instead of microseconds. **Select-IN** and **joined** loading fetch the
-same data in a handful of statements; the comparison checks that every strategy returned the same data.
+reactions, one per author not yet in the session, and so on. The statement count grows with what the page shows,
+not with the size of the tables, but each statement is a round trip: to a remote database with a million
+messages, a millisecond or more each, on every page view. **Select-IN** and **joined** loading fetch the same data
+in a handful of statements; the comparison checks that every strategy returned the same data.
 """
 
 

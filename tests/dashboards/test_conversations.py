@@ -297,3 +297,19 @@ def test_every_workload_runs_on_a_sample():
         wait(dashboard.start(), timeout=120)
         assert dashboard.progress.state == "success", (name, dashboard.progress.message)
         assert dashboard.comparison.workload and dashboard.comparison.mismatches == []
+
+
+def test_another_sample_replaces_the_first_and_the_same_one_is_not_generated_again():
+    dashboard = dashboard_for()
+    choose(dashboard, "selectin")
+    dashboard.messages.value = MESSAGES
+    wait(dashboard.start(), timeout=120)
+    sample_file = dashboard._sample_target.url
+    dashboard.messages.value, dashboard.seed.value = 1_000, 5
+    wait(dashboard.start(), timeout=120)
+    assert dashboard.progress.state == "success", dashboard.progress.message
+    assert dashboard._sample_target.url == sample_file and dataset_counts(sample_file)["messages"] == 1_000
+    assert "Generated sample (1,000 messages, seed 5)" in dashboard.counts.value
+    seen = messages_seen(dashboard)
+    wait(dashboard.start(), timeout=120)
+    assert "Generating the sample: 1,000 of 1,000 messages, 0 rows written" in seen  # already there
