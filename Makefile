@@ -21,8 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
+# Font Awesome for the dashboards' Voila template (jupyter-data/), served by each user's server, not a CDN.
+FONTAWESOME := jupyter-data/voila/templates/workbench/static/fontawesome
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(FONTAWESOME) && mkdir -p $(FONTAWESOME)
+	cp -r node_modules/@fortawesome/fontawesome-free/css node_modules/@fortawesome/fontawesome-free/webfonts \
+	  node_modules/@fortawesome/fontawesome-free/LICENSE.txt $(FONTAWESOME)/
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

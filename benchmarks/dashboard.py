@@ -29,6 +29,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from spawner.user_server_files import jupyter_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,7 +58,7 @@ class UserServer:
     def __init__(self, root: Path, notebooks: list[str], preheat: bool, log: Path):
         self.port = free_port()
         heated = " ".join(f"dashboards/{notebook}" for notebook in notebooks) if preheat else ""
-        env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter-config"),
+        env = {**os.environ, **jupyter_environment(),
                "WORKBENCH_PREHEAT_NOTEBOOKS": heated, "WORKBENCH_PREHEAT_POOL_SIZE": "1"}
         args = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
                 "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}"]

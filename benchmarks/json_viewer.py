@@ -36,6 +36,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from spawner.user_server_files import jupyter_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -156,7 +158,7 @@ class UserServer:
     def __init__(self, root: Path, log_path: Path, extra_args: list[str]):
         self.port = free_port()
         self.log = open(log_path, "w")
-        env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter-config")}
+        env = {**os.environ, **jupyter_environment()}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nativeauthenticator
 
-from spawner import dashboards, database, local_aws
+from spawner import dashboards, database, local_aws, user_server_files
 from spawner.userdata import UserDataSpawnerMixin, server_home
 from spawner.settings import load
 
@@ -145,10 +145,10 @@ if install_builtins:
 # The server runs in this same environment, whatever PATH the hub was started with.
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
-# The user-server configuration shipped with the repository (Server-Timing headers on every response, and the
-# dashboards' kernels preheated).
+# The user-server configuration shipped with the repository (spawner/user_server_files.py), and which dashboards'
+# kernels to preheat.
 c.Spawner.environment = {
-    "JUPYTER_CONFIG_PATH": str(repo / "jupyter-config"),
+    **user_server_files.jupyter_environment(repo),
     **dashboards.preheat_environment(offered_dashboards, settings.dashboard_pool_size),
 }
 c.Spawner.start_timeout = settings.start_timeout

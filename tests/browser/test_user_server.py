@@ -1,8 +1,9 @@
-"""Dashboards open from kernels that already ran them, inside a Jupyter server configured as users' servers are.
+"""A Jupyter server configured as users' servers are (the repository's jupyter-config and jupyter-data, and the
+variable the hub sets to name the dashboards): dashboards open from kernels that already ran them, widgets
+answer, and nothing is fetched from outside the machine.
 
-The server runs with the repository's ``jupyter-config`` (as the hub starts users' servers) and the variable the
-hub sets to name the dashboards; the notebooks record which kernel ran them, when, and whether Voila started that
-kernel in advance, so the page itself says whether it came from the pool.
+The notebooks record which kernel ran them, when, and whether Voila started that kernel in advance, so the page
+itself says whether it came from the pool.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import nbformat
 import pytest
 import requests
 
 from profiler.voila_preheat import POOL_SIZE_VARIABLE, PREHEAT_VARIABLE
+from spawner.user_server_files import jupyter_environment
 from tests.browser.conftest import ServerProcess
 from tests.support import free_port, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "preheat-test"
 # Each run leaves a file named after its kernel's process, so the test knows when a pool kernel has run.
 RUN_CELL = """\
@@ -32,7 +34,7 @@ import ipywidgets as widgets
 started = time.time()
 Path(f"ran-{os.getpid()}").touch()
 print(f"kernel={os.getpid()} ran_at={started:.3f} preheated={os.environ.get('VOILA_PREHEAT')}")
-button = widgets.Button(description="Ask the kernel")
+button = widgets.Button(description="Ask the kernel", icon="question")
 answer = widgets.Label()
 button.on_click(lambda _: setattr(answer, "value", f"answered by {os.getpid()}"))
 widgets.VBox([button, answer])
@@ -55,8 +57,7 @@ class UserLikeServer(ServerProcess):
         self.root, self.port = root, free_port()
         self.log_path = log_path
         self.log = open(log_path, "w")
-        env = {**os.environ, "JUPYTER_CONFIG_PATH": str(REPO_ROOT / "jupyter-config"),
-               PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"}
+        env = {**os.environ, **jupyter_environment(), PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
@@ -125,5 +126,28 @@ def test_widgets_answer_from_a_preheated_kernel(server, browser):
         assert stamp["preheated"] == "True"
         page.get_by_role("button", name="Ask the kernel").click()
         page.get_by_text(f"answered by {stamp['kernel']}").wait_for(timeout=30_000)
+    finally:
+        page.close()
+
+
+def test_nothing_is_fetched_from_outside_the_machine_and_the_icons_still_show(server, browser):
+    page = browser.new_page()
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlparse(request.url).hostname not in ("127.0.0.1", "localhost", None) else None)
+    try:
+        page.goto(server.url("voila/render/dashboards/unlisted.ipynb"))
+        icon = page.locator(".widget-button i.fa-question")
+        icon.wait_for(timeout=60_000)
+        page.wait_for_function("document.fonts.status === 'loaded'")
+        served = page.evaluate("""performance.getEntriesByType('resource')
+            .filter(entry => entry.name.includes('/voila/templates/workbench/static/fontawesome/'))
+            .map(entry => [entry.name.split('/fontawesome/')[1].split('?')[0], entry.responseStatus])""")
+        assert ["css/all.min.css", 200] in served and ["css/v4-shims.min.css", 200] in served, served
+        family = icon.evaluate("element => getComputedStyle(element).fontFamily")
+        assert "Font Awesome 5 Free" in family
+        assert ["webfonts/fa-solid-900.woff2", 200] in served, served  # the icon's glyphs, from this server
+        # Voila adds MathJax from a CDN with a script it inserts after the page is shown: that never blocks rendering
+        assert not [url for url in outside if "mathjax" not in url], outside
     finally:
         page.close()
