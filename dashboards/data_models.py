@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 import ipywidgets as w
 
-from dashboards.load_test import VIEWER_ENV, is_viewer, problems_html
+from dashboards.load_test import is_viewer, problems_html
 from dashboards.model_form import ModelForm
 from dashboards.walk_profile import WalkProfile, set_options
 from profiler.models.catalog import Catalog, ModelInfo
@@ -38,7 +38,6 @@ READ_ONLY_NOTE = ("This is a shared view: creating, filling, altering and droppi
 BUSY_NOTE = "Wait until the fill or the profile run in progress has finished."
 SAMPLE_ROWS = 20
 WIDE = {"description_width": "initial"}
-__all__ = ["DataModelsDashboard", "INSPECT_TITLE", "VIEWER_ENV", "open_catalog", "parse_default"]
 
 
 def status_html(text: str) -> str:
@@ -339,7 +338,8 @@ class DataModelsDashboard:
             return
         info = self.infos[name]
         rows = "" if info.rows < 0 else f" and its {info.rows:,} rows"
-        self.drop_question.value = f"<p role='alert'>Drop <b>{html.escape(name)}</b>{rows}? This cannot be undone.</p>"
+        self.drop_question.value = (f"<p role='alert'>Drop <b>{html.escape(name)}</b>{rows}? "
+                                    "This cannot be undone.</p>")
         self.confirm_drop_button.description = f"Drop {name}"
         self.confirmation.layout.display = None
         self._drop_pending = name
@@ -387,11 +387,12 @@ class DataModelsDashboard:
             return
         self.fill_progress.succeed(f"Filled {name} with {rows:,} rows")
         self.refresh(select=name)
-        self.viewer.data = {"model": name, "first_rows": json_ready(self.catalog.rows(name, SAMPLE_ROWS))}
+        self.show_rows(name)
 
     # --- reading (everyone) ----------------------------------------------------------------------------------------
-    def show_rows(self) -> list[dict[str, Any]] | None:
-        name = self.inspect_choice.value
+    def show_rows(self, name: str | None = None) -> list[dict[str, Any]] | None:
+        """The first rows of ``name`` (default: the model chosen under "Inspect the data") in the JSON viewer."""
+        name = name or self.inspect_choice.value
         try:
             rows = json_ready(self.catalog.rows(name, SAMPLE_ROWS))
         except Exception as error:  # noqa: BLE001

@@ -150,13 +150,11 @@ class Catalog:
     def rows(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         """The first ``limit`` rows of your model or a built-in one, by primary key (to look at, not to page)."""
         with self.engine.connect() as connection:
-            if name in self._specs(connection):
-                schema = self.space.schema
-            elif name in self._builtin_names(connection):
-                schema = self.space.builtin_schema
-            else:
-                self._own(connection, name, "read")  # says which models there are
-            table = Table(name, MetaData(), schema=schema, autoload_with=connection)
+            own = name in self._specs(connection)
+            if not own and name not in self._builtin_names(connection):
+                self._own(connection, name, "read")  # raises, naming the models you have
+            table = Table(name, MetaData(), schema=self.space.schema if own else self.space.builtin_schema,
+                          autoload_with=connection)
             order = list(table.primary_key.columns) or list(table.columns)[:1]
             return [dict(row) for row in connection.execute(select(table).order_by(*order).limit(limit)).mappings()]
 

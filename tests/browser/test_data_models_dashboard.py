@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from dashboards.data_models import VIEWER_ENV
+from dashboards.load_test import VIEWER_ENV
 from profiler.playground import DATA_URL
 from tests.support import REPO_ROOT, artifact_path
 

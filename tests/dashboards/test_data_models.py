@@ -19,7 +19,8 @@ from profiler.models.spec import Model, ModelError
 BUILTIN_SCALE = 4  # bookstore authors in the test built-ins (5 books each)
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "REPLACE", "TRUNCATE", "GRANT", "REVOKE")
 SHOP = (Model("customers", {"id": "integer", "name": "text"}),
-        Model("orders", {"id": "integer", "total": "decimal"}, relationships={"customer": "customers", "book": "books"}))
+        Model("orders", {"id": "integer", "total": "decimal"},
+              relationships={"customer": "customers", "book": "books"}))
 
 
 @pytest.fixture(scope="module")
