@@ -42,7 +42,9 @@ CHROMIUM_ARGS = [
 READY = {
     "query_optimization.ipynb": "button:has-text('Run comparison')",
     "load_test.ipynb": "button:has-text('Start')",
-    "conversations.ipynb": ".jv-row",
+    "data_models.ipynb": "button:has-text('Create model')",
+    "caching.ipynb": "button:has-text('Run comparison')",
+    "conversations.ipynb": "button:has-text('Run comparison')",
 }
 
 

@@ -1,6 +1,7 @@
 """A new user, entirely in the browser through the real hub: sign up, log in, watch the spawn page's progress
 (the playground first), land on the home page's banners, open the query-optimization dashboard in Voila, see
-the server's timing phases, run it, and end up at "Inspect the data"."""
+the server's timing phases, run it, end up at "Inspect the data", then start a load test on her playground and
+watch the live graph follow it."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import json
 import re
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.support import artifact_path
+from tests.support import artifact_path, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "correct horse battery"
 
 
-def test_sign_up_to_a_finished_query_optimization_run(start_hub, browser):
+def points(graph) -> int:
+    return int(graph.get_attribute("data-points") or 0)
+
+
+def test_sign_up_to_a_finished_query_optimization_run_then_a_live_load_test(start_hub, browser):
     hub = start_hub(WORKBENCH_DASHBOARD_POOL_SIZE="1")  # as a hub runs by default
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -76,5 +82,23 @@ def test_sign_up_to_a_finished_query_optimization_run(start_hub, browser):
         )
         assert page.locator(".workbench-findings li", has_text="N+1 on Author.books").count() >= 1
         page.screenshot(path=str(artifact_path("hub-dashboard-after-run.png")))
+
+        # then a live load test on the playground the hub made for her, from the home page's banner
+        page.goto(f"{hub.url}/hub/home")
+        page.locator('a.workbench-banner[data-dashboard="load_test.ipynb"]').click()
+        page.wait_for_url("**/voila/render/dashboards/load_test.ipynb", timeout=60_000)
+        start = page.get_by_role("button", name=re.compile(r"^\W*Start$"))  # the name starts with the icon's glyph
+        start.wait_for(timeout=120_000)
+        expect(page.get_by_role("textbox", name="Table")).to_have_value(re.compile(r"-grace-.*loadtest$|-grace-loadtest$"), timeout=10_000)
+        start.click()
+        graph = page.locator(".pw-live-graph")
+        wait_for(lambda: points(graph) >= 2, 60, "the first points in the live graph")
+        seen = points(graph)
+        wait_for(lambda: points(graph) > seen, 30, "new points while the run goes on")
+        assert graph.get_attribute("data-following") == "true"
+        expect(graph.locator(".pw-lg-status")).to_have_text("● Live")
+        page.screenshot(path=str(artifact_path("hub-load-test-live.png")))
+        page.get_by_role("button", name=re.compile(r"^\W*Stop$")).click()
+        expect(page.locator(".pw-progress-message")).to_contain_text("Stopped:", timeout=30_000)
     finally:
         context.close()
