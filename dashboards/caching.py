@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import ipywidgets as w
 
-from dashboards.load_test import is_viewer, problems_html
+from dashboards.common import INSPECT_TITLE, NOT_YET, is_viewer, problems_html
 from profiler.cache import (
     MODES,
     MODES_EXPLAINED,
@@ -40,8 +40,6 @@ from profiler.playground import CACHE_URL
 from profiler.queries import BUILTIN_WORKLOADS, STRATEGY_INFO, default_engine
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
 
-INSPECT_TITLE = "Inspect the data"
-NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
 STRATEGIES = ("selectin", "joined", "subquery", "lazy", "auto")
 MAX_AUTHORS, MAX_ROUNDS = 1000, 20
 VIEWER_MAX_AUTHORS, VIEWER_MAX_ROUNDS = 50, 3

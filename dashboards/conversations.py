@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from dashboards.load_test import is_viewer
+from dashboards.common import INSPECT_TITLE, NOT_YET, is_viewer
 from dashboards.query_optimization import STANDARD, findings_html, strategy_help, summary_table
 from dashboards.query_optimization import wait  # noqa: F401 - the same helper, for cells and tests
 from profiler.datagen import DatasetSpec, LoadProgress, dataset_counts, dataset_engine, load, loaded_dataset
@@ -41,8 +41,6 @@ from profiler.playground import BUILTIN_DATA_URL, DATA_URL
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, collapse_in_lists, profile
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
 
-INSPECT_TITLE = "Inspect the data"
-NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
 CHECKED = ("lazy", "joined", "selectin")  # the N+1 and its two usual fixes
 SAMPLE_MESSAGES = 5_000
 # Generating runs at ~65,000 messages/s here (200,000 in 3 s) into ~290 bytes of SQLite per message.

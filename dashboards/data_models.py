@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 import ipywidgets as w
 
-from dashboards.load_test import is_viewer, problems_html
+from dashboards.common import INSPECT_TITLE, is_viewer, problems_html
 from dashboards.model_form import ModelForm
 from dashboards.walk_profile import WalkProfile, set_options
 from profiler.models.catalog import Catalog, ModelInfo
@@ -32,7 +32,6 @@ from profiler.playground import DATA_URL
 from profiler.queries import Comparison
 from widgets import JsonViewer, Progress, RequestTiming, ScrollTo, section_anchor
 
-INSPECT_TITLE = "Inspect the data"
 READ_ONLY_NOTE = ("This is a shared view: creating, filling, altering and dropping would change the owner's "
                   "models, so they are off. You can list, inspect and profile them.")
 BUSY_NOTE = "Wait until the fill or the profile run in progress has finished."

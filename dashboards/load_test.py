@@ -25,9 +25,9 @@ from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec
 from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
 from profiler.loadtest.stats import PERCENTILES
 from profiler.playground import NoPlayground, Playground
+from dashboards.common import VIEWER_ENV, is_viewer, problems_html  # noqa: F401 - VIEWER_ENV for callers
 from widgets import Figure, JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
 
-VIEWER_ENV = "WORKBENCH_DASHBOARD_VIEWER"  # set by the sharing setup for a viewer's (Voila-only) server
 READ_ONLY_NOTE = ("This is a shared view: starting a load test would spend the owner's AWS, so Start is off. "
                   "You can load, replay and compare the runs the owner recorded.")
 SERIES = [
@@ -39,10 +39,6 @@ SERIES = [
     {"name": "p99", "label": "p99 latency", "unit": "ms", "axis": "y2"},
 ]
 WIDE = {"description_width": "10em"}
-
-
-def is_viewer(environ: Mapping[str, str]) -> bool:
-    return environ.get(VIEWER_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 def graph_point(record: Mapping[str, Any]) -> dict[str, float]:
@@ -92,13 +88,6 @@ def comparison_table(rows: list[dict[str, Any]]) -> str:
     frame = frame[list(COMPARED)].rename(columns=COMPARED)
     return frame.to_html(classes="workbench-table", index=False, float_format=lambda v: f"{v:,.2f}", na_rep="—",
                          border=0)
-
-
-def problems_html(problems: list[str], *, warning: bool = False) -> str:
-    items = "".join(f"<li>{html.escape(problem)}</li>" for problem in problems)
-    if warning:
-        return f"<ul class='workbench-warning' role='status'>{items}</ul>"
-    return f"<ul class='workbench-error' role='alert'>{items}</ul>"
 
 
 class LoadTestDashboard:

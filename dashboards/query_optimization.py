@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from dashboards.common import INSPECT_TITLE, NOT_YET
 from profiler.queries import (
     BUILTIN_WORKLOADS,
     STRATEGY_INFO,
@@ -26,8 +27,6 @@ from profiler.queries import (
 )
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
 
-INSPECT_TITLE = "Inspect the data"
-NOT_YET = "<p class='workbench-muted'>Run the comparison to see this.</p>"
 STANDARD = ("lazy", "joined", "selectin", "subquery", "auto")
 CUSTOM_EXAMPLE = '{"books": "selectin", "books.publisher": "joined", "books.stores": "selectin"}'
 RELATIONSHIP_KINDS = ("joined", "selectin", "subquery", "immediate", "raise", "lazy", "noload")

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from dashboards.load_test import problems_html
+from dashboards.common import problems_html
 from dashboards.query_optimization import STANDARD, findings_html, strategy_help, summary_table
 from profiler.models.walks import builtin_classes, path_label, relationship_paths, walk_workload
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, Workload, profile

@@ -87,3 +87,12 @@ def bookstore_database(dialect: str, scale, folder: Path, postgres_url: str | No
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# Every dashboard ends a run by scrolling to "Inspect the data": true once that section's heading is within Voila's
+# scroller's view (at its top, unless the page ends first).
+INSPECT_SECTION_IN_VIEW = """() => {
+    const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
+    const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
+    return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
+}"""

@@ -49,3 +49,12 @@ def test_the_dashboards_to_preheat_reach_the_user_side():
     assert hub_side_dashboards.POOL_SIZE_VARIABLE == user_side_preheat.POOL_SIZE_VARIABLE
     assert user_side_preheat.notebooks_from_environment(env) == ["dashboards/load_test.ipynb"]
     assert hub_side_dashboards.preheat_environment([hub_side_dashboards.Dashboard("a.ipynb", "A", "")], 0) == {}
+
+
+def test_dashboards_know_a_viewer_by_the_variable_the_hub_sets():
+    from dashboards.common import VIEWER_ENV, is_viewer
+    from spawner.sharing import VIEWER_VARIABLE, published_server
+
+    assert VIEWER_ENV == VIEWER_VARIABLE
+    published = published_server(hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", ""), 10)
+    assert is_viewer(published.environment)

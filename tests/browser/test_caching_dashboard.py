@@ -8,18 +8,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from dashboards.load_test import VIEWER_ENV
+from dashboards.common import VIEWER_ENV
 from profiler.playground import CACHE_URL
-from tests.support import REPO_ROOT, artifact_path
+from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "caching.ipynb"
-SECTION_IN_VIEW = """() => {
-    const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
-    const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
-    return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
-}"""
 # Every progress message and every state of the Run button, as the page showed them.
 WATCH = """() => {
     window.seenMessages = []; window.runButtonStates = [];
@@ -78,7 +73,7 @@ def test_fill_the_form_run_and_land_on_the_data(voila, page, monkeypatch):
     for mode in ("uncached", "cold", "warm"):
         assert f"Round 1 of 4: {mode} run" in seen and f"Round 4 of 4: {mode} run" in seen
     assert page.evaluate("window.runButtonStates") == [True, False]
-    page.wait_for_function(SECTION_IN_VIEW, timeout=15_000)
+    page.wait_for_function(INSPECT_SECTION_IN_VIEW, timeout=15_000)
     assert cells.evaluate("el => el.scrollTop") > 0
 
     # a joined load of 150 authors: merging 1,500 cached rows is slower than the one query it saves

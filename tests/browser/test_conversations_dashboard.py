@@ -8,21 +8,16 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboards.conversations import LATEST
-from dashboards.load_test import VIEWER_ENV
+from dashboards.common import VIEWER_ENV
 from profiler.datagen import load
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
-from tests.support import REPO_ROOT, artifact_path
+from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "conversations.ipynb"
 INBOX = "inbox → conversations → starter, participants, messages"
 SAMPLE = 60_000  # twelve batches: long enough to watch the progress, about a second to generate
-SECTION_IN_VIEW = """() => {
-    const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
-    const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
-    return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
-}"""
 
 
 def title(option: str) -> str:
@@ -77,7 +72,7 @@ def test_generate_run_and_inspect_from_the_browser(voila, page, builtin_environm
     expect(page.locator(".pw-progress-message")).to_contain_text("Generating the sample", timeout=30_000)
     expect(page.locator(".pw-progress-message")).to_contain_text(
         f"Compared 4 strategies on {SAMPLE:,} messages", timeout=180_000)
-    page.wait_for_function(SECTION_IN_VIEW, timeout=15_000)
+    page.wait_for_function(INSPECT_SECTION_IN_VIEW, timeout=15_000)
     assert page.locator("#rendered_cells").evaluate("el => el.scrollTop") > 0
     expect(run).to_be_enabled()
 

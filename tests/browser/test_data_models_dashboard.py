@@ -9,19 +9,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from dashboards.load_test import VIEWER_ENV
+from dashboards.common import VIEWER_ENV
 from profiler.playground import DATA_URL
-from tests.support import REPO_ROOT, artifact_path
+from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "data_models.ipynb"
-# The section's heading is within Voila's scroller's view (at its top, unless the page ends first).
-SECTION_IN_VIEW = """() => {
-    const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
-    const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
-    return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
-}"""
 
 
 def button(page, name: str):
@@ -78,7 +72,7 @@ def test_define_create_fill_profile_and_inspect(voila, page, monkeypatch):
     expect(page.get_by_role("combobox", name="Walk").locator("option:checked")).to_have_text("reviews → book")
     button(page, "Profile").click()
     page.wait_for_selector(".pw-progress-message:has-text('Compared 5 strategies')", timeout=120_000)
-    page.wait_for_function(SECTION_IN_VIEW, timeout=15_000)
+    page.wait_for_function(INSPECT_SECTION_IN_VIEW, timeout=15_000)
     assert page.locator("#rendered_cells").evaluate("el => el.scrollTop") > 0
     assert page.locator("table.workbench-table th", has_text="selectin").count() >= 1
     expect(page.locator(".workbench-findings li", has_text="N+1 on Reviews.book").first).to_contain_text(

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from profiler import playground as playground_env
 from profiler.loadtest import LoadTest, WorkloadSpec
-from dashboards.load_test import VIEWER_ENV
+from dashboards.common import VIEWER_ENV
 from tests.loadtest.conftest import aws_credentials, moto_url, playground  # noqa: F401 - moto and its tables
 from tests.support import REPO_ROOT, artifact_path, wait_for
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import REPO_ROOT, artifact_path
+from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "query_optimization.ipynb"
-# The section's heading is within Voila's scroller's view (at its top, unless the page ends first).
-SECTION_IN_VIEW = """() => {
-    const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
-    const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
-    return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
-}"""
 
 
 def test_run_from_the_browser_shows_results_and_scrolls_to_the_data(voila, page):
@@ -36,7 +30,7 @@ def test_run_from_the_browser_shows_results_and_scrolls_to_the_data(voila, page)
 
     run.click()
     page.wait_for_selector(".pw-progress-message:has-text('Compared 6 strategies')", timeout=180_000)
-    page.wait_for_function(SECTION_IN_VIEW, timeout=15_000)
+    page.wait_for_function(INSPECT_SECTION_IN_VIEW, timeout=15_000)
     assert page.locator("table.workbench-table th", has_text="selectin").count() >= 1
     assert page.locator(".workbench-findings li", has_text="N+1 on Author.books").count() >= 1
     assert page.locator("#rendered_cells").evaluate("el => el.scrollTop") > 0

@@ -15,7 +15,7 @@ from dashboards.caching import (
     CachingDashboard,
     verdict_html,
 )
-from dashboards.load_test import VIEWER_ENV
+from dashboards.common import VIEWER_ENV
 from profiler.cache import MODES_EXPLAINED, CacheComparison, QueryCache, RunStats
 from profiler.playground import CACHE_URL
 from profiler.queries import AUTHORS_BOOKS, default_engine

@@ -16,7 +16,7 @@ from dashboards.conversations import (
     INSPECT_TITLE, LATEST, MAX_SAMPLE_MESSAGES, VIEWER_MAX_SAMPLE_MESSAGES, ConversationsDashboard, DatasetTarget,
     builtin_target, wait,
 )
-from dashboards.load_test import VIEWER_ENV
+from dashboards.common import VIEWER_ENV
 from profiler.datagen import MESSAGES_PER_BATCH, dataset_counts, load, loaded_batches
 from profiler.datagen.workloads import WORKLOADS
 from profiler.models.builtins import install_builtins

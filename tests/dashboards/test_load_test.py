@@ -6,7 +6,8 @@ import html
 
 import pytest
 
-from dashboards.load_test import VIEWER_ENV, LoadTestDashboard
+from dashboards.common import VIEWER_ENV
+from dashboards.load_test import LoadTestDashboard
 from profiler.loadtest import CapacityWarning, FileRunStore
 from tests.loadtest.conftest import aws_credentials, create_table, moto_url, playground, table_count  # noqa: F401
 from tests.support import wait_for

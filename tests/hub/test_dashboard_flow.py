@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import artifact_path, wait_for
+from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.slow]
 
@@ -72,14 +72,7 @@ def test_sign_up_to_a_finished_query_optimization_run_then_a_live_load_test(star
 
         run.click()
         page.wait_for_selector(".pw-progress-message:has-text('Compared 6 strategies')", timeout=240_000)
-        page.wait_for_function(
-            """() => {
-                const section = document.querySelector('#inspect-the-data').getBoundingClientRect();
-                const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
-                return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
-            }""",
-            timeout=15_000,
-        )
+        page.wait_for_function(INSPECT_SECTION_IN_VIEW, timeout=15_000)
         assert page.locator(".workbench-findings li", has_text="N+1 on Author.books").count() >= 1
         page.screenshot(path=str(artifact_path("hub-dashboard-after-run.png")))
 
