@@ -106,12 +106,16 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
 
     def _notebook_renderer_factory(self, notebook_path: str | None = None) -> NotebookRenderer:
         settings = self._renderer_settings
-        page_config = get_page_config(
-            base_url=settings["base_url"],
-            settings=settings["web_settings"],
-            log=self.log,
-            voila_configuration=settings["voila_configuration"],
-        )
+        page_config_kwargs = {
+            "base_url": settings["base_url"],
+            "settings": settings["web_settings"],
+            "log": self.log,
+            "voila_configuration": settings["voila_configuration"],
+        }
+        page_config = get_page_config(**page_config_kwargs)
+        hook = settings["voila_configuration"].page_config_hook
+        if hook:  # as Voila's page handler does for a page rendered on request
+            page_config = hook(page_config, **page_config_kwargs, notebook_path=notebook_path)
         return NotebookRenderer(
             voila_configuration=settings["voila_configuration"],
             traitlet_config=settings["traitlet_config"],

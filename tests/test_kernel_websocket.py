@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from traitlets.config.loader import PyFileConfigLoader
 
 from profiler.kernel_websocket import PromptKernelWebsocketConnection
 
@@ -30,7 +30,7 @@ def test_the_connection_turns_nagle_off_before_the_kernel_connects(monkeypatch):
 
 
 def test_users_servers_are_configured_with_it():
-    config = json.loads((REPO_ROOT / "jupyter-config" / "jupyter_server_config.json").read_text())
-    assert config["ServerApp"]["kernel_websocket_connection_class"] == (
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(REPO_ROOT / "jupyter-config")).load_config()
+    assert config.ServerApp.kernel_websocket_connection_class == (
         f"{PromptKernelWebsocketConnection.__module__}.{PromptKernelWebsocketConnection.__name__}"
     )

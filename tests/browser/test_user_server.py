@@ -39,6 +39,7 @@ answer = widgets.Label()
 button.on_click(lambda _: setattr(answer, "value", f"answered by {os.getpid()}"))
 widgets.VBox([button, answer])
 """
+PLAIN_PLOTLY = "import plotly.express as px\npx.bar(x=['a', 'b', 'c'], y=[1, 3, 2], title='a plain plotly figure')"
 STAMP = re.compile(r"kernel=(?P<kernel>\d+) ran_at=(?P<ran_at>[\d.]+) preheated=(?P<preheated>\w+)")
 
 
@@ -85,6 +86,11 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("preheat")
     write_notebook(root / "dashboards" / "listed.ipynb")
     write_notebook(root / "dashboards" / "unlisted.ipynb")
+    plain = nbformat.v4.new_notebook()
+    plain.cells = [nbformat.v4.new_code_cell(PLAIN_PLOTLY)]
+    plain.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (root / "own").mkdir()
+    nbformat.write(plain, root / "own" / "plain_plotly.ipynb")
     server = UserLikeServer(root, root.parent / "preheat-server.log",
                             preheat="dashboards/listed.ipynb dashboards/gone.ipynb")
     yield server
@@ -149,5 +155,28 @@ def test_nothing_is_fetched_from_outside_the_machine_and_the_icons_still_show(se
         assert ["webfonts/fa-solid-900.woff2", 200] in served, served  # the icon's glyphs, from this server
         # Voila adds MathJax from a CDN with a script it inserts after the page is shown: that never blocks rendering
         assert not [url for url in outside if "mathjax" not in url], outside
+    finally:
+        page.close()
+
+
+LOADED_EXTENSIONS = """performance.getEntriesByType('resource')
+    .map(entry => entry.name.match(/voila\\/labextensions\\/(@[^/]+\\/[^/]+|[^/@]+)\\//))
+    .filter(Boolean).map(match => match[1])"""
+
+
+def test_dashboards_load_no_front_end_extension_they_do_not_use_and_other_notebooks_keep_them(server, browser):
+    page = browser.new_page()
+    try:
+        for dashboard in ("listed.ipynb", "unlisted.ipynb"):  # from a preheated kernel, and rendered on request
+            page.goto(server.url(f"voila/render/dashboards/{dashboard}"))
+            page.get_by_role("button", name="Ask the kernel").wait_for(timeout=60_000)
+            loaded = set(page.evaluate(LOADED_EXTENSIONS))
+            assert "@jupyter-widgets/jupyterlab-manager" in loaded and "anywidget" in loaded, loaded
+            assert not loaded & {"jupyterlab-plotly", "@jupyter-notebook/lab-extension"}, (dashboard, loaded)
+
+        # a notebook of the user's own, outside the dashboards, shows plotly's own figures in Voila
+        page.goto(server.url("voila/render/own/plain_plotly.ipynb"))
+        page.locator(".js-plotly-plot .gtitle", has_text="a plain plotly figure").first.wait_for(timeout=60_000)
+        assert "jupyterlab-plotly" in set(page.evaluate(LOADED_EXTENSIONS))
     finally:
         page.close()
