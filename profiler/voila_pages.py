@@ -3,7 +3,7 @@
 Voila loads every JupyterLab extension installed in the environment into every page. Two of them do nothing
 for the dashboards, whose plots are the Figure widget (``widgets/figure.py``, plotly.js once per page):
 ``jupyterlab-plotly`` (plotly's renderer for ``fig.show()`` output, a 4.8 MB script parsed on every page load)
-and Notebook 7's own lab extension. Leaving them out of the dashboards' pages halves their time to interactive
+and Notebook 7's own lab extension; nor do they need MathJax, which Voila fetches from a CDN. Leaving them out of the dashboards' pages halves their time to interactive
 (``benchmarks/dashboard.py``). Other notebooks keep them: a notebook of the user's own that shows a plotly figure
 in Voila needs ``jupyterlab-plotly``.
 
@@ -29,4 +29,6 @@ def dashboard_page_config(page_config: dict[str, Any], *, notebook_path: str | N
         return page_config
     extensions = page_config.get("federated_extensions", [])
     page_config["federated_extensions"] = [ext for ext in extensions if ext.get("name") not in UNUSED_BY_DASHBOARDS]
+    # No math in the dashboards: Voila's front end skips its MathJax plugin (fetched from a CDN) when both are "null"
+    page_config["fullMathjaxUrl"] = page_config["mathjaxConfig"] = "null"
     return page_config
