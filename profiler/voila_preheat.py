@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Int
+from traitlets import Float, Int
 from voila.configuration import VoilaConfiguration
 from voila.notebook_renderer import NotebookRenderer
 from voila.paths import collect_template_paths
@@ -54,6 +54,14 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
         0 turns preheating off.""",
     )
 
+    stagger_seconds = Float(
+        2.0,
+        config=True,
+        help="""Seconds between starting the pools of successive notebooks when the server starts, in the order
+        they are listed (the home page's order): a server that starts five kernels at once competes with its own
+        first page, and a hub where many people log in at once with every other server.""",
+    )
+
     def __init__(self, **kwargs):
         # Voila's own __init__ reads the standalone app's attributes and starts filling at once; here the pools
         # start from the server extension, when the web application they render for exists.
@@ -70,8 +78,9 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
             if not os.path.isfile(os.path.join(self.root_dir, notebook)):
                 self.log.warning("Not preheating %s: no such notebook under %s", notebook, self.root_dir)
                 continue
+            delay = len(self._preheated) * self.stagger_seconds
             self._preheated.add(notebook)
-            self.fill_if_needed(delay=0, notebook_name=notebook)
+            self.fill_if_needed(delay=delay, notebook_name=notebook)
 
     def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None, **kwargs) -> None:
         if notebook_name not in self._preheated or self.pool_size <= 0:
