@@ -71,8 +71,8 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
         self._renderer_settings: dict | None = None
         self._preheated: set[str] = set()
 
-    def preheat(self, notebooks: list[str], renderer_settings: dict[str, Any]) -> None:
-        """Start a pool for each notebook (missing files are skipped with a warning)."""
+    def preheat(self, notebooks: list[str], renderer_settings: dict[str, Any]) -> list[str]:
+        """Start a pool for each notebook (missing files are skipped with a warning); return those preheated."""
         self._renderer_settings = renderer_settings
         for notebook in notebooks:
             if not os.path.isfile(os.path.join(self.root_dir, notebook)):
@@ -81,6 +81,7 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
             delay = len(self._preheated) * self.stagger_seconds
             self._preheated.add(notebook)
             self.fill_if_needed(delay=delay, notebook_name=notebook)
+        return [notebook for notebook in notebooks if notebook in self._preheated]
 
     def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None, **kwargs) -> None:
         if notebook_name not in self._preheated or self.pool_size <= 0:
@@ -111,7 +112,8 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
             if task in pool:
                 pool.remove(task)
         else:
-            self.log.info("Preheated kernel ready for %s", notebook)
+            # the kernel is up and running the notebook; the page handler waits for the rest if asked sooner
+            self.log.info("Preheating kernel started for %s", notebook)
 
     def _notebook_renderer_factory(self, notebook_path: str | None = None) -> NotebookRenderer:
         settings = self._renderer_settings
@@ -163,7 +165,7 @@ def _load_jupyter_server_extension(server_app) -> None:
     if local_config is not None:
         voila_configuration.update_config(local_config)
     web_app = server_app.web_app
-    manager.preheat(
+    preheated = manager.preheat(
         notebooks,
         {
             "voila_configuration": voila_configuration,
@@ -174,4 +176,4 @@ def _load_jupyter_server_extension(server_app) -> None:
             "web_settings": web_app.settings,
         },
     )
-    server_app.log.info("Preheating %d kernel(s) each for %s", manager.pool_size, ", ".join(notebooks))
+    server_app.log.info("Keeping %d kernel(s) ready for each of %s", manager.pool_size, ", ".join(preheated))

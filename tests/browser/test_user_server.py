@@ -122,7 +122,7 @@ def test_a_listed_notebook_that_does_not_exist_is_named_in_the_log(server):
 
 
 def test_widgets_answer_from_a_preheated_kernel(server, browser):
-    wait_for(lambda: "Preheated kernel ready for dashboards/listed.ipynb" in server.log_path.read_text(), 60, "pool")
+    wait_for(lambda: "Preheating kernel started for dashboards/listed.ipynb" in server.log_path.read_text(), 60, "pool")
     page = browser.new_page()
     try:
         page.goto(server.url("voila/render/dashboards/listed.ipynb"))
