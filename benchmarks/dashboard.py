@@ -19,19 +19,18 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from spawner.user_server_files import jupyter_environment
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import UserServer  # noqa: E402 - the user-like server the browser tests use
+
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,41 +46,6 @@ READY = {
     "conversations.ipynb": "button:has-text('Run comparison')",
 }
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class UserServer:
-    TOKEN = "dashboard-benchmark"
-
-    def __init__(self, root: Path, notebooks: list[str], preheat: bool, log: Path):
-        self.port = free_port()
-        heated = " ".join(f"dashboards/{notebook}" for notebook in notebooks) if preheat else ""
-        env = {**os.environ, **jupyter_environment(),
-               "WORKBENCH_PREHEAT_NOTEBOOKS": heated, "WORKBENCH_PREHEAT_POOL_SIZE": "1"}
-        args = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
-                "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}"]
-        self.log = open(log, "w")
-        self.process = subprocess.Popen(args, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/status?token={self.TOKEN}", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the Jupyter server did not start (log: {log})")
-
-    def url(self, notebook: str) -> str:
-        return f"http://127.0.0.1:{self.port}/voila/render/dashboards/{notebook}?token={self.TOKEN}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(20)
-        self.log.close()
 
 
 def time_to_interactive(browser, url: str, ready: str | None) -> tuple[float, int]:
@@ -117,8 +81,12 @@ def main() -> None:
         (folders[mode] / "dashboards").mkdir(parents=True)
         for notebook in notebooks:
             shutil.copy(ROOT / "notebooks" / notebook, folders[mode] / "dashboards" / notebook)
+    heated = " ".join(f"dashboards/{notebook}" for notebook in notebooks)
     servers = {
-        mode: UserServer(folders[mode], notebooks, mode == "preheated", work / f"{mode}.log") for mode in folders
+        mode: UserServer(folders[mode], work / f"{mode}.log", env={
+            "WORKBENCH_PREHEAT_NOTEBOOKS": heated if mode == "preheated" else "", "WORKBENCH_PREHEAT_POOL_SIZE": "1",
+        })
+        for mode in folders
     }
     times = {mode: {notebook: [] for notebook in notebooks} for mode in servers}
     external = 0
@@ -129,7 +97,7 @@ def main() -> None:
             for round_number in range(rounds):
                 for notebook in notebooks:
                     for mode in ("default", "preheated"):
-                        seconds, outside = time_to_interactive(browser, servers[mode].url(notebook), READY.get(notebook))
+                        seconds, outside = time_to_interactive(browser, servers[mode].url(f"voila/render/dashboards/{notebook}"), READY.get(notebook))
                         times[mode][notebook].append(seconds)
                         external += outside
                     print(f"round {round_number + 1} {notebook}: default {times['default'][notebook][-1]:.2f} s, "

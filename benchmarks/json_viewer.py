@@ -27,18 +27,16 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from spawner.user_server_files import jupyter_environment
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import UserServer  # noqa: E402 - the user-like server the browser tests use
+
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -99,11 +97,6 @@ def count_values(value) -> int:
     return count
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def notebook(data_file: Path) -> dict:
     source = f"""import json, time
@@ -150,41 +143,6 @@ const data = JSON.parse(document.getElementById("data").textContent);
 document.getElementById("tree").appendChild(build("data", data, 0));
 requestAnimationFrame(() => setTimeout(() => { window.benchFirstPaint = performance.now() - window.benchStart; }));
 </script>"""
-
-
-class UserServer:
-    TOKEN = "json-viewer-benchmark"
-
-    def __init__(self, root: Path, log_path: Path, extra_args: list[str]):
-        self.port = free_port()
-        self.log = open(log_path, "w")
-        env = {**os.environ, **jupyter_environment()}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
-             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}",
-             *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/status?token={self.TOKEN}", timeout=1)
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit(f"the Jupyter server did not start; see {log_path}")
-                time.sleep(0.2)
-
-    def url(self, notebook: str) -> str:
-        return f"http://127.0.0.1:{self.port}/voila/render/{notebook}?token={self.TOKEN}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 def click_and_time(page, click: str, wait: str) -> float:
@@ -263,16 +221,16 @@ def main() -> None:
     anchor_file.write_text(anchor_page(document_text))
     stock = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
     servers = {
-        "ours": UserServer(work, work / "ours.log", []),
-        "stock": UserServer(work, work / "stock.log", [f"--ServerApp.kernel_websocket_connection_class={stock}"]),
+        "ours": UserServer(work, work / "ours.log"),
+        "stock": UserServer(work, work / "stock.log", args=(f"--ServerApp.kernel_websocket_connection_class={stock}",)),
     }
     ours, stock_runs, anchor = [], [], []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             for round_ in range(rounds):
-                ours.append(measure_ours(browser, servers["ours"].url("viewer.ipynb")))
-                stock_runs.append(measure_ours(browser, servers["stock"].url("viewer.ipynb")))
+                ours.append(measure_ours(browser, servers["ours"].url("voila/render/viewer.ipynb")))
+                stock_runs.append(measure_ours(browser, servers["stock"].url("voila/render/viewer.ipynb")))
                 anchor.append(measure_anchor(browser, anchor_file))
                 print(f"round {round_ + 1}: ours {ours[-1]}  stock websocket {stock_runs[-1]}  anchor {anchor[-1]}",
                       file=sys.stderr)

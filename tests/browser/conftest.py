@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from spawner.user_server_files import jupyter_environment
 from tests.support import free_port, wait_for
 
 
@@ -56,6 +58,34 @@ class VoilaServer(ServerProcess):
         suffix = f"voila/render/{notebook}" if notebook else ""
         return f"http://127.0.0.1:{self.port}/{suffix}"
 
+
+
+class UserServer(ServerProcess):
+    """``python -m jupyter_server`` over ``root`` with the repository's configuration, as the hub starts a user's
+    server (Voila as a server extension); ``env`` adds variables (the hub's), ``args`` command-line options.
+    The benchmarks use it too."""
+
+    TOKEN = "workbench-user-server"
+
+    def __init__(self, root: Path, log_path: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+        self.root, self.port, self.log_path = root, free_port(), log_path
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
+             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={root}",
+             *args],
+            cwd=root, env={**os.environ, **jupyter_environment(), **(env or {})},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: requests.get(self.url("api/status"), timeout=1).ok, 90, f"Jupyter server ({log_path})")
+        except BaseException:
+            self.stop()
+            raise
+
+    def url(self, path: str) -> str:
+        """``path`` below the server's root, with the token (e.g. ``voila/render/dashboards/x.ipynb``)."""
+        return f"http://127.0.0.1:{self.port}/{path}?token={self.TOKEN}"
 
 
 @pytest.fixture

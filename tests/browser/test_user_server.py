@@ -21,8 +21,7 @@ import pytest
 import requests
 
 from profiler.voila_preheat import POOL_SIZE_VARIABLE, PREHEAT_VARIABLE
-from spawner.user_server_files import jupyter_environment
-from tests.browser.conftest import ServerProcess
+from tests.browser.conftest import UserServer
 from tests.support import free_port, wait_for
 
 TOKEN = "preheat-test"
@@ -51,23 +50,11 @@ def write_notebook(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
-class UserLikeServer(ServerProcess):
-    """``python -m jupyter_server`` with the configuration and variables the hub gives a user's server."""
+class UserLikeServer(UserServer):
+    """A user-like server told to preheat some notebooks, with what these tests read off it."""
 
     def __init__(self, root: Path, log_path: Path, preheat: str):
-        self.root, self.port = root, free_port()
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        env = {**os.environ, **jupyter_environment(), PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
-             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
-            cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        wait_for(lambda: requests.get(self.url("api/status"), timeout=1).ok, 60, "Jupyter server")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}?token={TOKEN}"
+        super().__init__(root, log_path, env={PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"})
 
     def runs(self) -> set[str]:
         return {path.name for path in (self.root / "dashboards").glob("ran-*")}
