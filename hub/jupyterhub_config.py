@@ -104,7 +104,6 @@ if settings.playground:
     c.PlaygroundSpawnerMixin.retention = settings.playground_retention
     c.PlaygroundSpawnerMixin.playground_timeout = max(60, settings.start_timeout - 120)
     c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
-if settings.playground:
     c.JupyterHub.services.append(
         {
             "name": "playground-reaper",
@@ -166,8 +165,6 @@ async def before_each_start(spawner):
     if wait_for_aws:
         await wait_for_aws(spawner)
 
-
-c.Spawner.pre_spawn_hook = before_each_start
 
 # --- sharing dashboards -----------------------------------------------------------------------------------------
 # A published dashboard is the named server dash-<notebook stem>, restricted to that one Voila page; owners share
