@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 .PHONY: hub test install chromium
 
 hub: install
-	$(BIN)/python -m spawner.run
+	$(BIN)/python -m hub.cli
 
 test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -21,8 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
-# Font Awesome for the dashboards' Voila template (jupyter-data/), served by each user's server, not a CDN.
-FONTAWESOME := jupyter-data/voila/templates/workbench/static/fontawesome
+# Font Awesome for the dashboards' Voila template (user_server/jupyter_data/), served by each user's server, not a CDN.
+FONTAWESOME := user_server/jupyter_data/voila/templates/workbench/static/fontawesome
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -8,7 +8,7 @@ first is on it (``READY`` below; ``performance.now()`` in the page when it appea
 hub starts for a user: a Jupyter server with the repository's ``jupyter-config`` and Voila as a server
 extension, serving the dashboards from ``dashboards/``. "default" is told to preheat nothing, so each page load
 starts a kernel that runs the whole notebook; "preheated" gets the variables the hub sets by default
-(``profiler/voila_preheat.py``: one kernel per dashboard that already ran it; the pool refills between rounds).
+(``user_server/voila_preheat.py``: one kernel per dashboard that already ran it; the pool refills between rounds).
 Requests to hosts other than this machine are counted: offline, none may block rendering. Medians per
 dashboard; last line one JSON object whose ``ratio`` is the median over dashboards of default / preheated.
 """

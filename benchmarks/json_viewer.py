@@ -9,7 +9,7 @@ performance entry: from the start of its render to the first frame painted after
 stays in the kernel; only the first level is in the widget state). Expand is a click on a range of 100 records
 (100 rows fetched from the kernel), and on one record, until the new rows are painted. The kernel's cost of
 building the widget is reported too. The same page is also measured from a server that differs only in using
-jupyter_server's stock kernel websocket (Nagle's algorithm on; ``profiler/kernel_websocket.py`` says why that
+jupyter_server's stock kernel websocket (Nagle's algorithm on; ``user_server/kernel_websocket.py`` says why that
 matters): ``stock_*`` figures.
 
 Anchor: the naive eager render FINDINGS measured, a ``<details>`` element per container for the whole

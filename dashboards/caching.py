@@ -2,8 +2,9 @@
 see what caching really saves (or costs), which cached queries a write makes stale, and the data.
 
 A composition of the cache engine (``profiler.cache``) and the widgets (``widgets``); the notebook
-``notebooks/caching.ipynb`` only builds and shows it, so rendering it measures nothing. Runs happen in a worker
-thread and reach the page by setting widget traits (pushed over the kernel's websocket, nothing polls).
+``notebooks/caching.ipynb`` only builds and shows it, so rendering it measures nothing. Runs happen in the
+dashboard's background job and reach the page by setting widget traits (pushed over the kernel's websocket,
+nothing polls).
 
 Every cache the dashboard opens has a key prefix of its own: ``QueryCache.clear()`` (which a cold run calls)
 deletes only ``prefix + namespace``, so a run never touches anyone else's entries in a shared Redis; the
@@ -23,7 +24,10 @@ from urllib.parse import urlsplit
 
 import ipywidgets as w
 
-from dashboards.common import INSPECT_TITLE, NOT_YET, is_viewer, problems_html
+from dashboards.background import BackgroundJob
+from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, is_viewer, problems_html
+from dashboards.common import read_form, table_html
+from dashboards.style import stylesheet
 from profiler.cache import (
     MODES,
     MODES_EXPLAINED,
@@ -75,16 +79,8 @@ class Settings:
     lazy_loads: bool
 
 
-class FormError(ValueError):
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
 def summary_table(comparison: CacheComparison) -> str:
-    frame = comparison.summary_frame()
-    frame = frame[[column for column in TABLE_COLUMNS if column in frame]].rename(columns=TABLE_COLUMNS)
-    return frame.to_html(classes="workbench-table", float_format=lambda v: f"{v:,.2f}", na_rep="—", border=0)
+    return table_html(comparison.summary_frame(), TABLE_COLUMNS)
 
 
 def verdict_html(comparison: CacheComparison) -> str:
@@ -93,13 +89,13 @@ def verdict_html(comparison: CacheComparison) -> str:
     if not comparison.data_matches:
         return f"<p class='workbench-error' role='alert'><b>Different data.</b> {verdict}</p>"
     if abs(comparison.saved_ms) <= comparison.noise_ms:
-        head, colour = "No measurable difference.", "#888"
+        head, classes = "No measurable difference.", "workbench-verdict"
     elif comparison.saved_ms > 0:
-        head, colour = "Caching saved time.", "#2a8a4a"
+        head, classes = "Caching saved time.", "workbench-verdict workbench-verdict-saved"
     else:
-        head, colour = "Caching made this workload slower: merging costs more than the query.", "#c0392b"
-    return (f"<p class='workbench-verdict' role='status' style='border-left: 4px solid {colour}; "
-            f"padding: 0.3em 0.8em'><b>{html.escape(head)}</b> {verdict}</p>")
+        head = "Caching made this workload slower: merging costs more than the query."
+        classes = "workbench-verdict workbench-verdict-slower"
+    return f"<p class='{classes}' role='status'><b>{html.escape(head)}</b> {verdict}</p>"
 
 
 def rounds_figure(comparison: CacheComparison) -> dict:
@@ -120,8 +116,7 @@ def rounds_figure(comparison: CacheComparison) -> dict:
 
 
 def invalidation_html(demo: InvalidationDemo) -> str:
-    frame = demo.frame()
-    table = frame.to_html(classes="workbench-table workbench-invalidation", border=0)
+    table = table_html(demo.frame())
     stale = ", ".join(map(html.escape, demo.stale)) or "none"
     kept = ", ".join(map(html.escape, demo.kept_hitting)) or "none"
     return (f"<p role='status'>After a write to <b>{html.escape(demo.table)}</b> (rolled back: the data did not "
@@ -190,7 +185,7 @@ class CachingDashboard:
         self.scroller = ScrollTo()
         self.comparison: CacheComparison | None = None
         self.demo: InvalidationDemo | None = None
-        self._thread: threading.Thread | None = None
+        self.job = BackgroundJob("caching", on_busy=self._set_busy)
         self.validate()
 
     def _form_controls(self) -> list[w.Widget]:
@@ -203,7 +198,7 @@ class CachingDashboard:
             self.workload, self.strategy,
             w.HBox([self.authors, self.rounds]),
             # a label of its own: ToggleButtons puts its description above the buttons
-            w.HBox([w.HTML("<div style='width: 8em; text-align: right; padding-right: 8px'>Cache</div>"),
+            w.HBox([w.HTML("<div class='workbench-label'>Cache</div>"),
                     self.backend, self.redis_off, self.redis_reason]),
             self.lazy_loads,
             w.HBox([w.HTML("What do <b>uncached</b>, <b>cold</b> and <b>warm</b> mean?"), self.learn_more]),
@@ -223,6 +218,7 @@ class CachingDashboard:
             self.viewer,
             RequestTiming(label="Server time for this dashboard"),
             self.scroller,
+            stylesheet(),
         ])
 
     # --- the form ----------------------------------------------------------------------------------------------
@@ -244,49 +240,33 @@ class CachingDashboard:
                         self.backend.value, self.lazy_loads.value)
 
     def validate(self) -> Settings | None:
-        try:
-            settings = self.settings()
-        except FormError as error:
-            self.form_message.value = problems_html(error.problems)
-            return None
-        self.form_message.value = ""
-        return settings
+        return read_form(self.form_message, self.settings)
 
     # --- running ---------------------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _set_busy(self, busy: bool) -> None:
         for control in (self.run_button, self.write_button, self.write_table, *self._form_controls()):
             control.disabled = busy
 
-    def _launch(self, target, settings: Settings, *args) -> threading.Thread | None:
-        if self.running:
-            self.message.value = problems_html(["A run is in progress: wait for it to finish."])
+    def _launch(self, what: str, target, *args) -> threading.Thread | None:
+        if self.job.busy:
+            self.message.value = problems_html([RUN_IN_PROGRESS])
             return None
         self.message.value = ""
-        self._set_busy(True)  # before the thread: a second click cannot slip in
-        self._thread = threading.Thread(target=target, args=(settings, *args), daemon=True, name="caching")
-        self._thread.start()
-        return self._thread
+        return self.job.start(target, *args, on_error=lambda reason: self._failed(what, reason))
 
     def start(self) -> threading.Thread | None:
-        """Run the comparison the form describes in a worker thread; None when the form is not valid."""
+        """Run the comparison the form describes in the background job; None when the form is not valid."""
         settings = self.validate()
-        return None if settings is None else self._launch(self.run, settings)
+        return None if settings is None else self._launch("The comparison", self.run, settings)
 
     def start_write(self) -> threading.Thread | None:
-        """Run the invalidation demonstration (write to the chosen table) in a worker thread."""
-        settings = self.validate()
-        return None if settings is None else self._launch(self.run_write, settings, self.write_table.value)
+        """Run the invalidation demonstration (write to the chosen table) in the background job."""
+        settings, table = self.validate(), self.write_table.value
+        return None if settings is None else self._launch(f"The write to {table}", self.run_write, settings, table)
 
     def wait(self, timeout: float = 120) -> None:
         """Block until the run in progress is over (for cells run top to bottom, and tests)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise TimeoutError(f"the run did not finish within {timeout} s")
+        self.job.wait(timeout)
 
     def engine(self, authors: int):
         return self._engine or default_engine(authors)
@@ -299,20 +279,19 @@ class CachingDashboard:
         self.progress.update((round_ - 1) * len(MODES) + MODES.index(mode), total=rounds * len(MODES),
                              message=f"Round {round_} of {rounds}: {mode} run")
 
-    def _failed(self, error: Exception, what: str) -> None:
+    def _failed(self, what: str, reason: str) -> None:
         self.timer.stop()
-        reason = f"{type(error).__name__}: {error}"
         self.progress.fail(f"{what} failed: {reason}")
         self.message.value = problems_html([f"{what} failed: {reason}"])
 
     def _begin(self, message: str) -> None:
-        self._set_busy(True)
         self.progress.layout.display = None
         self.timer.start()
         self.progress.update(0, total=None, message=message)
 
-    def run(self, settings: Settings) -> CacheComparison | None:
-        """The comparison (in the calling thread); every outcome ends in the page, never in a traceback only."""
+    def run(self, settings: Settings) -> CacheComparison:
+        """The comparison (in the calling thread); started by :meth:`start`, a failure (Redis unreachable, a
+        timeout...) is said in the page."""
         self._begin(f"Preparing the bookstore ({settings.authors:,} authors) and "
                     f"{STRATEGY_INFO[settings.strategy].title.lower()}…")
         cache = None
@@ -327,15 +306,12 @@ class CachingDashboard:
             self.progress.succeed(f"Compared {settings.rounds} round(s) of uncached, cold and warm runs on "
                                   f"{comparison.backend} in {self.timer.elapsed:.1f} s")
             return comparison
-        except Exception as error:  # noqa: BLE001 - Redis unreachable, a timeout...: said in the page
-            self._failed(error, "The comparison")
-            return None
         finally:
             self._close(cache)
-            self._set_busy(False)
 
-    def run_write(self, settings: Settings, table: str) -> InvalidationDemo | None:
-        """The invalidation demonstration (in the calling thread), shown under "When a write happens"."""
+    def run_write(self, settings: Settings, table: str) -> InvalidationDemo:
+        """The invalidation demonstration (in the calling thread), shown under "When a write happens"; started by
+        :meth:`start_write`, a failure (e.g. a read-only database refuses the write) is said in the page."""
         self._begin(f"Caching the queries, writing to {table}, querying again…")
         cache = None
         try:
@@ -348,12 +324,8 @@ class CachingDashboard:
             self.progress.succeed(f"Wrote to {table}: {len(demo.stale)} cached queries went stale, "
                                   f"{len(demo.kept_hitting)} kept hitting")
             return demo
-        except Exception as error:  # noqa: BLE001 - e.g. a read-only database refuses the write: said in the page
-            self._failed(error, f"The write to {table}")
-            return None
         finally:
             self._close(cache)
-            self._set_busy(False)
 
     @staticmethod
     def _close(cache: QueryCache | None) -> None:

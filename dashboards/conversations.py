@@ -3,7 +3,7 @@
 A composition of the dataset engine (``profiler.datagen``), the query profiler (``profiler.queries``) and the
 widgets (``widgets``); the notebook ``notebooks/conversations.ipynb`` only builds and shows it. Building it reads
 one bookkeeping row (is the hub's built-in dataset there?) and nothing more: generating, counting and profiling
-happen on a click, in a worker thread, and every update reaches the page by setting widget traits.
+happen on a click, in the dashboard's background job, and every update reaches the page by setting widget traits.
 
 The dataset is either the hub's built-in copy (read-only; see :func:`builtin_target`) or a sample generated
 into a temporary SQLite file that lives as long as this kernel. Viewers of a shared dashboard
@@ -29,14 +29,17 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from dashboards.common import INSPECT_TITLE, NOT_YET, is_viewer
-from dashboards.query_optimization import STANDARD, findings_html, strategy_help, summary_table
-from dashboards.query_optimization import wait  # noqa: F401 - the same helper, for cells and tests
+from dashboards.background import BackgroundJob
+from dashboards.background import wait  # noqa: F401 - for cells: wait(dashboard.start())
+from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, is_viewer, problems_html
+from dashboards.common import read_form, table_html
+from dashboards.query_optimization import STANDARD, findings_html, mismatches_html, strategy_help, summary_table
+from dashboards.style import stylesheet
 from profiler.datagen import DatasetSpec, LoadProgress, dataset_counts, dataset_engine, load, loaded_dataset
 from profiler.datagen.generator import MAX_SEED, MIN_MESSAGES
 from profiler.datagen.workloads import PAGE_MESSAGES, WORKLOADS
 from profiler.models.conversations import Bot, Conversation, Message, Reaction
-from profiler.models.spec import BUILTIN_SCHEMA
+from profiler.playground import BUILTIN_SCHEMA
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, collapse_in_lists, profile
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
@@ -105,12 +108,6 @@ def builtin_target(environ: Mapping[str, str]) -> DatasetTarget | None:
     if data_url and make_url(data_url).get_backend_name() == "postgresql":
         return DatasetTarget(data_url, BUILTIN_SCHEMA)
     return None
-
-
-class FormError(ValueError):
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def sample_spec(messages: int, seed: int, limit: int, *, viewer: bool = False) -> DatasetSpec:
@@ -183,11 +180,6 @@ def counts_html(counts: Mapping[str, int], source: str) -> str:
             f"<tbody>{cells}</tbody></table>")
 
 
-def alert(problems: list[str]) -> str:
-    items = "".join(f"<li>{html.escape(problem)}</li>" for problem in problems)
-    return f"<ul class='workbench-error' role='alert'>{items}</ul>"
-
-
 class ConversationsDashboard:
     """Builds the widgets; :meth:`start` is what the Run button calls, :meth:`inspect` what picking a
     conversation calls (both usable from a cell too)."""
@@ -239,14 +231,14 @@ class ConversationsDashboard:
         self.browse_message = w.HTML()
         self.viewer = JsonViewer({"note": "Run the comparison, then pick a conversation to inspect it here."},
                                  root_name="conversation", height=480)
-        self.viewer.add_class("conversation-viewer")
+        self.viewer.add_class("workbench-conversation")
         self.comparison_viewer = JsonViewer({"note": "Run the comparison to inspect its data here."},
                                             root_name="comparison", height=360)
         self.scroller = ScrollTo()
         self.comparison: Comparison | None = None
         self.dataset_counts: dict[str, int] | None = None
         self._engine = None  # the dataset of the last run, which the picker reads
-        self._thread: threading.Thread | None = None
+        self.job = BackgroundJob("conversations-run", on_busy=self._set_busy, on_error=self._failed)
         self.validate()
 
     # --- layout ---------------------------------------------------------------------------------------------
@@ -262,6 +254,7 @@ class ConversationsDashboard:
             section_anchor(INSPECT_TITLE), self.latest, self.picker, self.browse_message, self.viewer,
             section_anchor("The comparison as data", level=3), self.comparison_viewer,
             RequestTiming(label="Server time for this dashboard"), self.scroller,
+            stylesheet(),
         ])
 
     def _look_for_builtin(self) -> tuple[DatasetSpec | None, str]:
@@ -297,48 +290,38 @@ class ConversationsDashboard:
         """Check the dataset part of the form as it is typed; the sample's spec when one is asked for and valid."""
         sampling = self.source.value == "sample"
         self.sample_box.layout.display = None if sampling else "none"
-        self.form_message.value = ""
         if not sampling:
+            self.form_message.value = ""
             return None
-        try:
-            return sample_spec(self.messages.value, self.seed.value, self.sample_limit, viewer=self.viewer_mode)
-        except FormError as error:
-            self.form_message.value = alert(error.problems)
-            return None
+        return read_form(self.form_message, self._sample_spec)
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def _sample_spec(self) -> DatasetSpec:
+        return sample_spec(self.messages.value, self.seed.value, self.sample_limit, viewer=self.viewer_mode)
 
-    def _set_running(self, running: bool) -> None:
+    def _set_busy(self, busy: bool) -> None:
         for control in (self.run_button, self.source, self.messages, self.seed, self.workload,
                         *self.strategy_boxes.values()):
-            control.disabled = running
-        self.picker.disabled = running or not self.picker.options
+            control.disabled = busy
+        self.picker.disabled = busy or not self.picker.options
 
     def start(self) -> threading.Thread | None:
-        """Start a run in a worker thread (the kernel stays free); None when the form is not valid."""
-        if self.running:
-            self.form_message.value = alert(["A run is in progress: wait for it to finish."])
+        """Start a run in the background job (the kernel stays free); None when the form is not valid."""
+        if self.job.busy:
+            self.form_message.value = problems_html([RUN_IN_PROGRESS])
             return None
-        try:
-            strategies = self.strategies()
-            if self.source.value == "builtin":
-                if self.builtin_spec is None:  # a forged choice: the option is not offered
-                    raise FormError(["There is no built-in dataset here: generate a sample."])
-                spec, target = None, self.builtin
-            else:
-                spec = sample_spec(self.messages.value, self.seed.value, self.sample_limit, viewer=self.viewer_mode)
-                target = self._sample()
-        except FormError as error:
-            self.form_message.value = alert(error.problems)
-            return None
-        self.form_message.value = ""
-        self._set_running(True)  # before the thread starts, so a second click finds the button off
-        self._thread = threading.Thread(target=self.run, args=(target, spec, WORKLOADS[self.workload.value],
-                                                               strategies), daemon=True, name="conversations-run")
-        self._thread.start()
-        return self._thread
+        run = read_form(self.form_message, self._run_arguments)
+        return None if run is None else self.job.start(self.run, *run)
+
+    def _run_arguments(self) -> tuple[DatasetTarget, DatasetSpec | None, Any, list[str]]:
+        """What :meth:`run` is given for the form as it is: the dataset, the sample to make (None: the built-in
+        one), the workload and the strategies."""
+        strategies = self.strategies()
+        if self.source.value == "builtin":
+            if self.builtin_spec is None:  # a forged choice: the option is not offered
+                raise FormError(["There is no built-in dataset here: generate a sample."])
+            return self.builtin, None, WORKLOADS[self.workload.value], strategies
+        spec = self._sample_spec()
+        return self._sample(), spec, WORKLOADS[self.workload.value], strategies
 
     def _sample(self) -> DatasetTarget:
         if self._sample_target is None:
@@ -357,32 +340,30 @@ class ConversationsDashboard:
                              message=f"Profiling {event.strategy} ({event.index} of {event.total}): {event.phase} "
                                      f"— {event.statements:,} statements so far")
 
-    def run(self, target: DatasetTarget, spec: DatasetSpec | None, workload,
-            strategies: list[str]) -> Comparison | None:
-        """Generate the sample if asked, count, profile, list the latest conversations; show it all."""
+    def _failed(self, message: str) -> None:
+        self.timer.stop()
+        self.progress.fail(message)
+        self.picker.options = []  # its dataset is gone or changed: nothing to pick from until a run succeeds
+
+    def run(self, target: DatasetTarget, spec: DatasetSpec | None, workload, strategies: list[str]) -> Comparison:
+        """Generate the sample if asked, count, profile, list the latest conversations; show it all (in the calling
+        thread; started by :meth:`start`, a failure is said in the page)."""
         self.timer.start()
         self.progress.layout.display = None
         self.progress.update(0, total=None, message="Opening the dataset…")
-        try:
-            if self._engine is not None:
-                self._engine.dispose()  # the sample may be replaced: let go of the old file's connections
-                self._engine = None
-            if spec is not None:
-                load(target.url, spec.messages, spec.seed, schema=target.schema, progress=self._on_load,
-                     replace=True, workers=0, batches_per_commit=1)  # worker processes cost more than they save here
-            self._engine = engine = target.engine()
-            self.progress.update(0, total=None, message="Counting the dataset's rows…")
-            counts = dataset_counts(engine)
-            comparison = profile(workload, strategies, engine, repeats=self.repeats, progress=self._on_profile)
-            self.progress.update(message="Reading the latest conversations…")
-            with Session(engine) as session:
-                latest = latest_conversations(session)
-        except Exception as error:  # noqa: BLE001 - shown to the user; the dashboard stays usable
-            self.timer.stop()
-            self.progress.fail(f"{type(error).__name__}: {error}")
-            self.picker.options = []  # its dataset is gone or changed: nothing to pick from until a run succeeds
-            self._set_running(False)
-            return None
+        if self._engine is not None:
+            self._engine.dispose()  # the sample may be replaced: let go of the old file's connections
+            self._engine = None
+        if spec is not None:
+            load(target.url, spec.messages, spec.seed, schema=target.schema, progress=self._on_load,
+                 replace=True, workers=0, batches_per_commit=1)  # worker processes cost more than they save here
+        self._engine = engine = target.engine()
+        self.progress.update(0, total=None, message="Counting the dataset's rows…")
+        counts = dataset_counts(engine)
+        comparison = profile(workload, strategies, engine, repeats=self.repeats, progress=self._on_profile)
+        self.progress.update(message="Reading the latest conversations…")
+        with Session(engine) as session:
+            latest = latest_conversations(session)
         self.timer.stop()
         where = (f"Built-in dataset ({self.builtin_spec.messages:,} messages, seed {self.builtin_spec.seed})"
                  if spec is None else f"Generated sample ({spec.messages:,} messages, seed {spec.seed})")
@@ -392,17 +373,12 @@ class ConversationsDashboard:
         else:
             self.progress.succeed(f"Compared {len(comparison.results)} strategies on {counts['messages']:,} "
                                   f"messages in {self.timer.elapsed:.1f} s")
-        self._set_running(False)
         return comparison
 
     def show(self, comparison: Comparison, counts: dict[str, int], latest: pd.DataFrame, source: str) -> None:
         self.comparison, self.dataset_counts = comparison, counts
         self.counts.value = counts_html(counts, source)
-        self.summary.value = summary_table(comparison)
-        if comparison.mismatches:
-            different = html.escape(", ".join(comparison.mismatches))
-            self.summary.value += (f"<p role='alert'><b>Different data:</b> {different} returned other data than the "
-                                   "reference; their numbers are not comparable.</p>")
+        self.summary.value = summary_table(comparison) + mismatches_html(comparison)
         self.figure.show(comparison.figure())
         self.findings.value = findings_html(comparison)
         for result in comparison.results:
@@ -410,8 +386,7 @@ class ConversationsDashboard:
                 sql = [collapse_in_lists(statement.sql) for statement in result.statements]
                 self.learn_more[result.key].content = strategy_help(result.key, sql)
         self.comparison_viewer.data = comparison.to_dict(statements=True)
-        self.latest.value = latest.rename(columns=LATEST_COLUMNS).to_html(
-            classes="workbench-table workbench-latest", index=False, border=0)
+        self.latest.value = table_html(latest, LATEST_COLUMNS, classes="workbench-table workbench-latest", index=False)
         long_enough = latest[latest["messages"] >= PAGE_MESSAGES]  # like the conversation page workload's pick
         first = int((long_enough if len(long_enough) else latest)["id"].iloc[0]) if len(latest) else None
         options = [(f"#{row.id} · {row.title} ({row.messages} messages)", int(row.id)) for row in latest.itertuples()]
@@ -426,13 +401,13 @@ class ConversationsDashboard:
     def inspect(self, conversation_id: int) -> dict[str, Any] | None:
         """Show one conversation of the last run's dataset in the JSON viewer."""
         if self._engine is None:
-            self.browse_message.value = alert(["Run the comparison first: it opens the dataset."])
+            self.browse_message.value = problems_html(["Run the comparison first: it opens the dataset."])
             return None
         try:
             with Session(self._engine) as session:
                 document = conversation_document(session, conversation_id)
         except Exception as error:  # noqa: BLE001 - e.g. the database went away; the page stays usable
-            self.browse_message.value = alert([f"Could not read conversation {conversation_id}: {error}"])
+            self.browse_message.value = problems_html([f"Could not read conversation {conversation_id}: {error}"])
             return None
         self.browse_message.value = ""
         self.viewer.data = document

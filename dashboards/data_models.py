@@ -1,9 +1,9 @@
 """The data-models dashboard: list your models beside the built-ins, define, fill, alter and drop your own,
 profile a relationship walk under several loading strategies, inspect the data.
 
-A composition of the model catalog (``profiler.models``), the query profiler (``profiler.queries``) and the
+A composition of the model catalog (``profiler.catalog``), the query profiler (``profiler.queries``) and the
 widgets (``widgets``); the notebook ``notebooks/data_models.ipynb`` only builds and shows it. Filling and
-profiling run in a worker thread and reach the page by setting widget traits (nothing polls).
+profiling run in the dashboard's background job and reach the page by setting widget traits (nothing polls).
 
 Building the dashboard only reads (it lists the models), because a dashboard may be pre-rendered and viewers
 open it. Viewers of a shared dashboard (``WORKBENCH_DASHBOARD_VIEWER=1``) may list, inspect and profile, which
@@ -23,11 +23,13 @@ from typing import Any, Callable, Mapping
 
 import ipywidgets as w
 
+from dashboards.background import BackgroundJob
 from dashboards.common import INSPECT_TITLE, is_viewer, problems_html
 from dashboards.model_form import ModelForm
+from dashboards.style import stylesheet
 from dashboards.walk_profile import WalkProfile, set_options
-from profiler.models.catalog import Catalog, ModelInfo
-from profiler.models.spec import TYPES, ModelError
+from profiler.catalog.catalog import Catalog, ModelInfo
+from profiler.catalog.spec import TYPES, ModelError
 from profiler.playground import DATA_URL
 from profiler.queries import Comparison
 from widgets import JsonViewer, Progress, RequestTiming, ScrollTo, section_anchor
@@ -116,7 +118,8 @@ class DataModelsDashboard:
         if catalog is not None and not self.allow_writes:
             catalog.space.make_read_only()
         self.infos: dict[str, ModelInfo] = {}
-        self._worker: threading.Thread | None = None
+        # a fill and a profile run never overlap: a profile would measure a table the fill is still writing
+        self.job = BackgroundJob("data-models", on_busy=lambda _busy: self._set_buttons(), describe=describe)
         self._drop_pending: str | None = None  # the model Drop model… asked about
 
         # --- your models and the built-ins ---------------------------------------------------------------------
@@ -163,7 +166,7 @@ class DataModelsDashboard:
         self.change_message = w.HTML()
 
         # --- profile (reading only) --------------------------------------------------------------------------------
-        self.profiler = WalkProfile(start_job=self._start, on_result=self._profiled)
+        self.profiler = WalkProfile(start_job=self.job.start, on_result=self._profiled)
         self.profiler.button.on_click(lambda _button: self.start_profile())
 
         # --- inspect -----------------------------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class DataModelsDashboard:
             section_anchor(INSPECT_TITLE),
             w.HBox([self.inspect_choice, self.show_rows_button]), self.viewer,
             RequestTiming(label="Server time for this dashboard"), self.scroller,
+            stylesheet(),
         ])
 
     def _notice_html(self) -> str:
@@ -216,24 +220,20 @@ class DataModelsDashboard:
         return "".join(parts)
 
     # --- state ---------------------------------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self._worker is not None
-
     def _set_buttons(self) -> None:
         no_space = self.catalog is None
-        refusal = READ_ONLY_NOTE if not self.allow_writes else BUSY_NOTE if self.busy else ""
+        refusal = READ_ONLY_NOTE if not self.allow_writes else BUSY_NOTE if self.job.busy else ""
         for button in (self.create_button, self.fill_button, self.add_column_button, self.drop_column_button,
                        self.drop_button, self.confirm_drop_button):
             button.disabled = no_space or bool(refusal)
             button.tooltip = refusal
-        self.profiler.button.disabled = no_space or self.busy
+        self.profiler.button.disabled = no_space or self.job.busy
         self.refresh_button.disabled = self.show_rows_button.disabled = no_space
 
     def _refused(self, message: w.HTML) -> bool:
         """Viewers' and busy clicks are refused here too: a click message can arrive for a disabled button."""
         reason = ("Your data space cannot be opened." if self.catalog is None else READ_ONLY_NOTE
-                  if not self.allow_writes else BUSY_NOTE if self.busy else None)
+                  if not self.allow_writes else BUSY_NOTE if self.job.busy else None)
         if reason:
             message.value = problems_html([reason])
         return reason is not None
@@ -366,24 +366,21 @@ class DataModelsDashboard:
         return done
 
     def fill_model(self) -> threading.Thread | None:
-        """Add generated rows to the chosen model in a worker thread, with progress; None if it cannot start."""
+        """Add generated rows to the chosen model in the background job, with progress; None if it cannot start."""
         name, rows = self.model_choice.value, self.fill_rows.value
         if self._refused(self.change_message):
             return None
         self.change_message.value = ""
         self.fill_progress.layout.display = None
         self.fill_progress.update(0, total=rows, message=f"Generating {rows:,} rows for {name}…")
-        return self._start(self._fill, name, rows)
+        return self.job.start(self._fill, name, rows, on_error=self.fill_progress.fail)
 
     def _fill(self, name: str, rows: int) -> None:
         def on_chunk(done: int, total: int) -> None:
             self.fill_progress.update(done, message=f"{done:,} of {total:,} rows inserted into {name}…")
 
-        try:
-            self.catalog.fill(name, rows, seed=secrets.randbelow(2**31), progress=on_chunk)
-        except Exception as error:  # noqa: BLE001 - shown; the fill was one transaction, so nothing was added
-            self.fill_progress.fail(describe(error))
-            return
+        # a failure is said in fill_progress; the fill was one transaction, so nothing was added
+        self.catalog.fill(name, rows, seed=secrets.randbelow(2**31), progress=on_chunk)
         self.fill_progress.succeed(f"Filled {name} with {rows:,} rows")
         self.refresh(select=name)
         self.show_rows(name)
@@ -394,7 +391,7 @@ class DataModelsDashboard:
         name = name or self.inspect_choice.value
         try:
             rows = json_ready(self.catalog.rows(name, SAMPLE_ROWS))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - e.g. a dropped table; the viewer says why
             self.viewer.data = {"error": describe(error)}
             return None
         self.viewer.data = {"model": name, "first_rows": rows}
@@ -405,8 +402,8 @@ class DataModelsDashboard:
         return self.profiler.comparison
 
     def start_profile(self) -> threading.Thread | None:
-        """Profile the chosen walk in the worker thread (reading only); None when it cannot start (it says why)."""
-        refusal = "Your data space cannot be opened." if self.catalog is None else BUSY_NOTE if self.busy else None
+        """Profile the chosen walk in the background job (reading only); None when it cannot start (it says why)."""
+        refusal = "Your data space cannot be opened." if self.catalog is None else BUSY_NOTE if self.job.busy else None
         return self.profiler.start(self.catalog.engine if self.catalog else None, refusal)
 
     def _profiled(self, root: str, comparison: Comparison) -> None:
@@ -417,25 +414,7 @@ class DataModelsDashboard:
         self.viewer.data = {"model": root, "first_rows": sample, "comparison": comparison.to_dict(statements=True)}
         self.scroller.scroll_to(INSPECT_TITLE)
 
-    # --- the worker ----------------------------------------------------------------------------------------------
-    def _start(self, job: Callable[..., None], *args: Any) -> threading.Thread:
-        def run() -> None:
-            try:
-                job(*args)
-            finally:
-                self._worker = None
-                self._set_buttons()
-
-        self._worker = threading.Thread(target=run, daemon=True, name=f"data-models-{job.__name__.strip('_')}")
-        self._set_buttons()
-        self._worker.start()
-        return self._worker
-
     def wait(self, timeout: float = 120) -> None:
         """Block until the fill or profile run in progress is over (for cells run top to bottom, and tests)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
-            if worker.is_alive():
-                raise TimeoutError(f"the {worker.name} job did not finish within {timeout} s")
+        self.job.wait(timeout)
 

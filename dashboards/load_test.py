@@ -25,7 +25,9 @@ from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec
 from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
 from profiler.loadtest.stats import PERCENTILES
 from profiler.playground import NoPlayground, Playground
-from dashboards.common import VIEWER_ENV, is_viewer, problems_html  # noqa: F401 - VIEWER_ENV for callers
+from dashboards.common import VIEWER_ENV  # noqa: F401 - for callers
+from dashboards.common import FormError, is_viewer, problems_html, read_form, table_html
+from dashboards.style import stylesheet
 from widgets import Figure, JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
 
 READ_ONLY_NOTE = ("This is a shared view: starting a load test would spend the owner's AWS, so Start is off. "
@@ -85,9 +87,7 @@ def comparison_table(rows: list[dict[str, Any]]) -> str:
     frame["name"] = frame["name"].where(frame["name"] != "", frame["run_id"])
     for name in PERCENTILES:
         frame[f"{name}_ms"] = frame[f"{name}_us"].astype(float) / 1000
-    frame = frame[list(COMPARED)].rename(columns=COMPARED)
-    return frame.to_html(classes="workbench-table", index=False, float_format=lambda v: f"{v:,.2f}", na_rep="—",
-                         border=0)
+    return table_html(frame, COMPARED, index=False)
 
 
 class LoadTestDashboard:
@@ -197,6 +197,7 @@ class LoadTestDashboard:
             self.viewer_follows,
             self.viewer,
             RequestTiming(label="Server time for this dashboard"),
+            stylesheet(),
         ])
 
     def _notice_html(self) -> str:
@@ -213,7 +214,8 @@ class LoadTestDashboard:
 
     # --- the form --------------------------------------------------------------------------------------------
     def spec(self) -> WorkloadSpec:
-        """The workload the form describes; :class:`SpecError` listing every problem otherwise."""
+        """The workload the form describes; :class:`FormError` listing every problem otherwise (the spec's own
+        words for the fields it checks)."""
         table = self.table.value.strip() or None
         problems = []
         if table is None and self.playground is None:
@@ -231,7 +233,7 @@ class LoadTestDashboard:
         except SpecError as error:
             problems += error.problems
         if problems:
-            raise SpecError(problems)
+            raise FormError(problems)
         return spec
 
     def validate(self) -> WorkloadSpec | None:
@@ -241,13 +243,7 @@ class LoadTestDashboard:
         self.target_rate.layout.display = "none" if closed else None
         self.duration.layout.display = None if by_duration else "none"
         self.requests.layout.display = "none" if by_duration else None
-        try:
-            spec = self.spec()
-        except SpecError as error:
-            self.form_message.value = problems_html(error.problems)
-            spec = None
-        else:
-            self.form_message.value = ""
+        spec = read_form(self.form_message, self.spec)
         self._set_buttons()
         return spec
 
@@ -421,7 +417,7 @@ class LoadTestDashboard:
             return None
         try:
             rows = compare(self.store.load(run_id) for run_id in run_ids)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - an unreadable run; said beside the list
             self.runs_message.value = problems_html([f"Could not compare: {error}"])
             return None
         self.runs_message.value = ""

@@ -1,5 +1,5 @@
 """The "define a model" form of the data-models dashboard: a name, typed columns, a primary key and
-relationships to existing models. It only builds a :class:`~profiler.models.spec.Model`; every check (and every
+relationships to existing models. It only builds a :class:`~profiler.catalog.spec.Model`; every check (and every
 message) is the spec's own, so the form and ``Model(...)`` in a cell can never disagree.
 """
 
@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from profiler.models.spec import TYPES, Field, Model, ModelError
+from profiler.catalog.spec import TYPES, Field, Model, ModelError
 
 NARROW = {"description_width": "initial"}
 STARTING_COLUMNS = (("id", "integer"), ("name", "text"))

@@ -1,8 +1,8 @@
 """The query-optimization dashboard: pick a workload and strategies, run them, compare, inspect the data.
 
 A composition of the query engine (``profiler.queries``) and the widgets (``widgets``); the notebook
-``notebooks/query_optimization.ipynb`` only builds and shows it. The run happens in a worker thread and every
-update reaches the page by setting widget traits (pushed over the kernel's websocket, nothing polls).
+``notebooks/query_optimization.ipynb`` only builds and shows it. The run happens in the dashboard's background job
+and every update reaches the page by setting widget traits (pushed over the kernel's websocket, nothing polls).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from dashboards.common import INSPECT_TITLE, NOT_YET
+from dashboards.background import BackgroundJob
+from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, problems_html, read_form, table_html
+from dashboards.style import stylesheet
 from profiler.queries import (
     BUILTIN_WORKLOADS,
     STRATEGY_INFO,
@@ -32,25 +34,23 @@ CUSTOM_EXAMPLE = '{"books": "selectin", "books.publisher": "joined", "books.stor
 RELATIONSHIP_KINDS = ("joined", "selectin", "subquery", "immediate", "raise", "lazy", "noload")
 
 
-class CustomLoadersError(ValueError):
-    """The custom-optimization text is not a mapping of relationship paths to loader kinds."""
-
-
 def parse_custom_loaders(text: str) -> dict[str, str]:
-    """``{"books": "selectin", ...}`` from the form's text, never executing it (viewers may type here)."""
+    """``{"books": "selectin", ...}`` from the form's text, never executing it (viewers may type here); a
+    :class:`FormError` when it is not a mapping of relationship paths to loader kinds."""
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError) as error:
-        raise CustomLoadersError(
+        raise FormError([
             f"Custom optimization must be a dictionary like {CUSTOM_EXAMPLE} ({type(error).__name__}: {error})"
-        ) from None
+        ]) from None
     if not isinstance(value, dict) or not value:
-        raise CustomLoadersError(f"Custom optimization must be a non-empty dictionary like {CUSTOM_EXAMPLE}")
+        raise FormError([f"Custom optimization must be a non-empty dictionary like {CUSTOM_EXAMPLE}"])
     for path, kind in value.items():
         if not isinstance(path, str) or not isinstance(kind, str):
-            raise CustomLoadersError(f"{path!r}: {kind!r} — paths and loader kinds are both strings")
+            raise FormError([f"Custom optimization: {path!r}: {kind!r} — paths and loader kinds are both strings"])
         if kind not in RELATIONSHIP_KINDS:
-            raise CustomLoadersError(f"{path!r}: unknown loader kind {kind!r}; use one of {', '.join(RELATIONSHIP_KINDS)}")
+            known = ", ".join(RELATIONSHIP_KINDS)
+            raise FormError([f"Custom optimization: {path!r}: unknown loader kind {kind!r}; use one of {known}"])
     return value
 
 
@@ -84,9 +84,15 @@ TABLE_COLUMNS = {
 
 
 def summary_table(comparison: Comparison) -> str:
-    frame = comparison.summary_frame()
-    frame = frame[[column for column in TABLE_COLUMNS if column in frame]].rename(columns=TABLE_COLUMNS)
-    return frame.to_html(classes="workbench-table", float_format=lambda v: f"{v:,.2f}", na_rep="—", border=0)
+    return table_html(comparison.summary_frame(), TABLE_COLUMNS)
+
+
+def mismatches_html(comparison: Comparison) -> str:
+    """Which strategies returned other data than the reference (nothing when they all agree)."""
+    if not comparison.mismatches:
+        return ""
+    return (f"<p role='alert'><b>Different data:</b> {html.escape(', '.join(comparison.mismatches))} returned other "
+            "data than the reference; their numbers are not comparable.</p>")
 
 
 def findings_html(comparison: Comparison) -> str:
@@ -103,9 +109,11 @@ def _plan_text(plan) -> str:
     lines = []
     for node in plan.nodes:
         timing = f"  {node.time_share:.0%} of time" if node.time_share is not None else ""
-        rows = f"  rows {node.actual_rows:g} (est. {node.estimated_rows:g})" if node.actual_rows is not None and node.estimated_rows is not None else ""
+        measured = node.actual_rows is not None and node.estimated_rows is not None
+        rows = f"  rows {node.actual_rows:g} (est. {node.estimated_rows:g})" if measured else ""
         flags = f"  ⚑ {', '.join(node.flags)}" if node.flags else ""
-        lines.append("  " * node.depth + node.node + (f" on {node.relation}" if node.relation and node.relation not in node.node else "") + timing + rows + flags)
+        relation = f" on {node.relation}" if node.relation and node.relation not in node.node else ""
+        lines.append("  " * node.depth + node.node + relation + timing + rows + flags)
     if plan.total_ms is not None:
         lines.append(f"execution {plan.total_ms:.2f} ms, planning {plan.planning_ms or 0:.2f} ms")
     return "\n".join(lines) if lines else (plan.error or "(no plan)")
@@ -131,7 +139,7 @@ def explain_html(comparison: Comparison) -> str:
 
 
 class QueryOptimizationDashboard:
-    """Builds the widgets; :meth:`run` is what the Run button calls (usable from a cell too)."""
+    """Builds the widgets; :meth:`start` is what the Run button calls (usable from a cell too)."""
 
     def __init__(self, engine=None, *, allow_custom: bool = True):
         self._engine = engine
@@ -140,10 +148,14 @@ class QueryOptimizationDashboard:
             layout=w.Layout(width="28em"),
         )
         self.scale = w.IntSlider(value=50, min=10, max=500, step=10, description="Authors", continuous_update=False)
-        self.strategy_boxes = {key: w.Checkbox(value=True, description=STRATEGY_INFO[key].title, indent=False) for key in STANDARD}
-        self.learn_more = {key: LearnMore(strategy_help(key), title=STRATEGY_INFO[key].title) for key in (*STANDARD, "custom")}
-        self.custom_enabled = w.Checkbox(value=allow_custom, description="Custom optimization", indent=False, disabled=not allow_custom)
-        self.custom_text = w.Textarea(value=CUSTOM_EXAMPLE, layout=w.Layout(width="100%", height="4em"), disabled=not allow_custom)
+        self.strategy_boxes = {key: w.Checkbox(value=True, description=STRATEGY_INFO[key].title, indent=False)
+                               for key in STANDARD}
+        self.learn_more = {key: LearnMore(strategy_help(key), title=STRATEGY_INFO[key].title)
+                           for key in (*STANDARD, "custom")}
+        self.custom_enabled = w.Checkbox(value=allow_custom, description="Custom optimization", indent=False,
+                                         disabled=not allow_custom)
+        self.custom_text = w.Textarea(value=CUSTOM_EXAMPLE, layout=w.Layout(width="100%", height="4em"),
+                                      disabled=not allow_custom)
         self.run_button = w.Button(description="Run comparison", button_style="primary", icon="play")
         self.run_button.on_click(lambda _button: self.start())
         self.message = w.HTML()
@@ -153,11 +165,12 @@ class QueryOptimizationDashboard:
         self.figure = Figure(height=400)
         self.findings = w.HTML(NOT_YET)
         self.explains = w.HTML(NOT_YET)
-        self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison", height=480)
+        self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison",
+                                 height=480)
         self.scroller = ScrollTo()
         self.request_timing = RequestTiming(label="Server time for this dashboard")
         self.comparison: Comparison | None = None
-        self._thread: threading.Thread | None = None
+        self.job = BackgroundJob("query-comparison", on_busy=self._set_busy, on_error=self._failed)
 
     # --- layout ---------------------------------------------------------------------------------------------
     def widget(self) -> w.Widget:
@@ -189,6 +202,7 @@ class QueryOptimizationDashboard:
                 self.viewer,
                 self.request_timing,
                 self.scroller,
+                stylesheet(),
             ]
         )
 
@@ -198,26 +212,26 @@ class QueryOptimizationDashboard:
         if self.custom_enabled.value:
             chosen.append(CustomStrategy("custom", loaders=parse_custom_loaders(self.custom_text.value)))
         if not chosen:
-            raise ValueError("Choose at least one strategy.")
+            raise FormError(["Choose at least one strategy."])
         return chosen
 
     def engine(self):
         return self._engine or default_engine(self.scale.value)
 
     def start(self) -> threading.Thread | None:
-        """Start a run in a worker thread (the kernel stays free); None when the form is not valid."""
-        if self._thread and self._thread.is_alive():
-            self.message.value = "<p>A comparison is already running.</p>"
+        """Start a run in the background job (the kernel stays free); None when the form is not valid."""
+        if self.job.busy:
+            self.message.value = problems_html([RUN_IN_PROGRESS])
             return None
-        try:
-            strategies = self.strategies()
-        except ValueError as error:
-            self.message.value = f"<p class='workbench-error' role='alert'>{html.escape(str(error))}</p>"
-            return None
-        self.message.value = ""
-        self._thread = threading.Thread(target=self.run, args=(strategies,), daemon=True, name="query-comparison")
-        self._thread.start()
-        return self._thread
+        strategies = read_form(self.message, self.strategies)
+        return None if strategies is None else self.job.start(self.run, strategies)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.disabled = busy
+
+    def _failed(self, message: str) -> None:
+        self.timer.stop()
+        self.progress.fail(message)
 
     def _on_progress(self, event: ProgressEvent) -> None:
         self.progress.update(
@@ -226,21 +240,14 @@ class QueryOptimizationDashboard:
             message=f"{event.strategy}: {event.phase} — {event.statements:,} statements so far",
         )
 
-    def run(self, strategies: list) -> Comparison | None:
-        self.run_button.disabled = True
+    def run(self, strategies: list) -> Comparison:
+        """The comparison (in the calling thread); started by :meth:`start`, a failure is said in the page."""
         self.progress.layout.display = None
         self.timer.start()
         self.progress.state = "running"
         self.progress.update(0, total=None, message="Building the sample data…")
-        try:
-            engine = self.engine()
-            workload = BUILTIN_WORKLOADS[self.workload.value]
-            comparison = profile(workload, strategies, engine, progress=self._on_progress)
-        except Exception as error:  # noqa: BLE001 - shown to the user; the dashboard stays usable
-            self.timer.stop()
-            self.progress.fail(f"{type(error).__name__}: {error}")
-            self.run_button.disabled = False
-            return None
+        comparison = profile(BUILTIN_WORKLOADS[self.workload.value], strategies, self.engine(),
+                             progress=self._on_progress)
         self.timer.stop()
         self.show(comparison)
         failed = comparison.errors
@@ -248,17 +255,11 @@ class QueryOptimizationDashboard:
             self.progress.fail("Finished; failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
         else:
             self.progress.succeed(f"Compared {len(comparison.results)} strategies in {self.timer.elapsed:.1f} s")
-        self.run_button.disabled = False
         return comparison
 
     def show(self, comparison: Comparison) -> None:
         self.comparison = comparison
-        self.summary.value = summary_table(comparison)
-        if comparison.mismatches:
-            self.summary.value += (
-                "<p role='alert'><b>Different data:</b> " + ", ".join(map(html.escape, comparison.mismatches))
-                + " returned other data than the reference; their numbers are not comparable.</p>"
-            )
+        self.summary.value = summary_table(comparison) + mismatches_html(comparison)
         self.figure.show(comparison.figure())
         self.findings.value = findings_html(comparison)
         self.explains.value = explain_html(comparison)
@@ -268,11 +269,3 @@ class QueryOptimizationDashboard:
                 self.learn_more[key].content = strategy_help(key, [collapse_in_lists(s.sql) for s in result.statements])
         self.viewer.data = comparison.to_dict(statements=True)
         self.scroller.scroll_to(INSPECT_TITLE)
-
-
-def wait(thread: threading.Thread | None, timeout: float = 120) -> None:
-    """Block until a started run is over (for notebooks run top to bottom, e.g. under nbval)."""
-    if thread is not None:
-        thread.join(timeout)
-        if thread.is_alive():
-            raise TimeoutError(f"the comparison did not finish within {timeout} s")

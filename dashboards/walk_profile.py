@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from dashboards.common import problems_html
+from dashboards.common import FormError, read_form
 from dashboards.query_optimization import STANDARD, findings_html, strategy_help, summary_table
-from profiler.models.walks import builtin_classes, path_label, relationship_paths, walk_workload
+from profiler.queries.walks import builtin_classes, path_label, relationship_paths, walk_workload
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, Workload, profile
 from widgets import Figure, LearnMore, Progress, RunTimer, section_anchor
 
@@ -22,8 +22,9 @@ WIDE = {"description_width": "initial"}
 
 
 class WalkProfile:
-    """``start_job(job, *args)`` runs ``job`` in the dashboard's worker thread; ``on_result(root, comparison)``
-    is called there after a run, to show the data."""
+    """``start_job(target, *args, on_error=...)`` runs ``target`` in the dashboard's
+    :class:`~dashboards.background.BackgroundJob`; ``on_result(root, comparison)`` is called there after a run, to
+    show the data."""
 
     def __init__(self, start_job: Callable[..., threading.Thread],
                  on_result: Callable[[str, Comparison], None]):
@@ -79,45 +80,47 @@ class WalkProfile:
     def strategies(self) -> list[str]:
         chosen = [key for key, box in self.strategy_boxes.items() if box.value]
         if not chosen:
-            raise ValueError("Choose at least one strategy.")
+            raise FormError(["Choose at least one strategy."])
         return chosen
 
     def workload(self) -> Workload:
         choice, path = self.root_choice.value, self.path_choice.value
         if choice is None:
-            raise ValueError("Choose a model to profile.")
+            raise FormError(["Choose a model to profile."])
         if not path:
-            raise ValueError(f"{choice[1]} has no relationship to walk: give it one (or give another model a "
-                             "relationship to it), or profile a built-in model.")
-        return walk_workload(choice[1], self._root_class(choice), path, self.walk_rows.value)
+            raise FormError([(f"{choice[1]} has no relationship to walk: give it one (or give another model a "
+                              "relationship to it), or profile a built-in model.")])
+        try:
+            return walk_workload(choice[1], self._root_class(choice), path, self.walk_rows.value)
+        except ValueError as error:  # the engine's own words: the rows to walk, or a path that is not there
+            raise FormError([str(error)]) from None
 
     # --- running -----------------------------------------------------------------------------------------------
     def start(self, engine, refusal: str | None) -> threading.Thread | None:
-        """Profile the chosen walk on ``engine`` in the worker; None (and why) if it cannot start."""
-        try:
+        """Profile the chosen walk on ``engine`` in the background job; None (and why) if it cannot start."""
+        def chosen() -> tuple[Workload, list[str]]:
             if refusal:
-                raise ValueError(refusal)
-            workload, strategies = self.workload(), self.strategies()
-        except ValueError as error:
-            self.message.value = problems_html([str(error)])
+                raise FormError([refusal])
+            return self.workload(), self.strategies()
+
+        run = read_form(self.message, chosen)
+        if run is None:
             return None
-        self.message.value = ""
-        return self._start_job(self._run, engine, self.root_choice.value[1], workload, strategies)
+        return self._start_job(self._run, engine, self.root_choice.value[1], *run, on_error=self._failed)
 
     def _on_progress(self, event: ProgressEvent) -> None:
         self.progress.update(event.index - 1 + (1 if event.phase == "done" else 0.5), total=event.total,
                              message=f"{event.strategy}: {event.phase} — {event.statements:,} statements so far")
 
+    def _failed(self, message: str) -> None:
+        self.timer.stop()
+        self.progress.fail(message)
+
     def _run(self, engine, root: str, workload: Workload, strategies: list[str]) -> None:
         self.progress.layout.display = None
         self.timer.start()
         self.progress.update(0, total=None, message=f"Profiling {workload.name}…")
-        try:
-            comparison = profile(workload, strategies, engine, explain_plans=False, progress=self._on_progress)
-        except Exception as error:  # noqa: BLE001 - shown to the user; the dashboard stays usable
-            self.timer.stop()
-            self.progress.fail(f"{type(error).__name__}: {error}")
-            return
+        comparison = profile(workload, strategies, engine, explain_plans=False, progress=self._on_progress)
         self.timer.stop()
         self.comparison = comparison
         self.summary.value = summary_table(comparison)

@@ -1,0 +1,8 @@
+"""The profiling engines, without UI or server plugins: ``queries`` (loading strategies compared, N+1 found),
+``models`` (the built-in schemas), ``catalog`` (users' own models in their data space), ``loadtest`` (DynamoDB load
+tests), ``cache`` (what caching saves), ``datagen`` (the generated conversations dataset and the built-in data
+installer) and ``playground`` (reads the environment contract the hub writes).
+
+May import SQLAlchemy, boto3 and the like; never ``widgets``, ``dashboards``, ``user_server`` nor the hub side.
+Dependencies run one way: catalog -> models, queries -> models, cache -> queries/models, datagen -> models.
+"""

@@ -28,6 +28,8 @@ DATA_URL = "WORKBENCH_DATA_URL"
 DATA_SCHEMA = "WORKBENCH_DATA_SCHEMA"
 BUILTIN_DATA_URL = "WORKBENCH_BUILTIN_DATA_URL"
 CACHE_URL = "WORKBENCH_CACHE_URL"
+# The schema of the built-in models on PostgreSQL (spawner/database.py names the same; a test keeps them equal).
+BUILTIN_SCHEMA = "builtin"
 
 ALL = (
     STACK_NAME,

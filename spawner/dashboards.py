@@ -1,5 +1,7 @@
 """The dashboards the hub offers: read from ``notebooks/dashboards.json`` and put in each user's server.
 
+The notebooks and their manifest are package data of ``notebooks`` (found, not imported: :func:`shipped_folder`).
+
 The hub never imports the user side; it only reads this manifest (for the home page's banners) and copies the
 listed notebooks into ``<home>/dashboards/`` before each start, so Voila serves them at
 ``/user/<name>/voila/render/dashboards/<notebook>``. That folder is refreshed at every start, like application
@@ -8,13 +10,14 @@ code: to change a dashboard, copy it elsewhere in your home.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER = "dashboards"
-# Read by the user side's preheating server extension (profiler/voila_preheat.py; a test checks the names match).
+# Read by the user side's preheating server extension (user_server/voila_preheat.py; a test checks the names match).
 PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
 
@@ -28,6 +31,18 @@ class Dashboard:
 
 class ManifestError(ValueError):
     pass
+
+
+def shipped_folder() -> Path:
+    """The folder of the shipped notebooks and their manifest, in a checkout or an installed wheel alike."""
+    spec = importlib.util.find_spec("notebooks")
+    if spec is None or not spec.submodule_search_locations:
+        raise ManifestError("The notebooks package is not installed beside the hub")
+    return Path(spec.submodule_search_locations[0])
+
+
+def shipped_manifest() -> Path:
+    return shipped_folder() / "dashboards.json"
 
 
 def load_manifest(path: Path) -> list[Dashboard]:

@@ -97,7 +97,7 @@ def builtin_install_command(url: str, scale: int | None = None, messages: int | 
     :func:`prepare_database`, or a SQLite file): run it as a process, the hub never imports the user side.
     ``scale``: bookstore authors; ``messages``: size of the conversations dataset (none if not given)."""
     options = [*(["--scale", str(scale)] if scale else []), *(["--messages", str(messages)] if messages else [])]
-    return [sys.executable, "-m", "profiler.models.builtins", url, *options]
+    return [sys.executable, "-m", "profiler.datagen.builtins", url, *options]
 
 
 def role_name(names: PlaygroundNames) -> str:

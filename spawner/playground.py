@@ -1,8 +1,7 @@
 """PlaygroundSpawner: every login brings up the user's own CloudFormation playground, then their server.
 
-:class:`PlaygroundSpawnerMixin` works over any JupyterHub spawner; :class:`PlaygroundSpawner` is the default
-over JupyterHub's ``SimpleLocalProcessSpawner`` (entry point ``playground``) and
-``spawner.playground.KubePlaygroundSpawner`` composes it with KubeSpawner (imported only when asked for).
+:class:`PlaygroundSpawnerMixin` works over any JupyterHub spawner; :mod:`spawner.workbench` composes it with the
+user's data space and the dashboards into the spawners the hub uses.
 
 On start: create the user's stack or adopt the existing one (names from :mod:`spawner.names`), stream its
 progress to the spawn page, wait with :attr:`playground_timeout`, repair drift (:mod:`spawner.drift`), assume
@@ -13,12 +12,13 @@ failed is deleted so the next try starts clean, and a healthy stack (the user's 
 
 Lifecycle: ``retention = "keep"`` (default) keeps the playground across server stops; ``"delete"`` deletes it
 when the user's last server stops. :meth:`delete_forever` (the user was deleted from the hub) always deletes
-it. ``python -m spawner.reaper`` removes what a crash or a deleted user left behind.
+it. ``python -m hub.services.reaper`` removes what a crash or a deleted user left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import pwd
 import tempfile
@@ -28,7 +28,7 @@ from typing import Any
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, SpawnException, Spawner
 from jupyterhub.utils import maybe_future
 from traitlets import Any as AnyTrait
-from traitlets import Enum, Float, Integer, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Integer, Unicode, default, validate
 
 from spawner import credentials, drift, environment, names, stacks
 from spawner.stacks import (
@@ -49,7 +49,8 @@ STATE_KEY = "playground"
 STATE_VERSION = 1
 # Stacks that never held a finished playground, so deleting them after a failed spawn loses no data.
 NEVER_COMPLETED = stacks.BROKEN | stacks.ROLLING_BACK | {"CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "stacks" / "playground.yaml"
+# The template ships as package data of the `stacks` package, beside the code in a checkout or a wheel.
+DEFAULT_TEMPLATE = Path(importlib.util.find_spec("stacks").submodule_search_locations[0]) / "playground.yaml"
 # The spawn page's bar: the playground fills PLAYGROUND_SHARE of it, the base server's start the rest.
 PLAYGROUND_SHARE = 85
 BASE_START = 5
@@ -57,6 +58,18 @@ BASE_START = 5
 
 class PlaygroundSpawnerMixin(Spawner):
     """Brings up the user's playground before the base spawner's server. Put it first in the bases."""
+
+    playground_enabled = Bool(
+        True,
+        help="Make the user's playground before each start. False: servers start without one (they still never "
+        "receive the hub's own AWS settings).",
+    ).tag(config=True)
+
+    endpoint_wait_timeout = Float(
+        30.0,
+        help="With aws_endpoint_url set (the local AWS, a managed service that may still be starting), seconds "
+        "to wait for it to answer before the first AWS call of a spawn.",
+    ).tag(config=True)
 
     aws_region = Unicode(
         "us-east-1",
@@ -259,6 +272,9 @@ class PlaygroundSpawnerMixin(Spawner):
 
     async def start(self):
         self._reset_progress()
+        if not self.playground_enabled:
+            self._playground_done.set()
+            return await super().start()
         self._playground_starting = True
         try:
             await self._start_playground()
@@ -279,6 +295,8 @@ class PlaygroundSpawnerMixin(Spawner):
                                   reason="playground-template") from error
         request = build_request(playground, template_body, self.hub_id)
         total = request.total_resources
+        if self.aws_endpoint_url:
+            await stacks.wait_until_answering(self.aws_endpoint_url, self.endpoint_wait_timeout)
         aws = await self._clients()
         client = StackClient(aws.cloudformation, aws.elbv2)
         self._emit(f"Preparing your playground {playground.stack} ({total} resources).", 0.0)
@@ -409,7 +427,7 @@ class PlaygroundSpawnerMixin(Spawner):
         """Runs after every stop, even when stop() was skipped because the server had already died."""
         self._stop_refresh()
         await asyncio.to_thread(self.credential_files.remove)
-        if self.retention == "delete" and not self._other_servers_active():
+        if self.playground_enabled and self.retention == "delete" and not self._other_servers_active():
             try:
                 await self.delete_playground()
             except PlaygroundError as error:
@@ -421,7 +439,8 @@ class PlaygroundSpawnerMixin(Spawner):
         """The user is deleted from the hub: their playground goes too, whatever the retention."""
         self._stop_refresh()
         await asyncio.to_thread(self.credential_files.remove)
-        await self.delete_playground()
+        if self.playground_enabled:
+            await self.delete_playground()
         await maybe_future(super().delete_forever())
 
     async def delete_playground(self) -> None:
@@ -486,7 +505,8 @@ class KubePlaygroundMixin(PlaygroundSpawnerMixin):
 
 
 def kube_playground_spawner_class(base: type | None = None) -> type:
-    """KubeSpawner with the playground; ``base`` replaces KubeSpawner (tests pass a stand-in)."""
+    """KubeSpawner with the playground layer alone; ``base`` replaces KubeSpawner (tests pass a stand-in). The hub
+    uses :func:`spawner.workbench.kube_workbench_spawner_class`, which adds the data space and the dashboards."""
     if base is None:
         try:
             from kubespawner import KubeSpawner as base  # optional: only Kubernetes deployments install it
@@ -494,11 +514,3 @@ def kube_playground_spawner_class(base: type | None = None) -> type:
             raise ImportError("KubePlaygroundSpawner needs `pip install jupyterhub-kubespawner`") from error
     return type("KubePlaygroundSpawner", (KubePlaygroundMixin, base), {"__module__": __name__})
 
-
-def __getattr__(name: str):
-    # `c.JupyterHub.spawner_class = "spawner.playground.KubePlaygroundSpawner"` imports KubeSpawner only then.
-    if name == "KubePlaygroundSpawner":
-        cls = kube_playground_spawner_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(name)

@@ -412,6 +412,33 @@ _locks: dict[tuple[int, str], asyncio.Lock] = {}
 _locks_guard = threading.Lock()
 
 
+
+async def endpoint_answers(endpoint: str, timeout: float = 2.0) -> bool:
+    """True when something answers HTTP at ``endpoint`` (any status: a 404 is still a live server)."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+    try:
+        await AsyncHTTPClient().fetch(f"{endpoint}/moto-api/", request_timeout=timeout, raise_error=True)
+    except HTTPClientError as error:
+        return error.code != 599  # 599: tornado's own timeout or refused connection, nothing answered
+    except (OSError, asyncio.TimeoutError):
+        return False
+    return True
+
+
+async def wait_until_answering(endpoint: str, timeout: float = 30.0, interval: float = 0.25) -> None:
+    """Hold on until the AWS endpoint answers (the local AWS is a service the hub may still be starting)."""
+    deadline = time.monotonic() + timeout
+    while not await endpoint_answers(endpoint):
+        if time.monotonic() > deadline:
+            raise PlaygroundError(
+                f"The AWS endpoint {endpoint} did not answer within {timeout:.0f} s; the hub's log says why "
+                "(the 'local-aws' service when the hub runs its own).",
+                reason="aws-unavailable",
+            )
+        await asyncio.sleep(interval)
+
+
 def stack_lock(stack_name: str) -> asyncio.Lock:
     """One lock per stack name in this hub, so two servers of one user never race to create its playground."""
     key = (id(asyncio.get_running_loop()), stack_name)  # a lock belongs to one event loop

@@ -45,6 +45,12 @@ class UserDataSpawnerMixin(Spawner):
         "one password; required with data_admin_url (the hub config keeps one in its state folder).",
     ).tag(config=True)
 
+    data_password_secret_file = Unicode(
+        "",
+        help="File holding data_password_secret (read at each start when data_password_secret is empty); the "
+        "hub's provisioning step makes it, readable by the hub only.",
+    ).tag(config=True)
+
     builtin_data_file = Unicode(
         "",
         help="SQLite mode: the read-only file with the built-in models, made at hub start.",
@@ -61,8 +67,11 @@ class UserDataSpawnerMixin(Spawner):
 
     async def _data_environment(self) -> dict[str, str]:
         if self.data_admin_url:
+            if not self.data_password_secret and self.data_password_secret_file:
+                self.data_password_secret = await asyncio.to_thread(Path(self.data_password_secret_file).read_bytes)
             if not self.data_password_secret:
-                raise ValueError("UserDataSpawnerMixin.data_password_secret is required with data_admin_url")
+                raise ValueError("UserDataSpawnerMixin.data_password_secret (or its file) is required with "
+                                 "data_admin_url")
             user_db = await asyncio.to_thread(
                 database.provision_user,
                 self.data_admin_url,

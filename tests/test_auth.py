@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spawner.auth import username_problem
+from hub.auth.local import username_problem
 
 
 @pytest.mark.parametrize("name", ["alice", "a", "zoe.obrien", "ada_lovelace-2", "0xdeadbeef", "a" * 64])

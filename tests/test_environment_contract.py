@@ -1,7 +1,7 @@
 """The hub side and the user side agree on the environment they share, variable for variable."""
 
 import profiler.playground as user_side
-import profiler.voila_preheat as user_side_preheat
+import user_server.voila_preheat as user_side_preheat
 import pytest
 import spawner.dashboards as hub_side_dashboards
 import spawner.environment as hub_side
@@ -53,8 +53,23 @@ def test_the_dashboards_to_preheat_reach_the_user_side():
 
 def test_dashboards_know_a_viewer_by_the_variable_the_hub_sets():
     from dashboards.common import VIEWER_ENV, is_viewer
-    from spawner.sharing import VIEWER_VARIABLE, published_server
+    from spawner.published import VIEWER_VARIABLE, published_server
 
     assert VIEWER_ENV == VIEWER_VARIABLE
     published = published_server(hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", ""), 10)
     assert is_viewer(published.environment)
+
+
+def test_a_published_server_reads_the_dashboard_the_spawner_names():
+    import user_server.published as user_side_published
+    from spawner.published import DASHBOARD_VARIABLE, published_server
+
+    assert user_side_published.DASHBOARD_VARIABLE == DASHBOARD_VARIABLE
+    published = published_server(hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", ""), 10)
+    assert published.environment[user_side_published.DASHBOARD_VARIABLE] == "load_test.ipynb"
+
+
+def test_the_built_in_schema_has_one_name_on_both_sides():
+    from spawner import database
+
+    assert database.BUILTIN_SCHEMA == user_side.BUILTIN_SCHEMA == "builtin"

@@ -7,7 +7,7 @@ from pathlib import Path
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets.config.loader import PyFileConfigLoader
 
-from profiler.kernel_websocket import PromptKernelWebsocketConnection
+from user_server.kernel_websocket import PromptKernelWebsocketConnection
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

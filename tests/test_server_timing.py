@@ -8,7 +8,7 @@ import pytest
 from tornado.httputil import HTTPServerRequest
 from tornado.web import Application, RequestHandler
 
-from profiler.server_timing import ServerTimingTransform, add_phase, format_metric
+from user_server.server_timing import ServerTimingTransform, add_phase, format_metric
 
 # https://www.w3.org/TR/server-timing/#the-server-timing-header-field
 TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from spawner.settings import SETTINGS, SettingsError, load, markdown_table
+from hub.settings import SETTINGS, SettingsError, load, markdown_table
 from tests.support import REPO_ROOT
 
 
@@ -56,7 +56,7 @@ def test_bad_values_name_the_variable_and_what_is_expected(variable, value, mess
 
 def test_run_refuses_bad_settings_before_starting_anything():
     result = subprocess.run(
-        [sys.executable, "-m", "spawner.run"],
+        [sys.executable, "-m", "hub.cli"],
         cwd=REPO_ROOT,
         env={"PATH": "/usr/bin:/bin", "WORKBENCH_AUTH": "ldap"},
         capture_output=True,
@@ -69,4 +69,4 @@ def test_run_refuses_bad_settings_before_starting_anything():
 
 def test_readme_documents_every_setting_exactly():
     readme = (REPO_ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README's settings table is stale: python -m spawner.settings --markdown"
+    assert markdown_table() in readme, "README's settings table is stale: python -m hub.settings --markdown"

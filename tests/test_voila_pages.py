@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from profiler.voila_pages import UNUSED_BY_DASHBOARDS, dashboard_page_config
+from user_server.voila_pages import UNUSED_BY_DASHBOARDS, dashboard_page_config
 from spawner.dashboards import FOLDER
 
 

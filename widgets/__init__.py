@@ -1,3 +1,9 @@
+"""UI components: one anywidget per file, with its ES module (and stylesheet) beside it.
+
+May import anywidget, ipywidgets and traitlets; never the engines (``profiler``), which dashboards compose with
+these widgets, nor the hub side.
+"""
+
 from widgets.live_graph import LiveGraph
 from widgets.progress import Progress
 from widgets.run_timer import RunTimer

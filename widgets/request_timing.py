@@ -1,6 +1,6 @@
 """RequestTiming: what the server spent on this page, read in the browser from the Performance API.
 
-Every response of the user's server carries a ``Server-Timing`` header (``profiler/server_timing.py``). The
+Every response of the user's server carries a ``Server-Timing`` header (``user_server/server_timing.py``). The
 browser exposes it as ``PerformanceResourceTiming.serverTiming``; this widget shows the page's own request
 (for a Voila dashboard: the render of the notebook) and the other requests that carried server timings, phase
 by phase, and reports what it read back to Python in :attr:`measured`.

@@ -11,7 +11,8 @@ from dashboards.conversations import LATEST
 from dashboards.common import VIEWER_ENV
 from profiler.datagen import load
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
-from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
+from testing.support import REPO_ROOT
+from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -87,7 +88,7 @@ def test_generate_run_and_inspect_from_the_browser(voila, page, builtin_environm
 
     # the page opened a long conversation; pick another one and it replaces it in the viewer
     picker = page.get_by_role("combobox", name="Conversation")
-    viewer = page.locator(".conversation-viewer")
+    viewer = page.locator(".workbench-conversation")
     first = title(picker.evaluate("select => select.options[select.selectedIndex].text"))
     expect(viewer.locator(".jv-row").filter(has_text="threads")).to_have_count(1)
     expect(viewer).to_contain_text(first)

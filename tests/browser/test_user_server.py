@@ -20,7 +20,7 @@ import nbformat
 import pytest
 import requests
 
-from profiler.voila_preheat import POOL_SIZE_VARIABLE, PREHEAT_VARIABLE
+from user_server.voila_preheat import POOL_SIZE_VARIABLE, PREHEAT_VARIABLE
 from tests.browser.conftest import UserServer
 from tests.support import free_port, wait_for
 

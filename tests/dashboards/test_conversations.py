@@ -19,7 +19,7 @@ from dashboards.conversations import (
 from dashboards.common import VIEWER_ENV
 from profiler.datagen import MESSAGES_PER_BATCH, dataset_counts, load, loaded_batches
 from profiler.datagen.workloads import WORKLOADS
-from profiler.models.builtins import install_builtins
+from profiler.datagen.builtins import install_builtins
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
 
 MESSAGES = 2_000
@@ -107,7 +107,8 @@ def test_no_strategy_chosen_is_refused():
 def test_viewers_are_told_their_samples_are_capped_and_the_cap_holds_in_python():
     dashboard = dashboard_for(environ={VIEWER_ENV: "1"})
     assert dashboard.viewer_mode
-    assert "Shared view" in dashboard.notice.value and f"{VIEWER_MAX_SAMPLE_MESSAGES:,} messages" in dashboard.notice.value
+    notice = dashboard.notice.value
+    assert "Shared view" in notice and f"{VIEWER_MAX_SAMPLE_MESSAGES:,} messages" in notice
     dashboard.messages.value = VIEWER_MAX_SAMPLE_MESSAGES + 1
     assert "this is a shared view" in dashboard.form_message.value
     assert dashboard.start() is None  # what a forged click on Run would reach
@@ -220,12 +221,14 @@ def test_a_run_on_a_generated_sample_fills_every_section_and_scrolls_to_the_data
     for label in ("lazy", "joined", "selectin"):
         assert f"<th>{label}</th>" in dashboard.summary.value
     assert "<b>lazy</b>: N+1 on Conversation.messages → Message.reactions" in dashboard.findings.value
-    assert "Fix: add .options(selectinload(Conversation.messages).selectinload(Message.reactions))" in dashboard.findings.value
+    fix = "Fix: add .options(selectinload(Conversation.messages).selectinload(Message.reactions))"
+    assert fix in dashboard.findings.value
     assert "<b>selectin</b>: N+1" not in dashboard.findings.value
     statements = next(trace for trace in dashboard.figure.spec["data"] if trace["name"] == "statements")
     assert list(statements["x"]) == ["lazy", "joined", "selectin"] and statements["y"][0] > statements["y"][2]
     assert {trace["name"] for trace in dashboard.figure.spec["data"]} >= {"database", "fetch", "Python / ORM"}
-    assert [entry["strategy"] for entry in dashboard.comparison_viewer.data["strategies"]] == ["lazy", "joined", "selectin"]
+    compared = [entry["strategy"] for entry in dashboard.comparison_viewer.data["strategies"]]
+    assert compared == ["lazy", "joined", "selectin"]
     assert " IN (" in dashboard.learn_more["selectin"].content
     # "Inspect the data": the latest conversations, a long one shown, and the page asked to go there
     assert dashboard.latest.value.count("</tr>") == LATEST + 1 and "<th>started by</th>" in dashboard.latest.value
@@ -265,12 +268,13 @@ def test_a_conversation_page_with_many_reactions_shows_who_reacted():
     assert dashboard.inspect(10**9) is None and "there is no conversation 1000000000" in dashboard.browse_message.value
 
 
-# --- bad things --------------------------------------------------------------------------------------------------------
+# --- bad things ----------------------------------------------------------------------------------------------
 def test_a_failing_run_says_why_and_the_form_stays_usable(tmp_path):
     dashboard = dashboard_for(sample=DatasetTarget(f"sqlite:///{tmp_path / 'no-such-folder' / 'sample.sqlite'}"))
     wait(dashboard.start())
     assert dashboard.progress.state == "error"
-    assert "OperationalError" in dashboard.progress.message and "unable to open database file" in dashboard.progress.message
+    message = dashboard.progress.message
+    assert "OperationalError" in message and "unable to open database file" in message
     assert not dashboard.run_button.disabled and dashboard.summary.value.startswith("<p class='workbench-muted'>")
 
 

@@ -11,10 +11,10 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from dashboards.data_models import INSPECT_TITLE, READ_ONLY_NOTE, DataModelsDashboard
-from profiler.models.builtins import install_builtins
-from profiler.models.catalog import Catalog
-from profiler.models.space import sqlite_space
-from profiler.models.spec import Model, ModelError
+from profiler.datagen.builtins import install_builtins
+from profiler.catalog.catalog import Catalog
+from profiler.catalog.space import sqlite_space
+from profiler.catalog.spec import Model, ModelError
 
 BUILTIN_SCALE = 4  # bookstore authors in the test built-ins (5 books each)
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "REPLACE", "TRUNCATE", "GRANT", "REVOKE")

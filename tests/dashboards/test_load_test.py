@@ -9,8 +9,8 @@ import pytest
 from dashboards.common import VIEWER_ENV
 from dashboards.load_test import LoadTestDashboard
 from profiler.loadtest import CapacityWarning, FileRunStore
-from tests.loadtest.conftest import aws_credentials, create_table, moto_url, playground, table_count  # noqa: F401
-from tests.support import wait_for
+from testing.support import wait_for
+from tests.loadtest.conftest import create_table, table_count
 
 
 def short_run(dashboard: LoadTestDashboard, **form) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from dashboards.background import wait
+from dashboards.common import FormError
 from dashboards.query_optimization import (
     INSPECT_TITLE,
-    CustomLoadersError,
     QueryOptimizationDashboard,
     parse_custom_loaders,
-    wait,
 )
 
 
@@ -24,7 +24,7 @@ from dashboards.query_optimization import (
     ],
 )
 def test_custom_optimization_text_is_parsed_never_executed(text, message):
-    with pytest.raises(CustomLoadersError, match=message):
+    with pytest.raises(FormError, match=message):
         parse_custom_loaders(text)
 
 

@@ -1,4 +1,4 @@
-"""A real Profiler Workbench hub for end-to-end tests: `python -m spawner.run` with the npm proxy and the
+"""A real Profiler Workbench hub for end-to-end tests: `python -m hub.cli` with the npm proxy and the
 moto service, on free ports and a private state folder, driven over HTTP the way a browser would."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Hub:
         self._log = open(self.log_path, "ab")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "spawner.run"],
+            [sys.executable, "-m", "hub.cli"],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=self._log,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from spawner.oauth import configure_oauth
-from spawner.settings import SettingsError, load
+from hub.auth.oauth import configure_oauth
+from hub.settings import SettingsError, load
 from tests.hub.fake_oauth import FakeOAuthProvider
 
 pytestmark = [pytest.mark.hub]

@@ -172,7 +172,7 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
         spawn = threading.Thread(target=lambda: _request_spawn(first, browser, "kim"), daemon=True)
         spawn.start()
         wait_for(lambda: "profiler-kim" in hub_stacks(outside_aws), 60, "kim's stack")
-        # SIGKILL the JupyterHub process itself (not only the `spawner.run` wrapper): mid-spawn, the stack
+        # SIGKILL the JupyterHub process itself (not only the `hub.cli` wrapper): mid-spawn, the stack
         # exists and the server is not ready yet. Then whatever it had started dies too (as on a host crash),
         # so the next login must spawn again and find the stack the dead hub never recorded.
         for process in first.descendants():
@@ -194,7 +194,7 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
         admin, _ = second.login("boss", "correct horse battery")
         token = second.hub_api(admin, "POST", "/users/boss/tokens", json={"note": "reaper"}).json()["token"]
         reaped = subprocess.run(
-            [sys.executable, "-m", "spawner.reaper", "--once", "--endpoint-url", outside_aws,
+            [sys.executable, "-m", "hub.services.reaper", "--once", "--endpoint-url", outside_aws,
              "--api-url", f"{second.url}/hub/api"],
             env={"PATH": "/usr/bin:/bin", "JUPYTERHUB_API_TOKEN": token, **{k.upper(): v for k, v in HUB_KEYS.items()}},
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)

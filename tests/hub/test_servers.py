@@ -74,7 +74,7 @@ def test_ctrl_c_stops_the_hub_proxy_local_aws_and_user_servers(start_hub):
     assert port_open(aws_port)
     commands = [" ".join(process.cmdline()) for process in hub.descendants()]
     assert any("configurable-http-proxy" in command for command in commands), commands
-    assert any("spawner.local_aws" in command for command in commands), commands
+    assert any("hub.services.local_aws" in command for command in commands), commands
     assert any("jupyterhub.singleuser" in command for command in commands), commands
 
     leftovers = hub.stop(signal.SIGINT)

@@ -20,7 +20,7 @@ import requests
 import websocket
 from playwright.sync_api import expect
 
-from spawner.settings import load
+from hub.settings import load
 from tests.hub.harness import Hub, xsrf_from
 from tests.support import artifact_path
 
@@ -260,7 +260,7 @@ def test_a_revoked_viewer_is_refused_within_the_documented_time(published):
 
 
 def test_a_group_share_admits_its_members_until_they_leave_the_group_or_the_share_is_revoked(published, admin):
-    """Works only through spawner/hub_sharing.py: JupyterHub 6.1.1 leaves group shares out of members' tokens."""
+    """Works only through hub/sharing/rules.py: JupyterHub 6.1.1 leaves group shares out of members' tokens."""
     hub = published.hub
     kim, mia, leo = (hub.signup_and_login(name) for name in ("kim", "mia", "leo"))
     assert hub.hub_api(admin, "POST", "/groups/analysts").status_code == 201

@@ -1,4 +1,4 @@
-"""The hub-side sharing rules of spawner/hub_sharing.py without a hub, on JupyterHub's own database models.
+"""The hub-side sharing rules of hub/sharing/rules.py without a hub, on JupyterHub's own database models.
 (test_sharing.py checks the same through a real hub.)"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from jupyterhub import orm, scopes
 
 from spawner.dashboards import Dashboard
-from spawner.hub_sharing import refusal, with_group_shares
+from hub.sharing.rules import refusal, with_group_shares
 
 SERVER = "dash-query-optimization"
 ACCESS = f"access:servers!server=alice/{SERVER}"
@@ -59,8 +59,8 @@ def test_a_group_members_token_for_the_shared_server_carries_the_share(hub):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "JupyterHub 6.1.1 leaves group shares out of tokens (spawner/hub_sharing.py). When this passes, upstream "
-    "counts them itself: the wrapper in spawner/hub_sharing.py can go."))
+    "JupyterHub 6.1.1 leaves group shares out of tokens (hub/sharing/rules.py). When this passes, upstream "
+    "counts them itself: the wrapper in hub/sharing/rules.py can go."))
 def test_upstream_jupyterhub_counts_group_shares_in_tokens(hub):
     token = hub.token("kim", hub.dashboard, [ACCESS])
     assert ACCESS in upstream_get_scopes_for(token)

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
-from profiler.models.catalog import BuiltinModelError, Catalog
-from profiler.models.spec import Model
+from profiler.catalog.catalog import BuiltinModelError, Catalog
+from profiler.catalog.spec import Model
 from profiler.queries import profile
 
 pytestmark = [pytest.mark.hub, pytest.mark.postgres, pytest.mark.slow]

@@ -122,7 +122,7 @@ BUILTIN_MESSAGES = 200  # conversations dataset size in the PostgreSQL built-ins
 @pytest.fixture(scope="session")
 def pg_admin(private_cluster) -> str:
     """The private cluster's workbench database, prepared by the hub side, with the built-ins installed."""
-    from profiler.models.builtins import install_builtins
+    from profiler.datagen.builtins import install_builtins
     from spawner import database
 
     admin = private_cluster.url()
@@ -134,7 +134,7 @@ def pg_admin(private_cluster) -> str:
 @pytest.fixture(scope="session")
 def sqlite_builtin(tmp_path_factory) -> Path:
     """A read-only built-in SQLite file, as the hub makes it."""
-    from profiler.models.builtins import install_builtins
+    from profiler.datagen.builtins import install_builtins
 
     path = tmp_path_factory.mktemp("hub") / "builtin.sqlite"
     install_builtins(f"sqlite:///{path}", scale=BUILTIN_SCALE)
@@ -147,8 +147,8 @@ _users = iter(range(1, 10**6))
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog(request, tmp_path):
     """A fresh user's catalog on each backend (PostgreSQL: a role provisioned by the hub side)."""
-    from profiler.models.catalog import Catalog
-    from profiler.models.space import sqlite_space
+    from profiler.catalog.catalog import Catalog
+    from profiler.catalog.space import sqlite_space
 
     if request.param == "sqlite":
         yield Catalog(sqlite_space(tmp_path / "user" / "models.sqlite", request.getfixturevalue("sqlite_builtin")))

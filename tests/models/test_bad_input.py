@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, select, text
 
-from profiler.models.spec import Field, Model, ModelError
+from profiler.catalog.spec import Field, Model, ModelError
 
 INJECTION = "x'); DROP TABLE customers; --"
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 from sqlalchemy import select, text
 
-from profiler.models.catalog import BuiltinModelError
-from profiler.models.spec import Field, Model, ModelError
+from profiler.catalog.catalog import BuiltinModelError
+from profiler.catalog.spec import Field, Model, ModelError
 from tests.models.conftest import BUILTIN_SCALE
 from tests.support import REPO_ROOT
 
@@ -114,7 +114,7 @@ def test_a_fresh_kernel_sees_the_models_from_the_database(catalog):
     else:
         env = {"WORKBENCH_DATA_URL": catalog.engine.url.render_as_string(hide_password=False),
                "WORKBENCH_DATA_SCHEMA": catalog.space.schema}
-    script = ("from profiler.models.catalog import Catalog; c = Catalog.connect(); "
+    script = ("from profiler.catalog.catalog import Catalog; c = Catalog.connect(); "
               "print(c.names(), [(i.name, i.rows) for i in c.list(builtins=False)], c.classes().orders.__name__)")
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=60)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from profiler.models import spec
-from profiler.models.catalog import Catalog
-from profiler.models.spec import Model
+from profiler import playground
+from profiler.catalog.catalog import Catalog
+from profiler.catalog.spec import Model
 from spawner import database
 from tests.support import REPO_ROOT
 
 
 def test_both_sides_name_the_same_built_in_schema():
-    assert database.BUILTIN_SCHEMA == spec.BUILTIN_SCHEMA == "builtin"
+    assert database.BUILTIN_SCHEMA == playground.BUILTIN_SCHEMA == "builtin"
 
 
 def test_the_hub_side_never_imports_the_user_side():

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from profiler.models.bookstore import BookstoreBase
-from profiler.models.catalog import Catalog
-from profiler.models.spec import Model
+from profiler.catalog.catalog import Catalog
+from profiler.catalog.spec import Model
 from profiler.queries import profile
 from spawner import database
 from spawner.names import for_user

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.models.builtins import install_builtins
-from profiler.models.catalog import Catalog
-from profiler.models.space import SpaceError, open_space, sqlite_space
-from profiler.models.spec import Model
+from profiler.datagen.builtins import install_builtins
+from profiler.catalog.catalog import Catalog
+from profiler.catalog.space import SpaceError, open_space, sqlite_space
+from profiler.catalog.spec import Model
 from tests.models.conftest import reachable_temp_folder
 
 OTHER_OS_USER = "nobody"

@@ -42,7 +42,18 @@ def test_the_composition_puts_the_playground_before_the_base():
 
 @pytest.mark.skipif(HAS_KUBESPAWNER, reason="kubespawner is installed")
 def test_asking_for_kubernetes_without_kubespawner_says_what_to_install():
-    import spawner.playground as module
+    import spawner.workbench as module
 
     with pytest.raises(ImportError, match="pip install jupyterhub-kubespawner"):
-        module.KubePlaygroundSpawner  # noqa: B018 - the lazy attribute the hub config names
+        module.KubeWorkbenchSpawner  # noqa: B018 - the lazy attribute the entry point names
+
+
+def test_the_hubs_kubernetes_spawner_has_every_layer_before_the_base():
+    from spawner.userdata import UserDataSpawnerMixin
+    from spawner.workbench import WorkbenchSpawnerMixin, kube_workbench_spawner_class
+
+    cls = kube_workbench_spawner_class(StandInKubeSpawner)
+    order = [cls.__mro__.index(layer) for layer in
+             (WorkbenchSpawnerMixin, UserDataSpawnerMixin, KubePlaygroundMixin, StandInKubeSpawner)]
+    assert order == sorted(order)
+    assert cls().install_dashboards is False, "the server's image holds the dashboards"

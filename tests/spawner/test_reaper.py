@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from spawner import names, reaper
+from spawner import names
+from hub.services import reaper
 from spawner.playground import PlaygroundSpawner
 from spawner.stacks import AwsClients, StackClient
 from tests.spawner.mocking import make_spawner
@@ -136,7 +137,7 @@ async def test_a_pass_deletes_orphans_and_leftover_target_groups_and_keeps_the_r
 def test_the_runnable_service_does_one_pass_and_prints_its_report(hub_api, moto_endpoint):
     FakeHubApi.users = [{"name": "someone", "servers": {}}]
     result = subprocess.run(
-        [sys.executable, "-m", "spawner.reaper", "--once", "--dry-run", "--hub-id", "nobody-uses-this-hub",
+        [sys.executable, "-m", "hub.services.reaper", "--once", "--dry-run", "--hub-id", "nobody-uses-this-hub",
          "--endpoint-url", moto_endpoint, "--api-url", hub_api],
         env={"JUPYTERHUB_API_TOKEN": FakeHubApi.token, "PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "x",
              "AWS_SECRET_ACCESS_KEY": "x"},
@@ -147,7 +148,7 @@ def test_the_runnable_service_does_one_pass_and_prints_its_report(hub_api, moto_
 
 
 def test_the_service_refuses_to_run_without_the_hubs_api():
-    result = subprocess.run([sys.executable, "-m", "spawner.reaper", "--once"], env={"PATH": "/usr/bin:/bin"},
+    result = subprocess.run([sys.executable, "-m", "hub.services.reaper", "--once"], env={"PATH": "/usr/bin:/bin"},
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "needs the hub's API" in result.stderr
 

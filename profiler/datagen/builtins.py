@@ -2,8 +2,8 @@
 shared read-only space. Run by the hub with its admin credentials, as a separate process (the hub side never
 imports the user side)::
 
-    python -m profiler.models.builtins postgresql+psycopg://admin:...@host/workbench --messages 1000000
-    python -m profiler.models.builtins sqlite:////srv/workbench/builtin.sqlite        # then made read-only
+    python -m profiler.datagen.builtins postgresql+psycopg://admin:...@host/workbench --messages 1000000
+    python -m profiler.datagen.builtins sqlite:////srv/workbench/builtin.sqlite        # then made read-only
 
 On PostgreSQL everything goes to schema ``builtin``, which must exist (``spawner.database.prepare_database``
 makes it, with the default privileges that give users SELECT on what is installed here). An existing
@@ -21,8 +21,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from .bookstore import BookstoreBase, create_bookstore
-from .spec import BUILTIN_SCHEMA
+from profiler.models.bookstore import BookstoreBase, create_bookstore
+from profiler.playground import BUILTIN_SCHEMA
 
 
 def install_builtins(url: str, *, scale: int = 200, messages: int = 0, force: bool = False) -> list[str]:

@@ -5,7 +5,7 @@ jupyter_server's kernel websocket does not. A widget round trip ends with severa
 back (the kernel's ``busy`` status, the widget's answer, ``idle``): with Nagle on, a frame written while an
 earlier one is unacknowledged waits for that ACK, which the browser's side may delay by tens of milliseconds.
 ``benchmarks/json_viewer.py`` measures this connection class against jupyter_server's own, side by side.
-Configured for users' servers in ``jupyter-config/jupyter_server_config.py``.
+Configured for users' servers in ``user_server/jupyter_config/jupyter_server_config.py``.
 """
 
 from __future__ import annotations

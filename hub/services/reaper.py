@@ -11,14 +11,8 @@ A playground whose owner has a server running or starting is never touched. Targ
 whose stack is gone (moto's ``delete_stack`` leaves them) are deleted too. If the hub's API cannot be read,
 nothing is deleted.
 
-Run it as a hub-managed service (the hub gives it ``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN``)::
-
-    c.JupyterHub.services.append({"name": "playground-reaper",
-                                  "command": [sys.executable, "-m", "spawner.reaper", "--interval", "600"]})
-    c.JupyterHub.load_roles.append({"name": "playground-reaper", "services": ["playground-reaper"],
-                                    "scopes": ["list:users", "read:users:name", "read:servers"]})
-
-or once by hand: ``python -m spawner.reaper --once --dry-run``. Region and endpoint come from the
+The hub runs it as a managed service (:func:`service_definition` and :data:`ROLE`; the hub gives it
+``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN``), or once by hand: ``python -m hub.services.reaper --once --dry-run``. Region and endpoint come from the
 ``WORKBENCH_*`` settings unless given.
 """
 
@@ -30,6 +24,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -40,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from spawner import names, stacks
 
-log = logging.getLogger("spawner.reaper")
+log = logging.getLogger("hub.services.reaper")
 
 
 @dataclass(frozen=True)
@@ -183,8 +178,30 @@ def reap(clients: stacks.AwsClients, users: Callable[[], Mapping[str, HubUser]],
     return report
 
 
+SERVICE_NAME = "playground-reaper"
+ROLE = {"name": SERVICE_NAME, "services": [SERVICE_NAME], "scopes": ["list:users", "read:users:name", "read:servers"]}
+
+
+def service_definition(settings) -> dict:
+    """The managed-service entry for a hub with these settings (a ``hub.settings.WorkbenchSettings``)."""
+    endpoint = settings.effective_aws_endpoint
+    return {
+        "name": SERVICE_NAME,
+        "command": [
+            sys.executable, "-m", "hub.services.reaper", "--interval", str(settings.reaper_interval),
+            "--hub-id", settings.hub_id, "--region", settings.aws_region,
+            *(["--endpoint-url", endpoint] if endpoint else []),
+            *(["--delete-idle"] if settings.playground_retention == "delete" else []),
+        ],
+        # A managed service starts with an almost empty environment: hand it the hub's AWS access, which the
+        # runner put in the hub's environment.
+        "environment": {name: value for name, value in os.environ.items() if name.startswith("AWS_")},
+        "display": False,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
-    from spawner import settings as workbench_settings
+    from hub import settings as workbench_settings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--once", action="store_true", help="one pass, then exit (default: every --interval)")

@@ -1,4 +1,4 @@
-"""The hub waits for the local AWS before spawning: only a real HTTP answer counts as up."""
+"""A spawn waits for the AWS endpoint (the local AWS may still be starting): only a real HTTP answer counts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from spawner.local_aws import LocalAwsUnavailable, answers, wait_until_healthy
+from spawner.stacks import PlaygroundError
+from spawner.stacks import endpoint_answers as answers
+from spawner.stacks import wait_until_answering as wait_until_healthy
 from tests.support import free_port
 
 
@@ -45,5 +47,5 @@ def test_a_port_that_accepts_but_never_answers_is_not_up():
 
 def test_waiting_gives_up_with_a_message_naming_the_endpoint():
     endpoint = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(LocalAwsUnavailable, match=endpoint):
+    with pytest.raises(PlaygroundError, match=endpoint):
         asyncio.run(wait_until_healthy(endpoint, timeout=0.5, interval=0.1))

@@ -19,7 +19,8 @@ from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Nume
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as _POSTGRESQL_RESERVED
 from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
 
-BUILTIN_SCHEMA = "builtin"  # the hub side (spawner/database.py) names the same schema; a test keeps them equal
+from profiler.playground import BUILTIN_SCHEMA
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_COLUMNS = 50
 

@@ -73,9 +73,9 @@ class ServerTimingTransform(OutputTransform):
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "profiler.server_timing"}]
+    return [{"module": "user_server.server_timing"}]
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
     serverapp.web_app.add_transform(ServerTimingTransform)
-    serverapp.log.info("Server-Timing headers on every response (profiler.server_timing)")
+    serverapp.log.info("Server-Timing headers on every response (user_server.server_timing)")

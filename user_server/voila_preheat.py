@@ -6,7 +6,7 @@ servers run Voila as a Jupyter *server extension*, where Voila offers no preheat
 server's kernel manager for ``notebook_data`` and ``get_pool_size`` and, when those are missing, starts a new
 kernel per page load. This module supplies both halves:
 
-* :class:`PreheatingKernelManager`, the server's kernel manager class (set in ``jupyter-config/``), is Voila's own
+* :class:`PreheatingKernelManager`, the server's kernel manager class (set in ``user_server/jupyter_config/``), is Voila's own
   pooling kernel manager with its construction and pool filling made independent of the standalone Voila app;
 * the server extension in this module starts the pools once the server is set up, for the notebooks named in
   :data:`PREHEAT_VARIABLE` (the hub sets it: the offered dashboards, or the one a published server shows).

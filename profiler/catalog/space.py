@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from profiler.playground import BUILTIN_DATA_URL, DATA_SCHEMA, DATA_URL
 
-from .spec import BUILTIN_SCHEMA
+from profiler.playground import BUILTIN_SCHEMA
 
 LOCAL_FOLDER = Path.home() / ".workbench"
 USER_FILE = "models.sqlite"
@@ -86,7 +86,7 @@ def sqlite_space(path: str | Path, builtin_path: str | Path | None) -> DataSpace
         builtin_path = Path(builtin_path).expanduser().resolve()
         if not builtin_path.is_file():
             raise SpaceError(f"the built-in models file {builtin_path} does not exist: the hub creates it with "
-                             "`python -m profiler.models.builtins sqlite:///PATH`")
+                             "`python -m profiler.datagen.builtins sqlite:///PATH`")
         builtin_uri = builtin_path.as_uri() + "?mode=ro"
 
     def connect():
@@ -139,7 +139,7 @@ def local_space(folder: str | Path, builtin_scale: int = 20) -> DataSpace:
     folder = Path(folder).expanduser()
     builtin_path = folder / BUILTIN_FILE
     if not builtin_path.exists():
-        from .builtins import install_builtins
+        from profiler.datagen.builtins import install_builtins
 
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         install_builtins(f"sqlite:///{builtin_path}", scale=builtin_scale)

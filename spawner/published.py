@@ -1,8 +1,8 @@
-"""Publishing and sharing dashboards: what a published dashboard's server is, who may share, what is shared.
+"""What a published dashboard's server is: its name, and how the spawner starts it restricted to one page.
 
 A user publishes a dashboard by starting the named server ``dash-<notebook stem>`` ('_' becomes '-',
 e.g. ``dash-query-optimization``). That server is a JupyterHub single-user server restricted to the one dashboard
-(see :mod:`spawner.published_server`): only the Voila page, its assets and the kernel websocket answer, and the
+(see :mod:`user_server.published`): only the Voila page, its assets and the kernel websocket answer, and the
 websocket passes only the widget (comm) messages, so a viewer can use the widgets but cannot execute code,
 open JupyterLab, a terminal or the contents API. Its environment sets ``WORKBENCH_DASHBOARD_VIEWER=1`` so
 dashboards turn off actions that would spend the owner's AWS.
@@ -11,9 +11,10 @@ Owners share such a server with users or groups through JupyterHub's sharing API
 (``/hub/api/shares/{owner}/{server}``, share codes at ``/hub/api/share-codes/...`` accepted at
 ``/hub/accept-share``). A share grants access to the whole server, which is why the server itself must be the
 restricted one, and why the hub refuses to share any other server (except for admins), whatever the API caller
-(:mod:`spawner.hub_sharing`, which also makes group shares reach the members: JupyterHub 6.1.1 alone leaves them
+(:mod:`hub.sharing.rules`, which also makes group shares reach the members: JupyterHub 6.1.1 alone leaves them
 out of their tokens). After a revoke, or when a member leaves a group it was shared with, a viewer who already
 opened the dashboard keeps it for at most the server's auth cache age (``WORKBENCH_SHARE_REVOCATION_SECONDS``).
+The hub's pages about shares are :mod:`hub.sharing.pages`. May import only :mod:`spawner` modules.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Iterable
-from urllib.parse import quote
+from typing import Iterable
 
 from spawner.dashboards import FOLDER, PREHEAT_VARIABLE, Dashboard, preheat_environment
 
 PREFIX = "dash-"
-EXTENSION = "spawner.published_server"
-# The environment the published server reads (spawner/published_server.py) and gives the dashboards.
+EXTENSION = "user_server.published"
+# The environment the published server reads (user_server/published.py) and gives the dashboards.
 DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"
 VIEWER_VARIABLE = "WORKBENCH_DASHBOARD_VIEWER"
 
@@ -36,11 +36,6 @@ VIEWER_VARIABLE = "WORKBENCH_DASHBOARD_VIEWER"
 WIDGET_MESSAGE_TYPES = ("comm_open", "comm_msg", "comm_close", "comm_info_request", "kernel_info_request")
 # Server extensions installed in the environment that a dashboard does not need (each one is more surface).
 UNNEEDED_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")
-
-# Added to the default `user` role (JupyterHub.extra_user_scopes): share one's own servers, and name the users
-# and groups to share with. The scope covers any of their servers; spawner/hub_sharing.py narrows it to
-# published dashboards.
-SHARING_SCOPES = ("shares!user", "read:users:name", "read:groups:name")
 
 # JupyterHub accepts only "safe slugs" as server names: lowercase letters, digits and single hyphens.
 _SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
@@ -97,85 +92,3 @@ def published_server(dashboard: Dashboard, auth_cache_seconds: int, pool_size: i
     preheat = preheat_environment([dashboard], pool_size) or {PREHEAT_VARIABLE: ""}
     environment = {DASHBOARD_VARIABLE: dashboard.notebook, VIEWER_VARIABLE: "1", **preheat}
     return PublishedServer(args, environment, render_path(dashboard))
-
-
-@dataclass(frozen=True)
-class SharedDashboard:
-    owner: str
-    server: str
-    title: str
-    url: str
-
-
-def shared_with(shares: Iterable[Any], offered: Iterable[Dashboard], base_url: str = "/") -> list[SharedDashboard]:
-    """The published dashboards among shares (``orm.Share`` rows or objects with ``owner.name`` and
-    ``spawner.name``), one entry per server, titled from the manifest; shares of other servers are left out."""
-    by_server = {server_name(d): d for d in offered}
-    found: dict[tuple[str, str], SharedDashboard] = {}
-    for share in shares:
-        owner, server = share.owner.name, share.spawner.name
-        dashboard = by_server.get(server)
-        if dashboard is None or (owner, server) in found:
-            continue
-        url = f"{base_url}user/{quote(owner, safe='')}/{quote(server, safe='')}/"
-        found[(owner, server)] = SharedDashboard(owner, server, dashboard.title, url)
-    return sorted(found.values(), key=lambda d: (d.title, d.owner))
-
-
-@dataclass(frozen=True)
-class Publication:
-    """One offered dashboard as its owner sees it on the home page: published or not, and with whom."""
-
-    dashboard: Dashboard
-    server: str
-    exists: bool  # started at least once: only then can it be shared
-    running: bool
-    users: list[str]
-    groups: list[str]
-
-
-def _hub_user_shares(user) -> list[Any]:
-    from jupyterhub import orm
-    from sqlalchemy import or_
-
-    orm_user = user.orm_user
-    group_ids = [group.id for group in orm_user.groups]
-    query = user.db.query(orm.Share).filter(or_(orm.Share.user_id == orm_user.id, orm.Share.group_id.in_(group_ids)))
-    return list(query)
-
-
-def shared_with_me(offered: list[Dashboard], base_url: str):
-    """A ``template_vars`` value: called with the page's hub user, it lists the dashboards shared with them."""
-
-    def for_user(user) -> list[SharedDashboard]:
-        return shared_with(_hub_user_shares(user), offered, base_url) if user is not None else []
-
-    return for_user
-
-
-def my_publications(offered: list[Dashboard]):
-    """A ``template_vars`` value: called with the page's hub user, it lists their dashboards' publication."""
-
-    def for_user(user) -> list[Publication]:
-        if user is None:
-            return []
-        from jupyterhub import orm
-
-        publications = []
-        for dashboard in offered:
-            name = server_name(dashboard)
-            spawner = user.orm_user.orm_spawners.get(name)
-            shares = user.db.query(orm.Share).filter_by(spawner_id=spawner.id).all() if spawner is not None else []
-            publications.append(
-                Publication(
-                    dashboard,
-                    name,
-                    exists=spawner is not None,
-                    running=spawner is not None and spawner.server is not None,
-                    users=sorted(share.user.name for share in shares if share.user is not None),
-                    groups=sorted(share.group.name for share in shares if share.group is not None),
-                )
-            )
-        return publications
-
-    return for_user

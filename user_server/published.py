@@ -1,6 +1,6 @@
 """A Jupyter server extension that turns a single-user server into one published dashboard and nothing else.
 
-Loaded only in servers started by :func:`spawner.sharing.published_server`. It puts a rule in front of every
+Loaded only in servers started by :func:`spawner.published.published_server`. It puts a rule in front of every
 route of the server: a request whose path is not the dashboard's Voila page, a Voila asset, the hub's OAuth
 callback or a kernel's websocket is answered 403 — JupyterLab, terminals, the contents, kernels and sessions
 APIs, other notebooks (``/voila/tree``, ``/voila/render/...``) and files included. The kernel websocket itself
@@ -19,7 +19,8 @@ from tornado import web
 from tornado.httputil import HTTPServerRequest
 from tornado.routing import Matcher, Rule
 
-from spawner.sharing import DASHBOARD_VARIABLE
+# Set by the spawner for a published server (spawner/published.py names the same; a test keeps them equal).
+DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"
 
 _KERNEL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _ASSETS = (

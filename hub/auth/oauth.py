@@ -1,15 +1,14 @@
-"""Production login: OAuth through oauthenticator, GitHub or any OpenID Connect provider, from settings."""
+"""Production login: OAuth through oauthenticator, GitHub or any OpenID Connect provider, from settings.
+
+May import :mod:`hub.settings` only.
+"""
 
 from __future__ import annotations
 
-from spawner.settings import Settings, SettingsError
+from hub.settings import SettingsError, WorkbenchSettings
 
 
-def _csv_set(raw: str) -> set[str]:
-    return {part.strip() for part in raw.split(",") if part.strip()}
-
-
-def configure_oauth(c, settings: Settings) -> None:
+def configure_oauth(c, settings: WorkbenchSettings) -> None:
     """Point JupyterHub's config ``c`` at the OAuth provider the settings name."""
     if not settings.oauth_client_id or not settings.oauth_client_secret:
         raise SettingsError(
@@ -18,7 +17,7 @@ def configure_oauth(c, settings: Settings) -> None:
     if settings.auth == "github":
         c.JupyterHub.authenticator_class = "oauthenticator.github.GitHubOAuthenticator"
         c.GitHubOAuthenticator.github_url = settings.github_url
-        c.GitHubOAuthenticator.allowed_organizations = _csv_set(settings.github_allowed_organizations)
+        c.GitHubOAuthenticator.allowed_organizations = set(settings.github_allowed_organizations)
     else:
         missing = [
             variable
@@ -36,10 +35,10 @@ def configure_oauth(c, settings: Settings) -> None:
         c.GenericOAuthenticator.authorize_url = settings.oidc_authorize_url
         c.GenericOAuthenticator.token_url = settings.oidc_token_url
         c.GenericOAuthenticator.userdata_url = settings.oidc_userdata_url
-        c.GenericOAuthenticator.scope = sorted(_csv_set(settings.oidc_scopes))
+        c.GenericOAuthenticator.scope = sorted(set(settings.oidc_scopes))
         c.GenericOAuthenticator.username_claim = settings.oidc_username_claim
-        groups = _csv_set(settings.oidc_allowed_groups)
-        admin_groups = _csv_set(settings.oidc_admin_groups)
+        groups = set(settings.oidc_allowed_groups)
+        admin_groups = set(settings.oidc_admin_groups)
         if groups or admin_groups:
             c.GenericOAuthenticator.manage_groups = True
             c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.oidc_groups_claim}"
@@ -48,5 +47,5 @@ def configure_oauth(c, settings: Settings) -> None:
     c.OAuthenticator.client_id = settings.oauth_client_id
     c.OAuthenticator.client_secret = settings.oauth_client_secret
     c.OAuthenticator.oauth_callback_url = settings.effective_oauth_callback_url
-    c.OAuthenticator.allowed_users = _csv_set(settings.oauth_allowed_users)
+    c.OAuthenticator.allowed_users = set(settings.oauth_allowed_users)
     c.OAuthenticator.allow_all = settings.oauth_allow_all

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Mapper, RelationshipProperty, Session
 
 from profiler.queries.workloads import Workload
 
-from .bookstore import BookstoreBase
-from .conversations import ConversationsBase
+from profiler.models.bookstore import BookstoreBase
+from profiler.models.conversations import ConversationsBase
 
 PATH_DEPTH = 3  # longer walks add little to an N+1 lesson and multiply the choices
 

@@ -1,5 +1,5 @@
 """What the hub itself enforces about sharing, on top of JupyterHub 6.1.1's sharing API (installed by
-``hub/jupyterhub_config.py`` through :func:`install`, so it holds however the hub is started).
+:func:`hub.configure.configure_sharing` through :func:`install`, so it holds however the hub is started).
 
 1. Group shares reach the members' servers. JupyterHub records a group share and counts it in a member's own
    scopes (``scopes.get_scopes_for(user)``), but not in their tokens: for an ``orm.APIToken`` it adds only
@@ -17,7 +17,7 @@
    JupyterLab server included, and the single-user server has no notion of a viewer: a share is the whole server.
    So granting a share (``POST /hub/api/shares/{owner}/{server}``) or making a share code
    (``POST /hub/api/share-codes/{owner}/{server}``) is refused with 403 unless the server is a published
-   dashboard named in the manifest (``dash-*``, restricted by :mod:`spawner.published_server`). Revoking
+   dashboard named in the manifest (``dash-*``, restricted by :mod:`user_server.published`). Revoking
    (``PATCH``, which in JupyterHub only takes permissions away, and ``DELETE``) stays open for every server, so
    old shares can always be removed. Whoever holds the unfiltered ``shares`` scope (admins) keeps every ability.
    JupyterHub offers no hook to refuse a share: ``extra_handlers`` are routed after its own handlers, so the two
@@ -30,7 +30,7 @@ import functools
 from typing import Callable, Iterable
 
 from spawner.dashboards import Dashboard
-from spawner.sharing import PREFIX, PublishError, published_dashboard
+from spawner.published import PREFIX, PublishError, published_dashboard
 
 # Set on our wrapper, so that installing twice does not wrap twice.
 _installed_marker = "_workbench_group_shares"
@@ -117,6 +117,6 @@ def install(offered: list[Dashboard]) -> None:
                 replaced += 1
     if replaced != 4:  # /api/shares/{owner}, /api/shares/{owner}/{server} and the same for share codes
         raise RuntimeError(
-            f"JupyterHub's sharing handlers are not where spawner/hub_sharing.py expects them ({replaced} of 4 "
+            f"JupyterHub's sharing handlers are not where hub/sharing/rules.py expects them ({replaced} of 4 "
             "found): refusing to start a hub that would let users share any server"
         )

@@ -1,0 +1,180 @@
+"""``workbench``: run and inspect a Profiler Workbench hub.
+
+- ``workbench hub``: check, provision (:mod:`hub.services.provisioning`), then run JupyterHub with
+  ``hub/jupyterhub_config.py`` from the state folder. Ctrl-C or SIGTERM is passed on to it, and it stops what it
+  started: the proxy, the managed services (the local AWS) and every user server.
+- ``workbench settings``: every setting in force, secrets masked (``--markdown``: README's table).
+- ``workbench check``: what a hub with these settings is missing (the proxy, the databases, the local AWS).
+- ``workbench provision``: the provisioning step alone.
+
+May import every :mod:`hub` module; never the user side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from hub import settings as workbench_settings
+from hub.services import local_aws
+from hub.settings import SettingsError, WorkbenchSettings
+
+CONFIG_FILE = Path(__file__).resolve().parent / "jupyterhub_config.py"
+
+
+def hub_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/hub/health", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def instructions(settings: WorkbenchSettings) -> str:
+    url = settings.public_url
+    if settings.auth == "local":
+        login = (
+            f"  New here? Create an account at {url}/hub/signup, then log in at {url}/hub/login.\n"
+            + ("" if settings.open_signup else "  Each new account waits for an admin's approval at /hub/authorize.\n")
+        )
+    else:
+        login = f"  Log in with {settings.auth} at {url}/hub/login.\n"
+    aws = (
+        f"  Local AWS (moto) on {settings.effective_aws_endpoint}.\n"
+        if settings.runs_local_aws
+        else f"  AWS endpoint: {settings.effective_aws_endpoint or 'real AWS'}.\n"
+    )
+    return f"\nThe Profiler Workbench is running at {url}\n{login}{aws}  Stop it with Ctrl-C.\n"
+
+
+def problems(settings: WorkbenchSettings) -> list[str]:
+    """What stops a hub with these settings from working, each with what to do about it."""
+    found = []
+    if settings.proxy_executable() is None:
+        found.append(
+            f"The proxy `{settings.proxy_command}` is not on PATH nor in ./node_modules/.bin: install the npm "
+            "package (`npm install configurable-http-proxy`) or set WORKBENCH_PROXY_COMMAND to its path."
+        )
+    if settings.data_admin_url:
+        found += _database_problems(settings.data_admin_url, "WORKBENCH_DATA_ADMIN_URL")
+    if settings.db_url.startswith("postgresql"):
+        found += _database_problems(settings.db_url, "WORKBENCH_DB_URL")
+    if not settings.runs_local_aws and settings.effective_aws_endpoint is None:
+        found += _real_aws_problems()
+    if settings.auth != "local" and not (settings.oauth_client_id and settings.oauth_client_secret):
+        found.append(f"WORKBENCH_AUTH={settings.auth} needs WORKBENCH_OAUTH_CLIENT_ID and WORKBENCH_OAUTH_CLIENT_SECRET.")
+    return found
+
+
+def _database_problems(url: str, variable: str) -> list[str]:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001 - any failure to connect is the answer
+        safe = workbench_settings.shown(variable.removeprefix("WORKBENCH_").lower(), url)
+        return [f"{variable} ({safe}) cannot be reached: {type(error).__name__}: {str(error).splitlines()[0]}"]
+    return []
+
+
+def _real_aws_problems() -> list[str]:
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        return ["Real AWS is chosen (WORKBENCH_LOCAL_AWS=false) but boto3 finds no credentials for the hub."]
+    return []
+
+
+def hub_environment(settings: WorkbenchSettings) -> dict[str, str]:
+    """The hub process's environment: with the local AWS, fixed placeholder keys (moto takes any), so that boto3
+    never goes looking for real ones; the region of the playgrounds."""
+    env = dict(os.environ)
+    if settings.runs_local_aws:
+        env.update(local_aws.FAKE_HUB_CREDENTIALS)
+    env.setdefault("AWS_DEFAULT_REGION", settings.aws_region)
+    return env
+
+
+def run_hub(settings: WorkbenchSettings) -> int:
+    found = problems(settings)
+    if found:
+        print("Cannot start:\n" + "\n".join(f"  - {problem}" for problem in found), file=sys.stderr)
+        return 2
+    from hub.services.provisioning import provision
+
+    provision(settings)
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+        cwd=settings.state_path,
+        # Its own session: a terminal's Ctrl-C reaches only us, and the hub alone then stops what it started.
+        start_new_session=True,
+        env=hub_environment(settings),
+    )
+
+    def pass_on(signum, _frame):
+        if hub.poll() is None:
+            hub.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+
+    deadline = time.monotonic() + 120
+    while hub.poll() is None and not hub_answers(settings.public_url):
+        if time.monotonic() > deadline:
+            print("The hub did not answer within 120 s; see its log above.", file=sys.stderr)
+            break
+        time.sleep(0.25)
+    if hub.poll() is None:
+        print(instructions(settings), flush=True)
+    while True:
+        try:
+            return hub.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C while the hub is stopping: keep waiting for it
+            continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("hub", help="provision and run the hub (the default)")
+    shown = commands.add_parser("settings", help="print the settings in force, secrets masked")
+    shown.add_argument("--markdown", action="store_true", help="print README's settings table instead")
+    commands.add_parser("check", help="say what a hub with these settings is missing")
+    commands.add_parser("provision", help="make the state folder, databases and built-in data, then exit")
+    args = parser.parse_args(argv)
+    if getattr(args, "markdown", False):
+        print(workbench_settings.markdown_table())
+        return 0
+    logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s workbench] %(message)s")
+    try:
+        settings = workbench_settings.load()
+    except SettingsError as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
+        return 2
+    if args.command == "settings":
+        print("\n".join(workbench_settings.describe(settings)))
+        return 0
+    if args.command == "check":
+        found = problems(settings)
+        print("\n".join(f"- {problem}" for problem in found) if found else "Nothing is missing.")
+        return 1 if found else 0
+    if args.command == "provision":
+        from hub.services.provisioning import provision
+
+        provision(settings)
+        return 0
+    return run_hub(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""``configure_*(c, settings)``: the settings turned into JupyterHub's, the authenticator's and the spawner's
+traits. Each function only assigns configuration: nothing here touches a file, a database, the process
+environment or the network (provisioning does that, before the hub starts: :mod:`hub.services.provisioning`).
+
+May import :mod:`hub` modules and :mod:`spawner` (whose classes it configures); never the user side.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nativeauthenticator
+
+from hub.auth.oauth import configure_oauth
+from hub.services import local_aws, provisioning, reaper
+from hub.settings import WorkbenchSettings
+from hub.sharing import pages, rules
+from spawner import dashboards
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Entry points of the `jupyterhub.spawners` group (pyproject.toml), by the `spawner` setting.
+SPAWNERS = {"local": "workbench-shared-account", "system-users": "workbench-system-users"}
+
+
+def offered_dashboards() -> list[dashboards.Dashboard]:
+    return dashboards.load_manifest(dashboards.shipped_manifest())
+
+
+def configure_network(c, settings: WorkbenchSettings) -> None:
+    """Where the hub and its proxy listen, and what they keep in the state folder."""
+    state = settings.state_path
+    c.JupyterHub.ip = settings.ip
+    c.JupyterHub.port = settings.port
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = settings.hub_port
+    c.JupyterHub.db_url = settings.hub_db_url
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.command = [settings.proxy_executable() or settings.proxy_command]
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+    c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+
+
+def configure_pages(c, settings: WorkbenchSettings) -> None:
+    """The home page's dashboards and shares, over nativeauthenticator's sign-up pages."""
+    offered = offered_dashboards()
+    c.JupyterHub.template_paths = [str(TEMPLATES), str(Path(nativeauthenticator.__file__).parent / "templates")]
+    c.JupyterHub.template_vars = {
+        "workbench_dashboards": offered,
+        "workbench_shared_with_me": pages.shared_with_me(offered, "/"),
+        "workbench_publications": pages.my_publications(offered),
+        "workbench_share_revocation_seconds": settings.share_revocation_seconds,
+        **({"workbench_signup_url": "/hub/signup"} if settings.auth == "local" else {}),
+    }
+
+
+def configure_login(c, settings: WorkbenchSettings) -> None:
+    c.Authenticator.admin_users = set(settings.admin_users)
+    if settings.auth != "local":
+        configure_oauth(c, settings)
+        return
+    c.JupyterHub.authenticator_class = "hub.auth.local.WorkbenchAuthenticator"
+    c.NativeAuthenticator.enable_signup = True
+    c.NativeAuthenticator.open_signup = settings.open_signup
+    c.NativeAuthenticator.minimum_password_length = settings.min_password_length
+    c.NativeAuthenticator.check_common_password = True
+    # Who may log in is decided by the sign-up approval itself (open sign-up or an admin's approval).
+    c.Authenticator.allow_all = True
+
+
+def configure_services(c, settings: WorkbenchSettings) -> None:
+    """The managed services: the local AWS (when the hub runs its own) and the playground reaper."""
+    c.JupyterHub.services = []
+    c.JupyterHub.load_roles = []
+    if settings.runs_local_aws:
+        c.JupyterHub.services.append(local_aws.service_definition(settings.local_aws_port))
+    if settings.playground:
+        c.JupyterHub.services.append(reaper.service_definition(settings))
+        c.JupyterHub.load_roles.append(reaper.ROLE)
+
+
+def configure_spawner(c, settings: WorkbenchSettings) -> None:
+    """Each user's server: their data space, their playground and the dashboards, over the chosen base."""
+    state = settings.state_path
+    c.JupyterHub.spawner_class = SPAWNERS[settings.spawner]
+    c.JupyterHub.allow_named_servers = True
+    # The server runs in this same environment, whatever PATH the hub was started with.
+    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.start_timeout = settings.start_timeout
+    c.Spawner.http_timeout = settings.http_timeout
+    if settings.spawner == "local":
+        c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
+        if os.geteuid() == 0:
+            # Without it a single-user server refuses to run as root, and the hub would only notice after
+            # http_timeout.
+            c.Spawner.args = ["--allow-root"]
+
+    c.WorkbenchSpawnerMixin.dashboard_pool_size = settings.dashboard_pool_size
+    c.WorkbenchSpawnerMixin.share_revocation_seconds = settings.share_revocation_seconds
+
+    c.PlaygroundSpawnerMixin.playground_enabled = settings.playground
+    c.PlaygroundSpawnerMixin.aws_region = settings.aws_region
+    c.PlaygroundSpawnerMixin.aws_endpoint_url = settings.effective_aws_endpoint or ""
+    c.PlaygroundSpawnerMixin.hub_id = settings.hub_id
+    c.PlaygroundSpawnerMixin.retention = settings.playground_retention
+    c.PlaygroundSpawnerMixin.playground_timeout = max(60, settings.start_timeout - 120)
+    c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
+
+    if settings.data_admin_url:
+        c.UserDataSpawnerMixin.data_admin_url = settings.data_admin_url
+        c.UserDataSpawnerMixin.data_password_secret_file = str(provisioning.data_secret_path(settings))
+    else:
+        c.UserDataSpawnerMixin.builtin_data_file = str(provisioning.builtin_file(settings))
+
+
+def configure_sharing(c, settings: WorkbenchSettings) -> None:
+    """Users may share their published dashboards, and only those: the rules of :mod:`hub.sharing.rules` are
+    put into this process's JupyterHub (in memory, before it builds its routes)."""
+    c.JupyterHub.extra_user_scopes = set(pages.SHARING_SCOPES)
+    rules.install(offered_dashboards())

@@ -1,0 +1,343 @@
+"""Every deployment option of the hub, declared once: its type, default and meaning.
+
+:class:`WorkbenchSettings` is a traitlets ``Configurable``, as every JupyterHub option is. Each option is fed by
+the environment variable ``WORKBENCH_<NAME>`` (read once, by :func:`load`), and the configuration functions in
+:mod:`hub.configure` turn the result into JupyterHub's and the spawner's traits. Lists are comma-separated and
+parsed here only; secrets are tagged and masked whenever settings are shown (:func:`describe`). README.md's
+settings table is :func:`markdown_table` (``workbench settings --markdown``); a test keeps the two in step.
+
+May import traitlets and the standard library only: reading settings changes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from traitlets import Bool, CaselessStrEnum, Integer, List, TraitError, TraitType, Unicode, default
+from traitlets.config import Configurable
+
+PREFIX = "WORKBENCH_"
+MASK = "********"
+
+
+class SettingsError(ValueError):
+    """A WORKBENCH_* variable holds a value that cannot be used; the message names it."""
+
+
+def _port(value: int, help: str) -> Integer:
+    return Integer(value, min=1, max=65535, help=help).tag(config=True, port=True)
+
+
+def _names(help: str) -> List:
+    return List(Unicode(), help=help).tag(config=True)
+
+
+def default_state_dir(euid: int | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """Where a hub keeps its state unless told: never inside the installed code or a checkout."""
+    environ = os.environ if environ is None else environ
+    if (os.geteuid() if euid is None else euid) == 0:
+        return Path("/var/lib/profiler-workbench")
+    base = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / "profiler-workbench"
+
+
+class WorkbenchSettings(Configurable):
+    """The options an operator of a Profiler Workbench hub turns."""
+
+    # --- where the hub listens and what it keeps ------------------------------------------------------------
+    ip = Unicode("127.0.0.1", help="Address the public proxy listens on.").tag(config=True)
+    port = _port(8000, "Public port: the address people open in a browser.")
+    hub_port = _port(8081, "Port of the hub's own API behind the proxy.")
+    proxy_api_port = _port(8001, "Port of the proxy's REST API (hub to proxy).")
+    proxy_command = Unicode(
+        "configurable-http-proxy",
+        help="The npm `configurable-http-proxy` (its PyPI namesake buffers the spawn-progress stream). A bare "
+        "name is looked up on PATH, then in ./node_modules/.bin (where `make hub` installs it).",
+    ).tag(config=True)
+    state_dir = Unicode(
+        help="Folder for the hub's runtime state: its database, cookie secret, the users' credentials and "
+        "(shared-account mode) home folders. Default: /var/lib/profiler-workbench as root, "
+        "~/.local/state/profiler-workbench otherwise; never inside the code.",
+    ).tag(config=True, default_text="/var/lib/profiler-workbench (root), ~/.local/state/profiler-workbench")
+    db_url = Unicode(
+        "",
+        help="Hub database URL. Empty: a SQLite file in the state folder. Production: a PostgreSQL URL.",
+    ).tag(config=True, secret_url=True)
+
+    # --- login ------------------------------------------------------------------------------------------------
+    auth = CaselessStrEnum(
+        ["local", "github", "oidc"],
+        "local",
+        help="How people log in: `local` (sign-up page and passwords kept hashed by the hub), `github` or "
+        "`oidc` (OAuth through oauthenticator).",
+    ).tag(config=True)
+    open_signup = Bool(
+        True,
+        help="Local login: accounts made at /hub/signup can log in at once. `false`: an admin approves each one "
+        "at /hub/authorize first.",
+    ).tag(config=True)
+    min_password_length = Integer(8, min=1, help="Local login: the shortest password sign-up accepts.").tag(
+        config=True
+    )
+    admin_users = _names("Comma-separated usernames that are hub admins.")
+    oauth_client_id = Unicode("", help="OAuth: the client id registered with the provider.").tag(config=True)
+    oauth_client_secret = Unicode("", help="OAuth: the client secret registered with the provider.").tag(
+        config=True, secret=True
+    )
+    oauth_callback_url = Unicode(
+        "",
+        help="OAuth: the callback URL registered with the provider. Empty: http://IP:PORT/hub/oauth_callback.",
+    ).tag(config=True)
+    oauth_allowed_users = _names("OAuth: comma-separated usernames allowed to log in.")
+    oauth_allow_all = Bool(
+        False,
+        help="OAuth: let every account the provider authenticates log in (otherwise only the allowed users, "
+        "organisations or groups).",
+    ).tag(config=True)
+    github_url = Unicode(
+        "https://github.com", help="GitHub: the server to log in with (GitHub Enterprise: its URL)."
+    ).tag(config=True)
+    github_allowed_organizations = _names("GitHub: comma-separated organisations whose members may log in.")
+    oidc_authorize_url = Unicode("", help="OIDC: the provider's authorization endpoint.").tag(config=True)
+    oidc_token_url = Unicode("", help="OIDC: the provider's token endpoint.").tag(config=True)
+    oidc_userdata_url = Unicode("", help="OIDC: the provider's userinfo endpoint.").tag(config=True)
+    oidc_scopes = List(
+        Unicode(), ["openid", "profile", "email"], help="OIDC: comma-separated scopes to request."
+    ).tag(config=True)
+    oidc_username_claim = Unicode(
+        "preferred_username", help="OIDC: the userinfo claim that becomes the username."
+    ).tag(config=True)
+    oidc_groups_claim = Unicode("groups", help="OIDC: the userinfo claim that lists the user's groups.").tag(
+        config=True
+    )
+    oidc_allowed_groups = _names("OIDC: comma-separated groups whose members may log in.")
+    oidc_admin_groups = _names("OIDC: comma-separated groups whose members are hub admins.")
+
+    # --- AWS ----------------------------------------------------------------------------------------------------
+    local_aws = Bool(
+        True,
+        help="Start a moto server as local AWS (a hub-managed service) and point every AWS client at it. "
+        "`false`: real AWS, with the hub's credentials from the usual boto3 sources.",
+    ).tag(config=True)
+    local_aws_port = _port(5000, "Port of the local AWS (moto) server.")
+    aws_region = Unicode("us-east-1", help="AWS region of the playgrounds.").tag(config=True)
+    aws_endpoint_url = Unicode(
+        "", help="AWS endpoint override. Empty: the local AWS when it is on, real AWS otherwise."
+    ).tag(config=True)
+
+    # --- playgrounds --------------------------------------------------------------------------------------------
+    playground = Bool(
+        True,
+        help="Create each user's AWS playground (a CloudFormation stack from stacks/playground.yaml) when their "
+        "server starts. `false`: servers start without one.",
+    ).tag(config=True)
+    playground_retention = CaselessStrEnum(
+        ["keep", "delete"],
+        "keep",
+        help="When a user's server stops: `keep` their playground (tables and data survive until the next "
+        "login) or `delete` it. Deleting a user from the hub always deletes theirs.",
+    ).tag(config=True)
+    hub_id = Unicode(
+        "profiler-workbench",
+        help="Tag that marks the playgrounds of this hub; the orphan reaper only touches stacks with this tag, "
+        "so hubs sharing one AWS account need different ids.",
+    ).tag(config=True)
+    reaper_interval = Integer(
+        600,
+        min=1,
+        help="Seconds between two passes of the playground reaper (a hub-managed service) that deletes stacks "
+        "of deleted users, broken or stuck stacks, and what the backend left behind.",
+    ).tag(config=True)
+
+    # --- workbench data -----------------------------------------------------------------------------------------
+    data_admin_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the workbench's PostgreSQL database with an admin role (superuser, or "
+        "CREATEROLE as on RDS/Aurora; the database may be on another host). Set: one role + schema per user "
+        "and a read-only `builtin` schema. Empty: SQLite files (one per user, a read-only built-in file).",
+    ).tag(config=True, secret_url=True)
+    builtin_messages = Integer(
+        5000,
+        min=0,
+        help="Messages in the built-in conversations dataset installed when the hub starts (0: none). "
+        "Re-running with the same size adds nothing.",
+    ).tag(config=True)
+
+    # --- users' servers -----------------------------------------------------------------------------------------
+    spawner = CaselessStrEnum(
+        ["local", "system-users"],
+        "local",
+        help="Base of each user's server: `local` (a process on this machine run as the hub's own user) or "
+        "`system-users` (a process run as the matching system user, who must exist).",
+    ).tag(config=True)
+    start_timeout = Integer(
+        900,
+        min=1,
+        help="Seconds a user's server (playground included) may take to start: CloudFormation needs minutes, "
+        "not JupyterHub's 60 s default.",
+    ).tag(config=True)
+    http_timeout = Integer(120, min=1, help="Seconds the hub waits for a started server to answer HTTP.").tag(
+        config=True
+    )
+    dashboard_pool_size = Integer(
+        1,
+        min=0,
+        help="Kernels kept ready per dashboard in each user's server, each having already run its dashboard, so "
+        "a page load only sends the rendered page (Voila kernel preheating). Each costs one idle kernel's "
+        "memory per dashboard per running server; a page load takes one and a new one starts a second later. "
+        "0 turns preheating off.",
+    ).tag(config=True)
+
+    # --- sharing dashboards -------------------------------------------------------------------------------------
+    share_revocation_seconds = Integer(
+        10,
+        min=1,
+        help="How long a published dashboard's server trusts the hub's word that someone may view it: after a "
+        "share is revoked, a viewer who already opened the dashboard is refused within this many seconds "
+        "(JupyterHub's default is 300). Lower means more requests to the hub.",
+    ).tag(config=True)
+
+    @default("state_dir")
+    def _default_state_dir(self) -> str:
+        return str(default_state_dir())
+
+    # --- derived values -----------------------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).expanduser().absolute()
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+    @property
+    def runs_local_aws(self) -> bool:
+        """The hub starts the local AWS itself (on, and no other endpoint named)."""
+        return self.local_aws and not self.aws_endpoint_url
+
+    @property
+    def effective_aws_endpoint(self) -> str | None:
+        """Where AWS clients should point, or None for real AWS."""
+        if self.aws_endpoint_url:
+            return self.aws_endpoint_url
+        if self.local_aws:
+            return f"http://127.0.0.1:{self.local_aws_port}"
+        return None
+
+    @property
+    def effective_oauth_callback_url(self) -> str:
+        return self.oauth_callback_url or f"{self.public_url}/hub/oauth_callback"
+
+    @property
+    def hub_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.state_path / 'jupyterhub.sqlite'}"
+
+    def proxy_executable(self, cwd: Path | None = None) -> str | None:
+        """The proxy's path, or None when it is nowhere to be found."""
+        command = self.proxy_command
+        if os.sep in command:
+            return command if os.access(command, os.X_OK) else None
+        local_bin = (cwd or Path.cwd()) / "node_modules" / ".bin"
+        return shutil.which(command, path=os.pathsep.join(filter(None, [os.environ.get("PATH"), str(local_bin)])))
+
+
+def variable(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def options() -> Iterator[tuple[str, TraitType]]:
+    """Every option in the order declared."""
+    traits = WorkbenchSettings.class_traits(config=True)
+    order = list(WorkbenchSettings.__dict__)
+    yield from sorted(traits.items(), key=lambda item: order.index(item[0]))
+
+
+def parse(trait: TraitType, raw: str) -> Any:
+    """A variable's text as the option's value: lists are comma-separated, booleans true/false (1/0, yes/no)."""
+    if isinstance(trait, List):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if isinstance(trait, Bool):
+        value = raw.strip().lower()
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError("expected true or false")
+    if isinstance(trait, Integer):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if isinstance(trait, CaselessStrEnum):
+        value = raw.strip().lower()
+        if value not in trait.values:
+            raise ValueError(f"expected one of {', '.join(trait.values)}")
+        return value
+    return raw
+
+
+def _explain(trait: TraitType, value: Any) -> str:
+    minimum, maximum = getattr(trait, "min", None), getattr(trait, "max", None)
+    if trait.metadata.get("port"):
+        return f"{value} is not a TCP port (1-65535)"
+    if minimum is not None and maximum is None:
+        return "expected a positive whole number" if minimum >= 1 else "expected 0 or a positive whole number"
+    return "out of range"
+
+
+def load(environ: Mapping[str, str] | None = None) -> WorkbenchSettings:
+    """The settings in force: each option from its WORKBENCH_* variable when set, its default otherwise."""
+    environ = os.environ if environ is None else environ
+    settings = WorkbenchSettings()
+    for name, trait in options():
+        raw = environ.get(variable(name))
+        if raw is None:
+            continue
+        try:
+            value = parse(trait, raw)
+            setattr(settings, name, value)
+        except ValueError as error:
+            raise SettingsError(f"{variable(name)}={raw!r}: {error}") from None
+        except TraitError:
+            raise SettingsError(f"{variable(name)}={raw!r}: {_explain(trait, value)}") from None
+    return settings
+
+
+def _mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def shown(name: str, value: Any) -> str:
+    """A value as it may be printed or logged: secrets masked, lists comma-separated."""
+    trait = WorkbenchSettings.class_traits()[name]
+    if trait.metadata.get("secret"):
+        return MASK if value else ""
+    if trait.metadata.get("secret_url"):
+        return _mask_url(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def describe(settings: WorkbenchSettings) -> list[str]:
+    """``VARIABLE=value`` lines for every option, secrets masked."""
+    return [f"{variable(name)}={shown(name, getattr(settings, name))}" for name, _ in options()]
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, trait in options():
+        text = trait.metadata.get("default_text") or shown(name, trait.default())
+        rows.append(f"| `{variable(name)}` | {f'`{text}`' if text else '(empty)'} | {trait.help} |")
+    return "\n".join(rows)

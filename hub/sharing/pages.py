@@ -1,0 +1,101 @@
+"""The hub's pages about shared dashboards: what is shared with me, what I publish and with whom.
+
+Values for ``JupyterHub.template_vars`` (called with the page's hub user) and the scopes that let users share.
+May import jupyterhub and :mod:`spawner` (what a published dashboard's server is); never the user side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from spawner.dashboards import Dashboard
+from spawner.published import server_name
+
+# Added to the default `user` role (JupyterHub.extra_user_scopes): share one's own servers, and name the users
+# and groups to share with. The scope covers any of their servers; hub/sharing/rules.py narrows it to
+# published dashboards.
+SHARING_SCOPES = ("shares!user", "read:users:name", "read:groups:name")
+
+
+@dataclass(frozen=True)
+class SharedDashboard:
+    owner: str
+    server: str
+    title: str
+    url: str
+
+
+def shared_with(shares: Iterable[Any], offered: Iterable[Dashboard], base_url: str = "/") -> list[SharedDashboard]:
+    """The published dashboards among shares (``orm.Share`` rows or objects with ``owner.name`` and
+    ``spawner.name``), one entry per server, titled from the manifest; shares of other servers are left out."""
+    by_server = {server_name(d): d for d in offered}
+    found: dict[tuple[str, str], SharedDashboard] = {}
+    for share in shares:
+        owner, server = share.owner.name, share.spawner.name
+        dashboard = by_server.get(server)
+        if dashboard is None or (owner, server) in found:
+            continue
+        url = f"{base_url}user/{quote(owner, safe='')}/{quote(server, safe='')}/"
+        found[(owner, server)] = SharedDashboard(owner, server, dashboard.title, url)
+    return sorted(found.values(), key=lambda d: (d.title, d.owner))
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One offered dashboard as its owner sees it on the home page: published or not, and with whom."""
+
+    dashboard: Dashboard
+    server: str
+    exists: bool  # started at least once: only then can it be shared
+    running: bool
+    users: list[str]
+    groups: list[str]
+
+
+def _hub_user_shares(user) -> list[Any]:
+    from jupyterhub import orm
+    from sqlalchemy import or_
+
+    orm_user = user.orm_user
+    group_ids = [group.id for group in orm_user.groups]
+    query = user.db.query(orm.Share).filter(or_(orm.Share.user_id == orm_user.id, orm.Share.group_id.in_(group_ids)))
+    return list(query)
+
+
+def shared_with_me(offered: list[Dashboard], base_url: str):
+    """A ``template_vars`` value: called with the page's hub user, it lists the dashboards shared with them."""
+
+    def for_user(user) -> list[SharedDashboard]:
+        return shared_with(_hub_user_shares(user), offered, base_url) if user is not None else []
+
+    return for_user
+
+
+def my_publications(offered: list[Dashboard]):
+    """A ``template_vars`` value: called with the page's hub user, it lists their dashboards' publication."""
+
+    def for_user(user) -> list[Publication]:
+        if user is None:
+            return []
+        from jupyterhub import orm
+
+        publications = []
+        for dashboard in offered:
+            name = server_name(dashboard)
+            spawner = user.orm_user.orm_spawners.get(name)
+            shares = user.db.query(orm.Share).filter_by(spawner_id=spawner.id).all() if spawner is not None else []
+            publications.append(
+                Publication(
+                    dashboard,
+                    name,
+                    exists=spawner is not None,
+                    running=spawner is not None and spawner.server is not None,
+                    users=sorted(share.user.name for share in shares if share.user is not None),
+                    groups=sorted(share.group.name for share in shares if share.group is not None),
+                )
+            )
+        return publications
+
+    return for_user
