@@ -17,8 +17,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from profiler.cache import CacheUnavailable, QueryCache, compare_caching  # noqa: E402
-from profiler.queries import AUTHORS_BOOKS, default_engine  # noqa: E402
+from profiler.cache import CacheUnavailable, QueryCache, compare_caching
+from profiler.queries import AUTHORS_BOOKS, default_engine
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 
 Time to interactive: from the navigation's start until the page has loaded and the control a person uses
 first is on it (``READY`` below; ``performance.now()`` in the page when it appears). Both servers are what the
-hub starts for a user: a Jupyter server with the repository's ``jupyter-config`` and Voila as a server
+hub starts for a user: a Jupyter server with the repository's ``user_server/jupyter_config`` and Voila as a server
 extension, serving the dashboards from ``dashboards/``. "default" is told to preheat nothing, so each page load
 starts a kernel that runs the whole notebook; "preheated" gets the variables the hub sets by default
 (``user_server/voila_preheat.py``: one kernel per dashboard that already ran it; the pool refills between rounds).
@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import UserServer  # noqa: E402 - the user-like server the browser tests use
+from testing.user_server import UserServer  # noqa: E402 - the user-like server the browser tests use
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -97,7 +97,8 @@ def main() -> None:
             for round_number in range(rounds):
                 for notebook in notebooks:
                     for mode in ("default", "preheated"):
-                        seconds, outside = time_to_interactive(browser, servers[mode].url(f"voila/render/dashboards/{notebook}"), READY.get(notebook))
+                        url = servers[mode].url(f"voila/render/dashboards/{notebook}")
+                        seconds, outside = time_to_interactive(browser, url, READY.get(notebook))
                         times[mode][notebook].append(seconds)
                         external += outside
                     print(f"round {round_number + 1} {notebook}: default {times['default'][notebook][-1]:.2f} s, "

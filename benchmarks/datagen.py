@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, create_engine, event, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, event, text
 
-from profiler.datagen import DatasetSpec, dataset_counts, dataset_engine, load  # noqa: E402
-from profiler.datagen.loader import DATA_TABLES, add_keys_and_indexes, create_tables  # noqa: E402
-from profiler.datagen.writers import qualified_name  # noqa: E402
+from profiler.datagen import DatasetSpec, dataset_counts, dataset_engine, load
+from profiler.datagen.loader import DATA_TABLES, add_keys_and_indexes, create_tables
+from profiler.datagen.writers import qualified_name
 
 DEFAULT_URL = os.environ.get("WORKBENCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHUNK = 1 << 20

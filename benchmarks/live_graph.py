@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import plotly.graph_objects as go  # noqa: E402
+import plotly.graph_objects as go
 
-from widgets.live_graph import LiveGraph  # noqa: E402
+from widgets.live_graph import LiveGraph
 
 SERIES = ["rps", "p50", "p95", "p99", "errors"]
 SIZES = [1_000, 10_000, 100_000]
@@ -55,7 +55,7 @@ def fake_run(points: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[st
 
 
 def new_point(t: float, rng: np.random.Generator) -> dict[str, float]:
-    return {name: float(value) for name, value in zip(SERIES, rng.random(len(SERIES)) * 100)}
+    return {name: float(value) for name, value in zip(SERIES, rng.random(len(SERIES)) * 100, strict=True)}
 
 
 def make_live_graph(times, values) -> LiveGraph:

@@ -34,10 +34,10 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-import boto3  # noqa: E402
+import boto3  # noqa: E402 - below the fake credentials, so no AWS client can pick up the machine's
 
-from profiler.loadtest import FileRunStore, LoadTest, WorkloadSpec  # noqa: E402
-from profiler.playground import Playground  # noqa: E402
+from profiler.loadtest import FileRunStore, LoadTest, WorkloadSpec  # noqa: E402 - needs the sys.path entry above
+from profiler.playground import Playground  # noqa: E402 - needs the sys.path entry above
 
 CONCURRENCY = 64
 WORKLOAD = dict(operations={"put": 1, "get": 1}, item_size=200, key_space=10_000)

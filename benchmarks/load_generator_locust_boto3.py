@@ -1,8 +1,9 @@
-"""The benchmark's anchor: Locust users calling boto3, driving the same requests as the engine (built by the same
+r"""The benchmark's anchor: Locust users calling boto3, driving the same requests as the engine (built by the same
 RequestFactory). Prints ``BENCH <completed requests> <process CPU seconds>`` every second for
 benchmarks/load_generator.py, which measures the steady state between two samples.
 
-    BENCH_ENDPOINT=http://127.0.0.1:PORT BENCH_SECONDS=8 python -m locust -f benchmarks/load_generator_locust_boto3.py --headless ...
+    BENCH_ENDPOINT=http://127.0.0.1:PORT BENCH_SECONDS=8 \
+        python -m locust -f benchmarks/load_generator_locust_boto3.py --headless ...
 """
 
 from __future__ import annotations

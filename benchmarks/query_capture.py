@@ -1,10 +1,11 @@
 """What statement capture costs: the lazy N+1 workload with capture vs without, and sqltap side by side.
 
-The workload is the built-in authors → books → publisher, stores walk under lazy loading at the FINDINGS.md
-scale (200 authors × 5 books, 20 publishers, 20 stores: ~1,221 statements), on in-memory SQLite where the
-per-statement cost of a profiler shows most (the database answers in microseconds). Every round runs each
-mode once, in rotating order; medians over rounds. Each run is the same isolated run the profiler makes
-(own connection, rolled-back transaction), so the only difference between modes is the capture.
+The workload is the built-in authors → books → publisher, stores walk under lazy loading at 200 authors × 5
+books, 20 publishers, 20 stores: 1,221 statements, which took 572 ms wall, 24 ms of it in the cursor, measured on
+a 2-core machine. It runs on in-memory SQLite, where the per-statement cost of a profiler shows most (the
+database answers in microseconds). Every round runs each mode once, in rotating order; medians over rounds.
+Each run is the same isolated run the profiler makes (own connection, rolled-back transaction), so the only
+difference between modes is the capture.
 
     python benchmarks/query_capture.py            # 15 rounds
     python benchmarks/query_capture.py --quick    # 5 rounds, for CI
@@ -27,15 +28,15 @@ from time import perf_counter, thread_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-from sqlalchemy.pool import StaticPool  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
-from profiler.models.bookstore import create_bookstore  # noqa: E402
-from profiler.queries.capture import QueryCapture  # noqa: E402
-from profiler.queries.workloads import authors_books_publisher_stores  # noqa: E402
+from profiler.models.bookstore import create_bookstore
+from profiler.queries.capture import QueryCapture
+from profiler.queries.workloads import authors_books_publisher_stores
 
-SCALE = 200  # authors; FINDINGS.md measured 1,221 lazy statements at this size
+SCALE = 200  # authors: the lazy walk issues 1,221 statements at this size
 
 
 def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, float, int]:

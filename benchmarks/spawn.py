@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.hub.harness import Hub  # noqa: E402 - the real hub driver the end-to-end tests use
+from testing.hub import Hub
 
 ADMIN = "boss"
 
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="spawn-bench-") as scratch:
         hubs = {
             "playground": Hub(Path(scratch) / "playground", {**common, "WORKBENCH_ADMIN_USERS": ADMIN}),
-            "plain": Hub(Path(scratch) / "plain", {**common, "WORKBENCH_ADMIN_USERS": ADMIN, "WORKBENCH_PLAYGROUND": "false"}),
+            "plain": Hub(Path(scratch) / "plain",
+                         {**common, "WORKBENCH_ADMIN_USERS": ADMIN, "WORKBENCH_PLAYGROUND": "false"}),
         }
         try:
             admins = {kind: hub.signup_and_login(ADMIN) for kind, hub in hubs.items()}

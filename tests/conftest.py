@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IN_CI, port_open
+from testing.support import REPO_ROOT, port_open
+from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IN_CI
 
 # Notebooks that browser tests open in Voila are fixtures, not tests of their own (nbval covers notebooks/).
 collect_ignore_glob = ["browser/notebooks/*", "*/notebooks/*"]
@@ -69,6 +70,68 @@ def page(browser, request):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
     context.close()
+
+
+# --- markers: `-m "not hub and not browser ..."` (make unit) must mean what it says, whether or not a module
+# remembered its pytestmark, so the markers also follow from where a test lives and from the fixtures it uses.
+TESTS = Path(__file__).resolve().parent
+NOTEBOOKS = REPO_ROOT / "notebooks"
+FOLDER_MARKS = {
+    TESTS / "hub": ("hub",),
+    TESTS / "browser": ("browser",),
+    TESTS / "package": ("hub", "slow"),  # builds the wheel and runs a hub from a fresh venv
+    NOTEBOOKS: ("slow",),  # nbval: a kernel runs every notebook
+}
+FIXTURE_MARKS = {
+    "postgres_url": "postgres",
+    "postgres_target": "postgres",
+    "postgres_schema": "postgres",
+    "workbench_database": "postgres",
+    "private_cluster": "postgres",  # a cluster of its own, started from the PostgreSQL binaries
+    "redis_url": "redis",
+    "redis_prefix": "redis",
+    "chromium_path": "browser",
+    "browser": "browser",
+    "page": "browser",
+    "start_hub": "hub",
+    "shared_hub": "hub",
+    "voila": "slow",  # a Voila server per test
+}
+# Fixtures parametrized over back-ends ask for the server's fixture with request.getfixturevalue, which
+# item.fixturenames cannot show: the parameter's value names the back-end instead.
+PARAM_MARKS = {"postgresql": "postgres", "postgres": "postgres", "redis": "redis"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(item.path)
+        names = {mark for folder, marks in FOLDER_MARKS.items() if path.is_relative_to(folder) for mark in marks}
+        names.update(FIXTURE_MARKS[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURE_MARKS)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            names.update(PARAM_MARKS[value] for value in callspec.params.values()
+                         if isinstance(value, str) and value in PARAM_MARKS)
+        for name in sorted(names - {mark.name for mark in item.iter_markers()}):
+            item.add_marker(name)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n`` with the default ``--dist load``, except that a notebook's cells stay together, in order.
+
+    nbval runs a notebook's cells as separate tests in one kernel: a cell sent to another worker than the cells
+    before it fails on names they define.
+    """
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookCellsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return file if file.endswith(".ipynb") else nodeid
+
+    return NotebookCellsTogether(config, log)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -1,16 +1,15 @@
-"""Small helpers shared by the tests: free ports, waiting for servers, where artefacts go."""
+"""Small helpers shared by the tests: where artefacts go, Chromium's options, bookstore databases. The drivers
+the benchmarks share (free ports, waiting for servers, the repository's root) are in ``testing.support``."""
 
 from __future__ import annotations
 
 import os
-import socket
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from testing.support import REPO_ROOT
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
@@ -24,33 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = condition()
-            if result:
-                return result
-        except Exception as error:  # noqa: BLE001 - reported below if it never succeeds
-            last_error = error
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not ready after {timeout} s" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
 def artifact_path(name: str) -> Path:

@@ -1,5 +1,5 @@
-"""A real Profiler Workbench hub for end-to-end tests: `python -m hub.cli` with the npm proxy and the
-moto service, on free ports and a private state folder, driven over HTTP the way a browser would."""
+"""A real Profiler Workbench hub for end-to-end tests and benchmarks: `python -m hub.cli` with the npm proxy and
+the moto service, on free ports and a private state folder, driven over HTTP the way a browser would."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from tests.support import REPO_ROOT, free_port, wait_for
+from testing.support import REPO_ROOT, free_port, wait_for
 
 XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 
@@ -47,7 +47,9 @@ class SpawnProgress:
 class Hub:
     """One running hub. Use as a context manager, or call :meth:`stop`."""
 
-    def __init__(self, state_dir: Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, state_dir: Path, extra_env: dict[str, str] | None = None, command: list[str] | None = None,
+                 cwd: Path | None = None):
+        """``command`` runs the hub (default: this checkout's ``workbench hub``) from ``cwd`` (the checkout)."""
         self.state_dir = state_dir
         self.port = free_port()
         self.env = {
@@ -74,8 +76,8 @@ class Hub:
         self._log = open(self.log_path, "ab")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli"],
-            cwd=REPO_ROOT,
+            command or [sys.executable, "-m", "hub.cli", "hub"],
+            cwd=cwd or REPO_ROOT,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
