@@ -1,17 +1,25 @@
 # The two commands (see README.md):
 #   make hub    install what is needed and start the hub on http://127.0.0.1:8000 (embedded defaults)
 #   make test   install what is needed and run the whole test suite
+# Quick targets for daily work: make unit (no hub, browser or servers), make lint.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: hub test install chromium
+.PHONY: hub test unit lint install chromium
 
 hub: install
-	$(BIN)/python -m hub.cli
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/workbench hub
 
 test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not hub and not browser and not postgres and not redis and not slow" \
+	  -p xdist -n 2 $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -21,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
-# Font Awesome for the dashboards' Voila template (user_server/jupyter_data/), served by each user's server, not a CDN.
+# Font Awesome for the dashboards' Voila template, served by each user's server, not a CDN.
 FONTAWESOME := user_server/jupyter_data/voila/templates/workbench/static/fontawesome
 
 node_modules/.installed: package.json package-lock.json

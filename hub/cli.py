@@ -69,7 +69,9 @@ def problems(settings: WorkbenchSettings) -> list[str]:
     if not settings.runs_local_aws and settings.effective_aws_endpoint is None:
         found += _real_aws_problems()
     if settings.auth != "local" and not (settings.oauth_client_id and settings.oauth_client_secret):
-        found.append(f"WORKBENCH_AUTH={settings.auth} needs WORKBENCH_OAUTH_CLIENT_ID and WORKBENCH_OAUTH_CLIENT_SECRET.")
+        found.append(
+            f"WORKBENCH_AUTH={settings.auth} needs WORKBENCH_OAUTH_CLIENT_ID and WORKBENCH_OAUTH_CLIENT_SECRET."
+        )
     return found
 
 
@@ -96,9 +98,11 @@ def _real_aws_problems() -> list[str]:
 
 
 def hub_environment(settings: WorkbenchSettings) -> dict[str, str]:
-    """The hub process's environment: with the local AWS, fixed placeholder keys (moto takes any), so that boto3
-    never goes looking for real ones; the region of the playgrounds."""
+    """The hub process's environment: the proxy's full path; with the local AWS, fixed placeholder keys (moto
+    takes any), so that boto3 never goes looking for real ones; the region of the playgrounds."""
     env = dict(os.environ)
+    # The hub runs from the state folder: hand it the proxy found from here.
+    env[workbench_settings.variable("proxy_command")] = settings.proxy_executable() or settings.proxy_command
     if settings.runs_local_aws:
         env.update(local_aws.FAKE_HUB_CREDENTIALS)
     env.setdefault("AWS_DEFAULT_REGION", settings.aws_region)

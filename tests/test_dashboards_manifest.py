@@ -7,7 +7,7 @@ import json
 import pytest
 
 from spawner.dashboards import FOLDER, ManifestError, install, load_manifest
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets.config.loader import PyFileConfigLoader
 
+from testing.support import REPO_ROOT
 from user_server.kernel_websocket import PromptKernelWebsocketConnection
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class RecordingHandler:
@@ -30,7 +27,8 @@ def test_the_connection_turns_nagle_off_before_the_kernel_connects(monkeypatch):
 
 
 def test_users_servers_are_configured_with_it():
-    config = PyFileConfigLoader("jupyter_server_config.py", path=str(REPO_ROOT / "jupyter-config")).load_config()
+    folder = REPO_ROOT / "user_server" / "jupyter_config"
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(folder)).load_config()
     assert config.ServerApp.kernel_websocket_connection_class == (
         f"{PromptKernelWebsocketConnection.__module__}.{PromptKernelWebsocketConnection.__name__}"
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from hub.settings import SETTINGS, SettingsError, load, markdown_table
-from tests.support import REPO_ROOT
+from hub.settings import SettingsError, default_state_dir, describe, load, markdown_table, options, variable
+from testing.support import REPO_ROOT
 
 
 def test_defaults_are_the_embedded_ones():
@@ -18,11 +19,20 @@ def test_defaults_are_the_embedded_ones():
     assert settings.effective_aws_endpoint == "http://127.0.0.1:5000"
     assert settings.auth == "local" and settings.open_signup is True and settings.min_password_length == 8
     assert settings.start_timeout >= 600, "CloudFormation needs minutes, not JupyterHub's 60 s"
-    assert settings.state_path == REPO_ROOT / ".state"
+    assert settings.state_path == default_state_dir()
+    assert REPO_ROOT not in settings.state_path.parents, "the hub's state never lives inside the code"
+
+
+def test_the_state_folder_is_outside_the_code_for_root_and_for_a_person():
+    assert default_state_dir(euid=0) == Path("/var/lib/profiler-workbench")
+    home = default_state_dir(euid=1000, environ={"HOME": "/home/ada"})
+    assert home == Path("/home/ada/.local/state/profiler-workbench")
+    xdg = default_state_dir(euid=1000, environ={"XDG_STATE_HOME": "/srv/state"})
+    assert xdg == Path("/srv/state/profiler-workbench")
 
 
 def test_every_port_can_be_moved_so_hubs_run_side_by_side():
-    ports = {s.variable for s in SETTINGS if s.parse.__name__ == "_port"}
+    ports = {variable(name) for name, trait in options() if trait.metadata.get("port")}
     assert ports == {
         "WORKBENCH_PORT",
         "WORKBENCH_HUB_PORT",
@@ -43,6 +53,7 @@ def test_real_aws_has_no_endpoint_override():
     "variable, value, message",
     [
         ("WORKBENCH_PORT", "80000", "WORKBENCH_PORT='80000': 80000 is not a TCP port"),
+        ("WORKBENCH_DASHBOARD_POOL_SIZE", "-1", "expected 0 or a positive whole number"),
         ("WORKBENCH_PORT", "http", "WORKBENCH_PORT='http'"),
         ("WORKBENCH_AUTH", "ldap", "expected one of local, github, oidc"),
         ("WORKBENCH_OPEN_SIGNUP", "maybe", "expected true or false"),
@@ -56,7 +67,7 @@ def test_bad_values_name_the_variable_and_what_is_expected(variable, value, mess
 
 def test_run_refuses_bad_settings_before_starting_anything():
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli"],
+        [sys.executable, "-m", "hub.cli", "hub"],
         cwd=REPO_ROOT,
         env={"PATH": "/usr/bin:/bin", "WORKBENCH_AUTH": "ldap"},
         capture_output=True,
@@ -69,4 +80,34 @@ def test_run_refuses_bad_settings_before_starting_anything():
 
 def test_readme_documents_every_setting_exactly():
     readme = (REPO_ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README's settings table is stale: python -m hub.settings --markdown"
+    assert markdown_table() in readme, "README's settings table is stale: workbench settings --markdown"
+
+
+def test_lists_are_parsed_once_whatever_the_spacing():
+    settings = load({"WORKBENCH_ADMIN_USERS": "alice, bob,,  carol ", "WORKBENCH_OIDC_SCOPES": "openid"})
+    assert settings.admin_users == ["alice", "bob", "carol"]
+    assert settings.oidc_scopes == ["openid"]
+    assert load({}).admin_users == []
+
+
+def test_secrets_are_masked_when_settings_are_shown():
+    settings = load({
+        "WORKBENCH_OAUTH_CLIENT_SECRET": "hunter2-client",
+        "WORKBENCH_DATA_ADMIN_URL": "postgresql+psycopg://admin:hunter2-db@db.internal:5432/workbench",
+        "WORKBENCH_DB_URL": "postgresql://hub:hunter2-hub@db.internal/hub",
+    })
+    shown = "\n".join(describe(settings))
+    assert "hunter2" not in shown
+    assert "WORKBENCH_OAUTH_CLIENT_SECRET=********" in shown
+    assert "WORKBENCH_DATA_ADMIN_URL=postgresql+psycopg://admin:********@db.internal:5432/workbench" in shown
+    printed = subprocess.run([sys.executable, "-m", "hub.cli", "settings"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "WORKBENCH_DB_URL":
+                                                         "postgresql://hub:hunter2-hub@db/hub"})
+    assert printed.returncode == 0, printed.stderr
+    assert "hunter2" not in printed.stdout and "WORKBENCH_DB_URL=postgresql://hub:********@db/hub" in printed.stdout
+
+
+def test_every_option_has_help_and_a_documented_default():
+    for name, trait in options():
+        assert len(trait.help) > 20, name
+    assert markdown_table().count("\n") == len(list(options())) + 1

@@ -8,7 +8,8 @@ from spawner.dashboards import FOLDER
 
 def page_config() -> dict:
     names = ["@jupyter-widgets/jupyterlab-manager", "anywidget", *UNUSED_BY_DASHBOARDS]
-    return {"baseUrl": "/", "federated_extensions": [{"name": name, "load": f"{name}/remoteEntry.js"} for name in names]}
+    extensions = [{"name": name, "load": f"{name}/remoteEntry.js"} for name in names]
+    return {"baseUrl": "/", "federated_extensions": extensions}
 
 
 def names(config: dict) -> list[str]:

@@ -8,7 +8,8 @@ Leaving these out of the dashboards' pages measured, for a preheated query-optim
 alternating loads: median 2.62 vs 2.84 s to interactive, fastest 1.19 vs 1.62 s. Other notebooks keep them: a
 notebook of the user's own that shows a plotly figure in Voila needs ``jupyterlab-plotly``.
 
-Configured for users' servers in ``user_server/jupyter_config/jupyter_server_config.py`` as Voila's ``page_config_hook``.
+Configured for users' servers in ``user_server/jupyter_config/jupyter_server_config.py`` as Voila's
+``page_config_hook``.
 """
 
 from __future__ import annotations

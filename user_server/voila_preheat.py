@@ -1,13 +1,17 @@
 """Voila kernel preheating inside a Jupyter server: the dashboards open from kernels that already ran them.
 
 Standalone Voila keeps a pool of kernels that have run a notebook (``--preheat_kernel``); a page load takes one
-and only sends the rendered cells (FINDINGS: 7.8–9.1 s to the first widget without, 3.2–3.4 s with). Users'
-servers run Voila as a Jupyter *server extension*, where Voila offers no preheating: its page handler asks the
-server's kernel manager for ``notebook_data`` and ``get_pool_size`` and, when those are missing, starts a new
-kernel per page load. This module supplies both halves:
+and only sends the rendered cells. Measured with voila 0.5.13 on a 2-core machine, time to the first widget on a
+page was 7.8–9.1 s when a new kernel ran the whole notebook per page load, 3.2–3.4 s with ``--preheat_kernel=True
+--pool_size=1``.
 
-* :class:`PreheatingKernelManager`, the server's kernel manager class (set in ``user_server/jupyter_config/``), is Voila's own
-  pooling kernel manager with its construction and pool filling made independent of the standalone Voila app;
+Users' servers run Voila as a Jupyter *server extension*, where Voila offers no preheating: its page handler
+asks the server's kernel manager for ``notebook_data`` and ``get_pool_size`` and, when those are missing, starts
+a new kernel per page load. This module supplies both halves:
+
+* :class:`PreheatingKernelManager`, the server's kernel manager class (set in ``user_server/jupyter_config/``), is
+  Voila's own pooling kernel manager with its construction and pool filling made independent of the standalone
+  Voila app;
 * the server extension in this module starts the pools once the server is set up, for the notebooks named in
   :data:`PREHEAT_VARIABLE` (the hub sets it: the offered dashboards, or the one a published server shows).
 

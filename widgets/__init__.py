@@ -12,3 +12,8 @@ from widgets.learn_more import LearnMore
 from widgets.scroll_to import ScrollTo, section_anchor
 from widgets.figure import Figure
 from widgets.request_timing import RequestTiming
+
+__all__ = [
+    "Figure", "JsonViewer", "LearnMore", "LiveGraph", "Progress", "RequestTiming", "RunTimer", "ScrollTo",
+    "section_anchor",
+]

@@ -160,7 +160,8 @@ def _dynamodb(value: dict) -> Shape | None:
             element = {"SS": str, "NS": str, "BS": (bytes, bytearray)}[tag]
             if all(isinstance(item, element) for item in inner):
                 if tag == "NS":
-                    [decimal.Decimal(item) for item in inner]  # noqa: B018 - validates, raises if not numbers
+                    for item in inner:
+                        decimal.Decimal(item)  # validates: raises if not a number
                 wrapped = [{tag[0]: item} for item in inner]
                 return Container("array", len(inner), badge, _typed_members(wrapped), inner)
     except (decimal.InvalidOperation, ValueError):

@@ -75,9 +75,8 @@ class JsonTree:
 
     def locate(self, positions: Sequence[int]) -> tuple[Located, dict[int, tuple[str, Any]]]:
         """The node at ``positions`` and its ancestors (itself included) by identity, with their paths."""
-        for node, ancestors in self._walk(positions):
-            pass
-        return node, ancestors
+        *_, last = self._walk(positions)
+        return last
 
     def row(self, key: str | int, accessor: str, wrapper: str, shape: Shape) -> dict:
         """What the browser needs to draw one row; short keys keep 100-row pages small.
@@ -192,7 +191,8 @@ class JsonTree:
             return {"paths": paths, "total": 0}
         root, ancestors = self.locate([])
         if isinstance(root.shape, Scalar):
-            return {"paths": [[]] if needle in root.shape.text.casefold() else [], "total": int(needle in root.shape.text.casefold())}
+            found = needle in root.shape.text.casefold()
+            return {"paths": [[]] if found else [], "total": int(found)}
         # Depth-first in display order with an explicit stack: a 1,000-deep document must not recurse.
         stack: list[tuple[Container, str, Iterator[tuple[int, Entry]], list[int]]] = [
             (root.shape, root.path, enumerate(root.shape.iter_entries()), [])

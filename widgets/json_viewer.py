@@ -3,10 +3,10 @@
 The data stays in the kernel. The widget's state holds only the root row and, for a small root, its first
 level (so the first paint needs no round trip). Everything else is asked for by the browser with anywidget
 commands (request/response messages matched by id): the children of one node in one range of at most
-``PAGE_SIZE``, the matches of a search, the pages that lead down to one match, the JSON text of one node for "copy value". Commands rather than
-traits because many requests can be in flight at once, each with its own answer; a request trait would
-serialise them and a later request would overwrite an earlier one. Every answer carries the data's revision,
-so an answer about data that has since been replaced is ignored.
+``PAGE_SIZE``, the matches of a search, the pages that lead down to one match, the JSON text of one node for
+"copy value". Commands rather than traits because many requests can be in flight at once, each with its own
+answer; a request trait would serialise them and a later request would overwrite an earlier one. Every answer
+carries the data's revision, so an answer about data that has since been replaced is ignored.
 """
 
 from __future__ import annotations

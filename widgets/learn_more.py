@@ -32,7 +32,9 @@ class LearnMore(anywidget.AnyWidget):
     title = traitlets.Unicode(help="Heading of the modal; also its accessible name.").tag(sync=True)
     content = traitlets.Unicode(help="Body of the modal, in the format named by content_format.")
     content_format = traitlets.Enum(["markdown", "html"], default_value="markdown")
-    is_open = traitlets.Bool(False, help="Whether the modal is open; set it to open or close from Python.").tag(sync=True)
+    is_open = traitlets.Bool(
+        False, help="Whether the modal is open; set it to open or close from Python."
+    ).tag(sync=True)
     _html = traitlets.Unicode().tag(sync=True)
 
     def __init__(

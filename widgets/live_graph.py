@@ -69,7 +69,7 @@ def downsample_min_max(x: np.ndarray, values: np.ndarray, buckets: int) -> tuple
     # NaN gaps must not win min or max, and an all-NaN bucket must stay NaN
     low_filled = np.where(np.isnan(values), np.inf, values)
     high_filled = np.where(np.isnan(values), -np.inf, values)
-    for bucket, (start, end) in enumerate(zip(starts, ends)):
+    for bucket, (start, end) in enumerate(zip(starts, ends, strict=True)):
         index_low = start + np.argmin(low_filled[start:end], axis=0)
         index_high = start + np.argmax(high_filled[start:end], axis=0)
         columns = np.arange(values.shape[1])
@@ -200,7 +200,10 @@ class LiveGraph(anywidget.AnyWidget):
             order = np.argsort(x, kind="stable")
             x, block = x[order], block[order]
         with self._lock:
-            newest = self._pending[-1][0][-1] if self._pending else (self._history.x[-1] if len(self._history) else None)
+            if self._pending:
+                newest = self._pending[-1][0][-1]
+            else:
+                newest = self._history.x[-1] if len(self._history) else None
             if newest is not None and len(x) and x[0] < newest:
                 raise ValueError(f"times must not go back: {x[0]} comes after {newest}")
             self._pending.append((x, block))

@@ -12,8 +12,9 @@ whose stack is gone (moto's ``delete_stack`` leaves them) are deleted too. If th
 nothing is deleted.
 
 The hub runs it as a managed service (:func:`service_definition` and :data:`ROLE`; the hub gives it
-``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN``), or once by hand: ``python -m hub.services.reaper --once --dry-run``. Region and endpoint come from the
-``WORKBENCH_*`` settings unless given.
+``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN``), or once by hand:
+``python -m hub.services.reaper --once --dry-run``. Region and endpoint come from the ``WORKBENCH_*`` settings
+unless given.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def hub_users(api_url: str, token: str, timeout: float = 30.0) -> dict[str, HubU
         request = urllib.request.Request(url, headers={"Authorization": f"token {token}",
                                                        "Accept": "application/jupyterhub-pagination+json"})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the hub's own URL
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # the hub's own URL
                 page = json.load(response)
         except (OSError, ValueError) as error:
             raise HubUnavailable(f"cannot list the hub's users at {url}: {error}") from error

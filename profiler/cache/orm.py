@@ -251,7 +251,7 @@ class QueryCache:
     def _stamps(self, tables: tuple[str, ...] | None) -> dict[str, str | None]:
         names = [_ALL, *(tables if tables is not None else (_ANY_WRITE,))]
         values = self.store.region.get_multi([self._token_key(name) for name in names], ignore_expiration=True)
-        return {name: None if value is NO_VALUE else value for name, value in zip(names, values)}
+        return {name: None if value is NO_VALUE else value for name, value in zip(names, values, strict=True)}
 
     def _renew(self, names: list[str]) -> None:
         token = uuid.uuid4().hex

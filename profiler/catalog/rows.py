@@ -52,7 +52,9 @@ def generate(
                 row[column.name] = rng.choice(references[column.name])
             elif column.primary_key:
                 key = type_key(column.type)
-                row[column.name] = first_key + i if key in ("integer", "bigint") else f"{table.name}-{rng.getrandbits(64):016x}"
+                row[column.name] = (
+                    first_key + i if key in ("integer", "bigint") else f"{table.name}-{rng.getrandbits(64):016x}"
+                )
             else:
                 row[column.name] = GENERATORS[type_key(column.type)](rng, column.name, first_key + i)
         rows.append(row)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -80,12 +81,13 @@ class MarkovChain:
             digest.update(text.encode("utf-8"))
             tokens = words_of(text)
             previous_ended = True
-            for first, second in zip(tokens, tokens[1:]):
+            for first, second in itertools.pairwise(tokens):
                 number = state((first, second))
                 if previous_ended:
                     starts.append(number)
                 previous_ended = _ends_sentence(first)
-            for first, second, third in zip(tokens, tokens[1:], tokens[2:]):
+            # Sliding window of three: the shifted slices are meant to be shorter and end the zip.
+            for first, second, third in zip(tokens, tokens[1:], tokens[2:], strict=False):
                 successors[state_ids[(first, second)]].append(state_ids[(second, third)])
         if not starts:
             raise ValueError("the corpus holds no sentence of two words or more: nothing to train on")

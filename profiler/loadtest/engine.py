@@ -8,7 +8,9 @@ and to the run store.
     summary = test.wait()   # the end record; the run itself: test.store.load(test.run_id)
 
 Subscribers are called in order from a delivery thread of their own: a slow or failing subscriber (a busy
-browser, a broken display) delays only its own updates, never the load or the latencies it measures. Each request counts in the phase it was sent in: warm-up records are marked ``phase: "warmup"`` and
+browser, a broken display) delays only its own updates, never the load or the latencies it measures.
+
+Each request counts in the phase it was sent in: warm-up records are marked ``phase: "warmup"`` and
 left out of the cumulative figures (requests sent during warm-up that complete after it arrive in one late
 warm-up record of length 0), so ``requests=N`` measures exactly N requests.
 """
@@ -124,7 +126,7 @@ class RunBase:
         for callback in list(self._subscribers):
             try:
                 callback(record)
-            except Exception:  # noqa: BLE001 - a broken display must not stop the others
+            except Exception:  # a broken display must not stop the others
                 log.exception("load-test subscriber failed")
                 self._deliveries.failures.append(f"{callback!r}: {traceback.format_exc(limit=3)}")
 
@@ -218,7 +220,7 @@ class LoadTest(RunBase):
     def _thread_main(self, started: threading.Event) -> None:
         try:
             asyncio.run(self._main(started))
-        except BaseException as exc:  # noqa: BLE001 - the run must end with a record whatever happens
+        except BaseException as exc:  # the run must end with a record whatever happens
             log.exception("load test failed")
             if not self.done:
                 self._finish(FAILED, error=repr(exc))

@@ -48,8 +48,8 @@ def demand(spec: WorkloadSpec) -> tuple[float, float]:
     names, weights = spec.weights()
     total = sum(weights)
     costs = unit_costs(spec)
-    reads = sum(costs[n][0] * w for n, w in zip(names, weights)) / total
-    writes = sum(costs[n][1] * w for n, w in zip(names, weights)) / total
+    reads = sum(costs[n][0] * w for n, w in zip(names, weights, strict=True)) / total
+    writes = sum(costs[n][1] * w for n, w in zip(names, weights, strict=True)) / total
     return spec.target_rate * reads, spec.target_rate * writes
 
 

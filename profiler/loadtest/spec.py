@@ -113,7 +113,9 @@ def _problems(spec: WorkloadSpec) -> list[str]:
     problems: list[str] = []
     ops = spec.operations
     if not isinstance(ops, Mapping) or not ops:
-        problems.append(f"operations must be a non-empty mapping of operation -> weight, e.g. {{'get': 1}}; got {ops!r}")
+        problems.append(
+            f"operations must be a non-empty mapping of operation -> weight, e.g. {{'get': 1}}; got {ops!r}"
+        )
         ops = {}
     for name, weight in ops.items():
         if name not in OPERATIONS:

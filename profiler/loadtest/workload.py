@@ -50,7 +50,9 @@ def describe_target(client, table: str) -> Target:
     try:
         description = client.describe_table(TableName=table)["Table"]
     except client.exceptions.ResourceNotFoundException:
-        raise SpecError([f"table {table!r} does not exist (is your playground up? create it, or pass table=...)"])
+        raise SpecError(
+            [f"table {table!r} does not exist (is your playground up? create it, or pass table=...)"]
+        ) from None
     types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
     keys = {k["KeyType"]: k["AttributeName"] for k in description["KeySchema"]}
     throughput = description.get("ProvisionedThroughput") or {}

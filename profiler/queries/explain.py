@@ -106,7 +106,9 @@ def _postgres_plan(display: str, document) -> ExplainPlan:
     # shares are of the plan's own time (the root node's), so they add up to 100% like pev2's bars; the
     # execution time also holds executor start-up, which dominates tiny queries
     _walk_postgres(top["Plan"], 0, nodes, _inclusive_ms(top["Plan"]) or total_ms or 0.0)
-    return ExplainPlan(display, "postgresql", nodes, total_ms=total_ms, planning_ms=top.get("Planning Time"), raw=document)
+    return ExplainPlan(
+        display, "postgresql", nodes, total_ms=total_ms, planning_ms=top.get("Planning Time"), raw=document
+    )
 
 
 def _inclusive_ms(plan: dict) -> float:

@@ -65,7 +65,9 @@ class LoadPlan:
         return LoadPlan(loaders)
 
     def eager_paths(self) -> list[tuple[str, Path]]:
-        return [(root, path) for root, paths in self.loaders.items() for path, kind in paths.items() if kind in EAGER_KINDS]
+        return [
+            (root, path) for root, paths in self.loaders.items() for path, kind in paths.items() if kind in EAGER_KINDS
+        ]
 
     def paths_for(self, root: str) -> dict[Path, str]:
         return dict(self.loaders.get(root, {}))

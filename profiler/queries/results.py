@@ -102,7 +102,9 @@ class StrategyResult:
 
     def summary(self) -> dict[str, Any]:
         """One row of the comparison table (times in milliseconds)."""
-        ms = lambda value: None if value is None else round(value * 1000, 3)  # noqa: E731
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value * 1000, 3)
+
         walls = [run.wall_s for run in self.warm]
         return {
             "strategy": self.label,
@@ -212,7 +214,12 @@ class Comparison:
             strategies.append(entry)
         return json.loads(
             json.dumps(
-                {"workload": self.workload, "dialect": self.dialect, "reference": self.reference, "strategies": strategies},
+                {
+                    "workload": self.workload,
+                    "dialect": self.dialect,
+                    "reference": self.reference,
+                    "strategies": strategies,
+                },
                 default=_jsonable,
             )
         )

@@ -202,5 +202,7 @@ def strategy_from(spec: str | Strategy) -> Strategy:
     if spec == "auto":
         return AutoStrategy()
     if spec == "custom":
-        raise ValueError("a custom strategy needs your options: pass CustomStrategy(loaders=..., options=..., query=...)")
+        raise ValueError(
+            "a custom strategy needs your options: pass CustomStrategy(loaders=..., options=..., query=...)"
+        )
     raise ValueError(f"unknown strategy {spec!r}; use one of {sorted(STRATEGY_INFO)} or a Strategy object")

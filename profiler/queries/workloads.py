@@ -37,7 +37,10 @@ def authors_books_publisher_stores(session: Session):
     return [
         (
             author.name,
-            [(book.title, book.price, book.publisher.name, [store.name for store in book.stores]) for book in author.books],
+            [
+                (book.title, book.price, book.publisher.name, [store.name for store in book.stores])
+                for book in author.books
+            ],
         )
         for author in session.scalars(select(Author).order_by(Author.id))
     ]

@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 
 from dashboards.common import VIEWER_ENV
 from profiler.playground import CACHE_URL
-from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
+from testing.support import REPO_ROOT
+from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -204,4 +204,6 @@ def test_thousand_deep_document_opens_by_keyboard_and_search_reaches_the_bottom(
     root = row(page, DEEP, "")
     root.hover()
     root.locator(".jv-copy-value").click()
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.endsWith('\"bottom\":\"reached\"' + '}'.repeat(1001)))")
+    page.wait_for_function(
+        "navigator.clipboard.readText().then(t => t.endsWith('\"bottom\":\"reached\"' + '}'.repeat(1001)))"
+    )

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from testing.support import REPO_ROOT
 from tests.browser.conftest import JupyterLabServer
-from tests.support import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,7 +38,8 @@ def test_scroll_to_brings_the_section_to_the_top_of_the_notebook_panel(lab_page)
     page = lab_page
     page.locator(".jupyter-button", has_text="Inspect the data").click()
     where = """() => {
-        const heading = [...document.querySelectorAll('.jp-Notebook h2')].find(h => h.textContent.includes('Inspect the data'));
+        const heading = [...document.querySelectorAll('.jp-Notebook h2')]
+            .find(h => h.textContent.includes('Inspect the data'));
         const panel = heading.closest('.jp-WindowedPanel-outer');
         return { offset: heading.getBoundingClientRect().top - panel.getBoundingClientRect().top,
                  scrollTop: panel.scrollTop, windowY: window.scrollY, focused: document.activeElement === heading };

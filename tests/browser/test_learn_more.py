@@ -27,7 +27,9 @@ def focus_is_in_dialog(page) -> bool:
 
 
 def focused_text(page) -> str:
-    return page.evaluate("document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()")
+    return page.evaluate(
+        "document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()"
+    )
 
 
 def open_modal(page):

@@ -13,7 +13,8 @@ from profiler import playground as playground_env
 from profiler.loadtest import LoadTest, WorkloadSpec
 from dashboards.common import VIEWER_ENV
 from tests.loadtest.conftest import aws_credentials, moto_url, playground  # noqa: F401 - moto and its tables
-from tests.support import REPO_ROOT, artifact_path, wait_for
+from testing.support import REPO_ROOT, wait_for
+from tests.support import artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,7 +22,7 @@ NOTEBOOK = REPO_ROOT / "notebooks" / "load_test.ipynb"
 
 
 @pytest.fixture
-def playground_environment(playground, monkeypatch):
+def playground_environment(playground, monkeypatch):  # noqa: F811 - pytest passes the fixture imported above
     """What the hub hands a user's server, set here so the Voila process (started by the test) inherits it."""
     monkeypatch.setenv(playground_env.STACK_NAME, playground.stack_name)
     monkeypatch.setenv(playground_env.LOADTEST_TABLE, playground.loadtest_table)

@@ -7,6 +7,7 @@ from a background thread every 0.2 s once Start is clicked.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections import defaultdict
@@ -39,7 +40,7 @@ def periodic_groups(requests: list[tuple[float, str, str]]) -> dict[str, list[fl
     for target, moments in times.items():
         if len(moments) < 3:
             continue
-        gaps = [later - earlier for earlier, later in zip(moments, moments[1:])]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
         if statistics.pstdev(gaps) <= 0.25 * statistics.mean(gaps):
             periodic[target] = gaps
     return periodic

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import wait_for
+from testing.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import INSPECT_SECTION_IN_VIEW, REPO_ROOT, artifact_path
+from testing.support import REPO_ROOT
+from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

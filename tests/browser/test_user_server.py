@@ -1,4 +1,4 @@
-"""A Jupyter server configured as users' servers are (the repository's jupyter-config and jupyter-data, and the
+"""A Jupyter server configured as users' servers are (the repository's jupyter_config and jupyter_data, and the
 variable the hub sets to name the dashboards): dashboards open from kernels that already ran them, widgets
 answer, and nothing is fetched from outside the machine.
 
@@ -8,10 +8,7 @@ itself says whether it came from the pool.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,8 +18,10 @@ import pytest
 import requests
 
 from user_server.voila_preheat import POOL_SIZE_VARIABLE, PREHEAT_VARIABLE
-from tests.browser.conftest import UserServer
-from tests.support import free_port, wait_for
+from testing.support import wait_for
+from testing.user_server import UserServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a user-like Jupyter server per module
 
 TOKEN = "preheat-test"
 # Each run leaves a file named after its kernel's process, so the test knows when a pool kernel has run.

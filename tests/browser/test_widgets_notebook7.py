@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from tests.support import REPO_ROOT, free_port, wait_for
+from testing.support import REPO_ROOT, free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

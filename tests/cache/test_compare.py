@@ -107,5 +107,8 @@ def test_a_joined_eager_result_merges_one_row_per_child(engine):
         rows = connection.execute(text("SELECT count(*) FROM books JOIN book_stores ON book_stores.book_id = books.id"))
         assert warm["rows_merged"] == rows.scalar_one()
     assert warm["objects_merged"] == objects_walked(engine) < warm["rows_merged"]
-    assert f"{warm['objects_merged']} objects merged from {int(warm['rows_merged'])} cached rows" in comparison.verdict \
-        or f"{warm['objects_merged']} objects from {int(warm['rows_merged'])} cached rows" in comparison.verdict
+    merged, rows = warm["objects_merged"], int(warm["rows_merged"])
+    assert (
+        f"{merged} objects merged from {rows} cached rows" in comparison.verdict
+        or f"{merged} objects from {rows} cached rows" in comparison.verdict
+    )

@@ -14,7 +14,7 @@ from profiler.cache import CACHE_OPTION, CacheConfigurationError, CacheUnavailab
 from profiler.models.bookstore import Author, Book, Publisher, create_bookstore
 from profiler.playground import CACHE_URL
 from tests.cache.conftest import SCALE
-from tests.support import REPO_ROOT, free_port
+from testing.support import REPO_ROOT, free_port
 
 # dogpile.cache 1.5's Redis backend calls setex, which redis-py 8 marks deprecated
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
@@ -130,6 +130,7 @@ def test_textual_writes_invalidate_everything(engine, cache_factory):
     assert run_all(cache, engine) == {name: (0, 1) for name in QUERIES}
 
 
+@pytest.mark.slow
 def test_keys_mean_the_same_in_another_process(tmp_path):
     database = tmp_path / "keys.db"
     engine = create_engine(f"sqlite:///{database}")

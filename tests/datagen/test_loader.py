@@ -118,6 +118,7 @@ def test_sqlite_and_postgresql_hold_the_same_rows_and_a_reload_elsewhere_is_iden
     assert content_digest(again) == digest
 
 
+@pytest.mark.slow  # a generator worker process
 def test_an_interrupted_load_resumes_where_it_stopped_without_duplicates(target, tmp_path):
     def stop_after_two_batches(event):
         if event.batches_done == 2:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hub.harness import Hub
+from testing.hub import Hub
 
 
 @pytest.fixture

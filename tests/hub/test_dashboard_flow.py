@@ -11,7 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path, wait_for
+from testing.support import wait_for
+from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.slow]
 
@@ -82,7 +83,9 @@ def test_sign_up_to_a_finished_query_optimization_run_then_a_live_load_test(star
         page.wait_for_url("**/voila/render/dashboards/load_test.ipynb", timeout=60_000)
         start = page.get_by_role("button", name=re.compile(r"^\W*Start$"))  # the name starts with the icon's glyph
         start.wait_for(timeout=120_000)
-        expect(page.get_by_role("textbox", name="Table")).to_have_value(re.compile(r"-grace-.*loadtest$|-grace-loadtest$"), timeout=10_000)
+        expect(page.get_by_role("textbox", name="Table")).to_have_value(
+            re.compile(r"-grace-.*loadtest$|-grace-loadtest$"), timeout=10_000
+        )
         start.click()
         graph = page.locator(".pw-live-graph")
         wait_for(lambda: points(graph) >= 2, 60, "the first points in the live graph")

@@ -24,8 +24,8 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.server import ThreadedMotoServer
 
 from spawner import environment, names
-from tests.hub.harness import Hub
-from tests.support import REPO_ROOT, wait_for
+from testing.hub import Hub
+from testing.support import REPO_ROOT, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
@@ -133,7 +133,7 @@ def test_twenty_people_logging_in_at_once_get_twenty_servers_and_twenty_stacks(s
         results = list(pool.map(spawn, usernames))
     elapsed = time.monotonic() - began
     print(f"20 concurrent spawns ready in {elapsed:.1f} s")
-    not_ready = [(name, r.messages[-3:]) for name, r in zip(usernames, results) if not r.ready]
+    not_ready = [(name, r.messages[-3:]) for name, r in zip(usernames, results, strict=True) if not r.ready]
     assert not not_ready, (not_ready, _log_tail(hub))
     stacks = hub_stacks(hub.aws_endpoint)
     expected = {name: names.for_user(name) for name in usernames}
@@ -188,7 +188,8 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
     try:
         # The hub's own reaper (a managed service) makes a pass when the hub starts: the orphan goes.
         wait_for(lambda: "profiler-ghost" not in hub_stacks(outside_aws), 90, "the hub's reaper to remove the orphan")
-        leftover_groups = [g["TargetGroupName"] for g in aws(outside_aws, "elbv2").describe_target_groups()["TargetGroups"]]
+        groups = aws(outside_aws, "elbv2").describe_target_groups()["TargetGroups"]
+        leftover_groups = [g["TargetGroupName"] for g in groups]
         assert "profiler-ghost" not in leftover_groups
         # A pass by hand finds nothing else to delete and no error: every playground left has a living owner.
         admin, _ = second.login("boss", "correct horse battery")

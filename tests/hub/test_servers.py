@@ -8,7 +8,8 @@ import time
 import psutil
 import pytest
 
-from tests.support import artifact_path, port_open
+from testing.support import port_open
+from tests.support import artifact_path
 from tests.test_server_timing import parse_server_timing
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]

@@ -21,7 +21,7 @@ import websocket
 from playwright.sync_api import expect
 
 from hub.settings import load
-from tests.hub.harness import Hub, xsrf_from
+from testing.hub import Hub, xsrf_from
 from tests.support import artifact_path
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
@@ -352,7 +352,9 @@ def test_in_the_browser_owner_shares_viewer_runs_it_owner_revokes_and_publishes_
         code = re.search(r"code=([\w-]+)", link.inner_text()).group(1)
         box.get_by_role("button", name="Revoke unused share links").click()
         expect(link).to_have_text("Unused share links revoked.", timeout=30_000)
-        accepted = accept_code(hub, hub.signup_and_login("judy"), {"code": code, "accept_url": f"/hub/accept-share?code={code}"})
+        accepted = accept_code(
+            hub, hub.signup_and_login("judy"), {"code": code, "accept_url": f"/hub/accept-share?code={code}"}
+        )
         assert accepted.status_code in (403, 404), accepted.status_code
 
         viewer.reload()
@@ -410,7 +412,8 @@ def test_a_viewer_cannot_start_a_load_test_even_with_a_forged_click(published):
                    if model["model_name"] == "ButtonModel"}
         assert states[buttons["Start"]]["state"]["disabled"] is True
         kernel.received.clear()
-        kernel.send("comm_msg", {"comm_id": buttons["Start"], "data": {"method": "custom", "content": {"event": "click"}}})
+        click = {"method": "custom", "content": {"event": "click"}}
+        kernel.send("comm_msg", {"comm_id": buttons["Start"], "data": click})
         kernel.wait_for(lambda m: m["msg_type"] == "comm_msg" and "Start is off" in json.dumps(m["content"]["data"]))
         kernel.collect(seconds=2)
     # refused with the read-only note, and no run began (a started run enables Stop)

@@ -15,7 +15,7 @@ from spawner.dashboards import Dashboard, load_manifest
 from user_server.published import OutsideDashboard, allowed_paths
 from hub.sharing.pages import shared_with
 from spawner.published import PublishError, published_dashboard, published_server, server_name
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 QUERY = Dashboard("query_optimization.ipynb", "Query optimization", "...")
 LOAD = Dashboard("load_test.ipynb", "Load test", "...")

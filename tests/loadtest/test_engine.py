@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 
 from profiler.loadtest import LoadTest, WorkloadSpec
 from profiler.loadtest.stats import PERCENTILES, decode_histogram, new_histogram
 
 from .conftest import table_count
+
+# Every test runs timed loads against the moto server (1-4 s each).
+pytestmark = pytest.mark.slow
 
 WRITES = {"put": 2, "update": 1, "batch_write": 1, "get": 1, "query": 1, "batch_get": 1}
 

@@ -11,10 +11,11 @@ import sys
 import pytest
 
 from profiler.loadtest import DynamoRunStore, FileRunStore, LoadTest, WorkloadSpec, compare
-from tests.support import REPO_ROOT, wait_for
+from testing.support import REPO_ROOT, wait_for
 
 
 @pytest.mark.parametrize("where", ["runs table", "local file"])
+@pytest.mark.slow  # an engine in a process of its own
 def test_killed_engine_process_leaves_a_readable_run(playground, tmp_path, where):
     arguments = [playground.endpoint_url, playground.loadtest_table, playground.runs_table]
     if where == "local file":
@@ -53,10 +54,11 @@ def test_a_truncated_last_line_loses_only_that_interval(tmp_path):
     assert [r["seq"] for r in run.intervals] == [1] and run.status == "incomplete"
 
 
+@pytest.mark.slow  # two timed runs
 def test_past_runs_are_listed_loaded_and_compared(playground):
     runs = []
-    for name, spec in [("closed", WorkloadSpec(operations={"get": 1}, concurrency=2, requests=20, name="closed")),
-                       ("open", WorkloadSpec(operations={"put": 1}, target_rate=60, requests=20, name="open"))]:
+    for spec in [WorkloadSpec(operations={"get": 1}, concurrency=2, requests=20, name="closed"),
+                 WorkloadSpec(operations={"put": 1}, target_rate=60, requests=20, name="open")]:
         test = LoadTest(spec, playground=playground)
         test.start()
         assert test.wait(60)["status"] == "finished"

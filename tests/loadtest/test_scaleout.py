@@ -13,11 +13,12 @@ from profiler.loadtest import SpecError, WorkloadSpec
 from profiler.loadtest import scaleout
 from profiler.loadtest.scaleout import LocustLoadTest
 
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 from .conftest import table_count
 
 
+@pytest.mark.slow  # Locust worker processes
 def test_two_locust_workers_produce_one_merged_stream(playground):
     pushed = []
     spec = WorkloadSpec(operations={"put": 1, "get": 1}, target_rate=60, requests=60, key_space=1_000_000, seed=11,
@@ -58,6 +59,7 @@ def test_the_locustfile_reads_the_names_the_kernel_side_writes():
         assert value == getattr(scaleout, name)
 
 
+@pytest.mark.slow  # Locust worker processes
 def test_stopping_a_locust_run_keeps_every_interval(playground):
     pushed = []
     two_intervals = threading.Event()

@@ -56,7 +56,8 @@ def test_batches_name_distinct_keys_even_on_a_hot_key():
     factory = RequestFactory(spec, TARGET, seed=3)
     for _ in range(20):
         _, params, written = factory.build("batch_write")
-        keys = [(r["PutRequest"]["Item"]["pk"]["S"], r["PutRequest"]["Item"]["sk"]["S"]) for r in params["RequestItems"]["t"]]
+        items = [r["PutRequest"]["Item"] for r in params["RequestItems"]["t"]]
+        keys = [(item["pk"]["S"], item["sk"]["S"]) for item in items]
         assert len(set(keys)) == len(keys) == 25 == len(set(written))
 
 

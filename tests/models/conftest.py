@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import missing
-from tests.support import free_port, wait_for
+from testing.support import free_port, wait_for
 
 PG_BIN = Path(os.environ.get("WORKBENCH_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 CLUSTER_OS_USER = "wbpg"

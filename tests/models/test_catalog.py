@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from profiler.catalog.catalog import BuiltinModelError
 from profiler.catalog.spec import Field, Model, ModelError
 from tests.models.conftest import BUILTIN_SCALE
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 SHOP = (
     Model("customers", {"id": "integer", "name": "text", "vip": Field("vip", "boolean", default=False)}),

@@ -9,7 +9,7 @@ from profiler import playground
 from profiler.catalog.catalog import Catalog
 from profiler.catalog.spec import Model
 from spawner import database
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 
 def test_both_sides_name_the_same_built_in_schema():

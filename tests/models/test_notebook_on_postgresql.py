@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 
 from spawner import database
 from spawner.names import for_user
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 
 def test_the_notebook_runs_as_a_provisioned_user_and_a_built_in_refuses_its_drop(pg_admin, monkeypatch):

@@ -81,10 +81,11 @@ def test_two_users_define_fill_and_profile_their_own_models(workbench):
         )
         catalog.fill("customers", size)
         catalog.fill("orders", size * 3)
-        assert {info.name: info.rows for info in catalog.list(builtins=False)} == {"customers": size, "orders": size * 3}
+        rows = {info.name: info.rows for info in catalog.list(builtins=False)}
+        assert rows == {"customers": size, "orders": size * 3}
         m = catalog.classes()
 
-        def orders_with_customer_and_book(session):
+        def orders_with_customer_and_book(session, m=m):  # bound now, to this user's classes
             return [(o.id, o.customer.name, o.book.title)
                     for o in session.scalars(select(m.orders).order_by(m.orders.id))]
 

@@ -50,8 +50,8 @@ def test_another_system_user_can_read_the_built_ins_but_not_a_users_file_and_can
         catalog.create(Model("secrets", {"id": "integer", "body": "text"}))
 
         def as_other_user(code: str) -> subprocess.CompletedProcess:
-            return subprocess.run(["runuser", "-u", OTHER_OS_USER, "--", SYSTEM_PYTHON, "-c", f"import sqlite3; {code}"],
-                                  capture_output=True, text=True, timeout=30)
+            command = ["runuser", "-u", OTHER_OS_USER, "--", SYSTEM_PYTHON, "-c", f"import sqlite3; {code}"]
+            return subprocess.run(command, capture_output=True, text=True, timeout=30)
 
         readable = as_other_user(f"print(sqlite3.connect({str(builtin)!r}).execute('SELECT count(*) FROM books')"
                                  ".fetchone()[0])")

@@ -32,6 +32,7 @@ def test_custom_code_that_raises(engine):
     assert_others_fine(comparison, "mine")
 
 
+@pytest.mark.slow  # waits out a 3 s timeout
 def test_custom_code_that_hangs_in_python_is_cancelled(engine):
     def spins(session):
         session.scalars(select(Book)).all()
@@ -47,6 +48,7 @@ def test_custom_code_that_hangs_in_python_is_cancelled(engine):
     assert_others_fine(comparison, "spins")
 
 
+@pytest.mark.slow  # waits out a 3 s timeout
 def test_custom_code_that_hangs_in_the_database_is_cancelled(engine):
     endless = {
         "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",

@@ -112,7 +112,9 @@ def test_duplicate_and_similar_statement_groups(engine):
     from profiler.models.bookstore import Author
 
     def asks_twice(session):
-        by_id = lambda author_id: session.execute(select(Author.name).where(Author.id == author_id)).all()  # noqa: E731
+        def by_id(author_id):
+            return session.execute(select(Author.name).where(Author.id == author_id)).all()
+
         return by_id(1) + by_id(1) + by_id(2)
 
     comparison = profile(asks_twice, strategies=("lazy",), engine=engine, repeats=1, explain_plans=False,

@@ -88,7 +88,7 @@ async def hub_stop(spawner) -> None:
 
 
 def server_environment(spawner, timeout: float = 10.0) -> dict[str, str]:
-    from tests.support import wait_for
+    from testing.support import wait_for
 
     return wait_for(lambda: spawner.env_file.exists() and json.loads(spawner.env_file.read_text()),
                     timeout, "the server's environment dump")
@@ -180,7 +180,7 @@ class ScriptedCloudFormation:
     def _missing(self, name: str) -> ClientError:
         return client_error("ValidationError", f"Stack with id {name} does not exist", "DescribeStacks")
 
-    def describe_stacks(self, StackName: str) -> dict:  # noqa: N803 - boto3's parameter names
+    def describe_stacks(self, StackName: str) -> dict:  # boto3's parameter names
         self.calls.append("describe_stacks")
         if self._status is None:
             raise self._missing(StackName)
@@ -195,7 +195,7 @@ class ScriptedCloudFormation:
             stack["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
         return {"Stacks": [stack]}
 
-    def describe_stack_events(self, StackName: str) -> dict:  # noqa: N803
+    def describe_stack_events(self, StackName: str) -> dict:  # boto3's parameter names
         self.calls.append("describe_stack_events")
         return {"StackEvents": list(reversed(self._events))}  # newest first, like CloudFormation
 
@@ -211,7 +211,7 @@ class ScriptedCloudFormation:
         self._events = list(fresh)
         return {"StackId": self._stack_id}
 
-    def delete_stack(self, StackName: str) -> dict:  # noqa: N803
+    def delete_stack(self, StackName: str) -> dict:  # boto3's parameter names
         self.calls.append("delete_stack")
         self.deleted.append(StackName)
         self._status = "DELETE_IN_PROGRESS"

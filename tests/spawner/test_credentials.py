@@ -52,6 +52,7 @@ def two_playgrounds(tmp_path_factory, moto_endpoint):
 
 
 @pytest.mark.parametrize("policy_source", ["role policy (as the stack made it)", "session policy"])
+@pytest.mark.slow  # two stacks made by the spawner
 def test_one_users_credentials_reach_their_tables_and_not_anothers(two_playgrounds, aws, policy_source):
     anna, boris = two_playgrounds["anna"], two_playgrounds["boris"]
     if policy_source == "session policy":
@@ -73,6 +74,7 @@ def test_one_users_credentials_reach_their_tables_and_not_anothers(two_playgroun
         assert not allows(policy, dangerous, "*")
 
 
+@pytest.mark.slow  # two stacks made by the spawner
 def test_the_session_policy_fits_stss_size_limit(two_playgrounds):
     packed = json.dumps(credentials.session_policy(two_playgrounds["anna"]), separators=(",", ":"))
     assert len(packed) < 2048
@@ -104,6 +106,7 @@ def test_refresh_is_due_margin_seconds_before_expiry():
     assert credentials.seconds_until_refresh(scoped, 1200, now=SOON - dt.timedelta(minutes=5)) == 0
 
 
+@pytest.mark.slow  # a spawn and a wait for the refresh
 async def test_the_hub_refreshes_the_servers_credentials_before_they_expire(tmp_path, moto_endpoint):
     # 900 s credentials refreshed 899 s before expiry: a refresh about every second.
     spawner = make_spawner(PlaygroundSpawner, "refresh", tmp_path, aws_endpoint_url=moto_endpoint,

@@ -12,7 +12,7 @@ import pytest
 from spawner.stacks import PlaygroundError
 from spawner.stacks import endpoint_answers as answers
 from spawner.stacks import wait_until_answering as wait_until_healthy
-from tests.support import free_port
+from testing.support import free_port
 
 
 class NotFound(BaseHTTPRequestHandler):

@@ -148,15 +148,15 @@ def test_events_are_counted_once_in_time_order_whatever_order_they_arrive_in():
 
 def test_a_template_without_resources_is_refused_clearly():
     with pytest.raises(PlaygroundError, match="declares no Resources"):
-        build_request(names.for_user("x"), "Outputs: {}\n", "hub").total_resources
+        build_request(names.for_user("x"), "Outputs: {}\n", "hub").total_resources  # noqa: B018 - reading it raises
     with pytest.raises(PlaygroundError, match="not valid YAML"):
-        build_request(names.for_user("x"), "Resources: [\n", "hub").total_resources
+        build_request(names.for_user("x"), "Resources: [\n", "hub").total_resources  # noqa: B018 - reading it raises
 
 
 class _NoTargetGroups:
     """An ELBv2 double with no target groups (the scripted stacks never made one)."""
 
-    def describe_target_groups(self, Names):  # noqa: N803
+    def describe_target_groups(self, Names):  # boto3's parameter name
         raise client_error("TargetGroupNotFound", "One or more target groups not found", "DescribeTargetGroups")
 
 
@@ -186,11 +186,13 @@ class _StsStillPropagating:
         return self.real.assume_role(**kwargs)
 
 
+@pytest.mark.slow  # waits out real retries
 async def test_a_new_role_that_sts_refuses_for_a_moment_is_retried(tmp_path, moto_endpoint):
     real = AwsClients.connect("us-east-1", moto_endpoint)
     spawner = make_spawner(PlaygroundSpawner, "propagating", tmp_path, aws_endpoint_url=moto_endpoint,
                            role_propagation_wait=5.0,
-                           aws=AwsClients(real.cloudformation, real.elbv2, real.dynamodb, _StsStillPropagating(real.sts, 2)))
+                           aws=AwsClients(real.cloudformation, real.elbv2, real.dynamodb,
+                                          _StsStillPropagating(real.sts, 2)))
     await spawner.start()
     await spawner.stop(now=True)
     assert spawner.aws.sts.refusals == 0
@@ -200,7 +202,8 @@ async def test_a_role_sts_keeps_refusing_fails_the_spawn_but_keeps_the_playgroun
     real = AwsClients.connect("us-east-1", moto_endpoint)
     spawner = make_spawner(PlaygroundSpawner, "refusedrole", tmp_path, aws_endpoint_url=moto_endpoint,
                            role_propagation_wait=0.5,
-                           aws=AwsClients(real.cloudformation, real.elbv2, real.dynamodb, _StsStillPropagating(real.sts, 99)))
+                           aws=AwsClients(real.cloudformation, real.elbv2, real.dynamodb,
+                                          _StsStillPropagating(real.sts, 99)))
     message, _ = await failed_spawn(spawner)
     assert "AWS refused the hub's credentials while getting scoped credentials for your server" in message
     assert StackClient(aws("cloudformation"), aws("elbv2")).describe("profiler-refusedrole") is not None

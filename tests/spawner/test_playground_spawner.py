@@ -190,6 +190,7 @@ async def test_deleting_the_user_deletes_their_playground_even_without_state(tmp
 
 
 @pytest.mark.parametrize("username", ["Zoë O'Brien", "bob@example.com", "😀", "x" * 60])
+@pytest.mark.slow  # a playground per username
 async def test_usernames_with_odd_characters_get_working_playgrounds(tmp_path, moto_endpoint, aws, username):
     spawner = spawner_for(username, tmp_path, moto_endpoint)
     await spawner.start()
@@ -220,13 +221,6 @@ def test_a_bad_name_prefix_is_refused_when_configured():
 def test_the_credentials_lifetime_is_checked_against_sts_limits():
     with pytest.raises(Exception, match="between 900 and 43200"):
         PlaygroundSpawner(credentials_duration=60)
-
-
-def test_the_entry_point_names_this_spawner():
-    from importlib.metadata import entry_points
-
-    (point,) = [p for p in entry_points(group="jupyterhub.spawners") if p.name == "playground"]
-    assert point.load() is PlaygroundSpawner
 
 
 async def test_a_missing_template_fails_the_spawn_with_its_path(tmp_path, moto_endpoint):
@@ -270,6 +264,7 @@ def test_each_named_server_has_its_own_credential_files(tmp_path, moto_endpoint)
     assert default.credential_files.directory.parent == named.credential_files.directory.parent
 
 
+@pytest.mark.slow  # two servers' spawns and stops
 async def test_delete_retention_waits_for_the_users_last_server(tmp_path, moto_endpoint, aws):
     first = spawner_for("twoservers", tmp_path, moto_endpoint, retention="delete")
     second = make_spawner(PlaygroundSpawner, "twoservers", tmp_path, user=first.user, server_name="lab2",

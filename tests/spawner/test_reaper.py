@@ -17,7 +17,7 @@ from hub.services import reaper
 from spawner.playground import PlaygroundSpawner
 from spawner.stacks import AwsClients, StackClient
 from tests.spawner.mocking import make_spawner
-from tests.support import REPO_ROOT
+from testing.support import REPO_ROOT
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 HUB = "reaper-test-hub"  # the shared moto server holds other tests' stacks under the default hub id
@@ -58,7 +58,7 @@ class FakeHubApi(BaseHTTPRequestHandler):
     users: list[dict] = []
     token = "reaper-token"
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):  # http.server's method name
         if self.headers.get("Authorization") != f"token {self.token}":
             self.send_error(403)
             return
@@ -112,6 +112,7 @@ async def spawn_and_stop(username, tmp_path, moto_endpoint):
     await spawner.run_post_stop_hook()
 
 
+@pytest.mark.slow  # several playgrounds made and reaped
 async def test_a_pass_deletes_orphans_and_leftover_target_groups_and_keeps_the_rest(tmp_path, moto_endpoint, aws):
     for username in ("reap-ghost", "reap-busy", "reap-idle", "reap-gone-stack"):
         await spawn_and_stop(username, tmp_path, moto_endpoint)
@@ -134,6 +135,7 @@ async def test_a_pass_deletes_orphans_and_leftover_target_groups_and_keeps_the_r
     assert report.errors == []
 
 
+@pytest.mark.slow  # runs the service as a process
 def test_the_runnable_service_does_one_pass_and_prints_its_report(hub_api, moto_endpoint):
     FakeHubApi.users = [{"name": "someone", "servers": {}}]
     result = subprocess.run(

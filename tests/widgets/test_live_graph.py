@@ -44,7 +44,7 @@ def from_view(widget, content):
 
 def decode(content, buffers):
     x = np.frombuffer(buffers[0])
-    return x, {name: np.frombuffer(buffer) for name, buffer in zip(content["series"], buffers[1:])}
+    return x, {name: np.frombuffer(buffer) for name, buffer in zip(content["series"], buffers[1:], strict=True)}
 
 
 def test_series_accept_names_or_specs_and_reject_bad_ones():

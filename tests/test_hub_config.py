@@ -1,0 +1,79 @@
+"""The hub's configuration file only assigns: loading it changes nothing on disk or in a database, and the
+spawner it names is a registered entry point of this package."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+
+from testing.support import REPO_ROOT
+
+LOAD_CONFIG = """
+import json, sys
+from traitlets.config import Config
+from jupyterhub.app import JupyterHub
+app = JupyterHub()
+app.load_config_file(sys.argv[1])
+c = app.config
+print(json.dumps({"spawner_class": c.JupyterHub.spawner_class, "db_url": c.JupyterHub.db_url,
+                  "admins": sorted(c.Authenticator.admin_users),
+                  "pool": c.WorkbenchSpawnerMixin.dashboard_pool_size,
+                  "services": [s["name"] for s in c.JupyterHub.services]}))
+"""
+
+
+def tree(root):
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+
+def load_config(tmp_path, **env) -> dict:
+    state = tmp_path / "state"
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_CONFIG, str(REPO_ROOT / "hub" / "jupyterhub_config.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "WORKBENCH_STATE_DIR": str(state), **env},
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # loads the configuration in a new Python
+def test_loading_the_configuration_changes_nothing(tmp_path):
+    before = tree(tmp_path)
+    config = load_config(tmp_path, WORKBENCH_ADMIN_USERS="alice, bob")
+    assert tree(tmp_path) == before, "loading the configuration made files"
+    assert not (tmp_path / "state").exists()
+    assert config["admins"] == ["alice", "bob"]
+    assert config["db_url"] == f"sqlite:///{tmp_path / 'state' / 'jupyterhub.sqlite'}"
+    assert config["services"] == ["local-aws", "playground-reaper"]
+
+
+@pytest.mark.postgres
+def test_loading_the_configuration_touches_no_database(tmp_path):
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    with psycopg.connect(admin) as connection:
+        roles = connection.execute("SELECT count(*) FROM pg_roles").fetchone()
+        schemas = connection.execute("SELECT count(*) FROM pg_namespace").fetchone()
+    load_config(tmp_path, WORKBENCH_DATA_ADMIN_URL=admin + "_never_made")
+    with psycopg.connect(admin) as connection:
+        assert connection.execute("SELECT count(*) FROM pg_roles").fetchone() == roles
+        assert connection.execute("SELECT count(*) FROM pg_namespace").fetchone() == schemas
+        made = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'test_never_made'").fetchone()
+    assert made is None
+
+
+@pytest.mark.parametrize("choice, cls", [("local", "SharedAccountSpawner"), ("system-users", "SystemUserSpawner")])
+@pytest.mark.slow  # loads the configuration in a new Python
+def test_the_spawner_the_hub_uses_is_a_registered_entry_point(tmp_path, choice, cls):
+    import spawner.workbench
+
+    name = load_config(tmp_path, WORKBENCH_SPAWNER=choice)["spawner_class"]
+    (point,) = [p for p in entry_points(group="jupyterhub.spawners") if p.name == name]
+    assert point.load() is getattr(spawner.workbench, cls)
