@@ -6,7 +6,8 @@ the environment variable ``WORKBENCH_<NAME>`` (read once, by :func:`load`), and 
 parsed here only; secrets are tagged and masked whenever settings are shown (:func:`describe`). README.md's
 settings table is :func:`markdown_table` (``workbench settings --markdown``); a test keeps the two in step.
 
-May import traitlets and the standard library only: reading settings changes nothing anywhere.
+Options that configure a spawner trait take that trait's default, so each default is written once. May import
+traitlets and :mod:`spawner` (for those defaults); reading settings changes nothing anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from traitlets import Bool, CaselessStrEnum, Integer, List, TraitError, TraitType, Unicode, default
 from traitlets.config import Configurable
+
+from spawner.playground import PlaygroundSpawnerMixin
+from spawner.workbench import WorkbenchSpawnerMixin
 
 PREFIX = "WORKBENCH_"
 MASK = "********"
@@ -124,7 +128,9 @@ class WorkbenchSettings(Configurable):
         "`false`: real AWS, with the hub's credentials from the usual boto3 sources.",
     ).tag(config=True)
     local_aws_port = _port(5000, "Port of the local AWS (moto) server.")
-    aws_region = Unicode("us-east-1", help="AWS region of the playgrounds.").tag(config=True)
+    aws_region = Unicode(PlaygroundSpawnerMixin.aws_region.default_value, help="AWS region of the playgrounds.").tag(
+        config=True
+    )
     aws_endpoint_url = Unicode(
         "", help="AWS endpoint override. Empty: the local AWS when it is on, real AWS otherwise."
     ).tag(config=True)
@@ -136,13 +142,13 @@ class WorkbenchSettings(Configurable):
         "server starts. `false`: servers start without one.",
     ).tag(config=True)
     playground_retention = CaselessStrEnum(
-        ["keep", "delete"],
-        "keep",
+        PlaygroundSpawnerMixin.retention.values,
+        PlaygroundSpawnerMixin.retention.default_value,
         help="When a user's server stops: `keep` their playground (tables and data survive until the next "
         "login) or `delete` it. Deleting a user from the hub always deletes theirs.",
     ).tag(config=True)
     hub_id = Unicode(
-        "profiler-workbench",
+        PlaygroundSpawnerMixin.hub_id.default_value,
         help="Tag that marks the playgrounds of this hub; the orphan reaper only touches stacks with this tag, "
         "so hubs sharing one AWS account need different ids.",
     ).tag(config=True)
@@ -184,7 +190,7 @@ class WorkbenchSettings(Configurable):
         config=True
     )
     dashboard_pool_size = Integer(
-        1,
+        WorkbenchSpawnerMixin.dashboard_pool_size.default_value,
         min=0,
         help="Kernels kept ready per dashboard in each user's server, each having already run its dashboard, so "
         "a page load only sends the rendered page (Voila kernel preheating). Each costs one idle kernel's "
@@ -194,7 +200,7 @@ class WorkbenchSettings(Configurable):
 
     # --- sharing dashboards -------------------------------------------------------------------------------------
     share_revocation_seconds = Integer(
-        10,
+        WorkbenchSpawnerMixin.share_revocation_seconds.default_value,
         min=1,
         help="How long a published dashboard's server trusts the hub's word that someone may view it: after a "
         "share is revoked, a viewer who already opened the dashboard is refused within this many seconds "

@@ -2,7 +2,7 @@
 
 A user publishes a dashboard by starting the named server ``dash-<notebook stem>`` ('_' becomes '-',
 e.g. ``dash-query-optimization``). That server is a JupyterHub single-user server restricted to the one dashboard
-(see :mod:`user_server.published`): only the Voila page, its assets and the kernel websocket answer, and the
+(see :mod:`user_server.dashboard_only`): only the Voila page, its assets and the kernel websocket answer, and the
 websocket passes only the widget (comm) messages, so a viewer can use the widgets but cannot execute code,
 open JupyterLab, a terminal or the contents API. Its environment sets ``WORKBENCH_DASHBOARD_VIEWER=1`` so
 dashboards turn off actions that would spend the owner's AWS.
@@ -27,8 +27,8 @@ from typing import Iterable
 from spawner.dashboards import FOLDER, PREHEAT_VARIABLE, Dashboard, preheat_environment
 
 PREFIX = "dash-"
-EXTENSION = "user_server.published"
-# The environment the published server reads (user_server/published.py) and gives the dashboards.
+EXTENSION = "user_server.dashboard_only"
+# The environment the published server reads (user_server/dashboard_only.py) and gives the dashboards.
 DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"
 VIEWER_VARIABLE = "WORKBENCH_DASHBOARD_VIEWER"
 

@@ -61,7 +61,7 @@ def test_dashboards_know_a_viewer_by_the_variable_the_hub_sets():
 
 
 def test_a_published_server_reads_the_dashboard_the_spawner_names():
-    import user_server.published as user_side_published
+    import user_server.dashboard_only as user_side_published
     from spawner.published import DASHBOARD_VARIABLE, published_server
 
     assert user_side_published.DASHBOARD_VARIABLE == DASHBOARD_VARIABLE

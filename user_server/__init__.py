@@ -2,7 +2,7 @@
 
 - ``voila_preheat``: Voila's kernel preheating inside the server; ``voila_pages``: what the dashboards' pages
   load; ``kernel_websocket``: widget messages sent at once; ``server_timing``: Server-Timing headers;
-  ``published``: a server restricted to one published dashboard.
+  ``dashboard_only``: a published dashboard's server restricted to that one page.
 - ``jupyter_config/`` and ``jupyter_data/`` (package data): the configuration and the dashboards' Voila template
   every user's server runs with; the spawner points Jupyter at them.
 

@@ -17,7 +17,7 @@
    JupyterLab server included, and the single-user server has no notion of a viewer: a share is the whole server.
    So granting a share (``POST /hub/api/shares/{owner}/{server}``) or making a share code
    (``POST /hub/api/share-codes/{owner}/{server}``) is refused with 403 unless the server is a published
-   dashboard named in the manifest (``dash-*``, restricted by :mod:`user_server.published`). Revoking
+   dashboard named in the manifest (``dash-*``, restricted by :mod:`user_server.dashboard_only`). Revoking
    (``PATCH``, which in JupyterHub only takes permissions away, and ``DELETE``) stays open for every server, so
    old shares can always be removed. Whoever holds the unfiltered ``shares`` scope (admins) keeps every ability.
    JupyterHub offers no hook to refuse a share: ``extra_handlers`` are routed after its own handlers, so the two

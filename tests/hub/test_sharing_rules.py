@@ -12,7 +12,7 @@ import pytest
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from spawner.dashboards import Dashboard, load_manifest
-from user_server.published import OutsideDashboard, allowed_paths
+from user_server.dashboard_only import OutsideDashboard, allowed_paths
 from hub.sharing.pages import shared_with
 from spawner.published import PublishError, published_dashboard, published_server, server_name
 from testing.support import REPO_ROOT
@@ -49,7 +49,7 @@ def test_the_published_server_is_started_restricted_and_marked_as_viewed():
                                      "WORKBENCH_PREHEAT_POOL_SIZE": "1"}
     unheated = published_server(QUERY, auth_cache_seconds=7, pool_size=0)
     assert unheated.environment["WORKBENCH_PREHEAT_NOTEBOOKS"] == ""
-    assert "--ServerApp.jpserver_extensions=user_server.published=True" in published.args
+    assert "--ServerApp.jpserver_extensions=user_server.dashboard_only=True" in published.args
     assert "--ServerApp.jpserver_extensions=jupyterlab=False" in published.args
     assert "--HubOAuth.cache_max_age=7" in published.args
     assert "--ServerApp.reraise_server_extension_failures=True" in published.args
@@ -111,7 +111,7 @@ def test_shared_with_me_lists_each_published_dashboard_once_and_leaves_other_ser
 def test_a_published_server_that_is_not_told_its_dashboard_refuses_to_start(tmp_path):
     environment = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PUBLISHED_DASHBOARD"}
     server = subprocess.run(
-        [sys.executable, "-m", "jupyter_server", "--ServerApp.jpserver_extensions=user_server.published=True",
+        [sys.executable, "-m", "jupyter_server", "--ServerApp.jpserver_extensions=user_server.dashboard_only=True",
          "--ServerApp.reraise_server_extension_failures=True", "--ServerApp.port=0", "--ServerApp.open_browser=False",
          f"--ServerApp.root_dir={tmp_path}"],
         env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=120,

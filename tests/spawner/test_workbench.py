@@ -45,7 +45,7 @@ async def test_a_dash_server_runs_as_its_published_dashboard_only(tmp_path):
     assert env[dashboards.PREHEAT_VARIABLE] == "dashboards/load_test.ipynb"
     assert env["JUPYTERHUB_DEFAULT_URL"] == "/voila/render/dashboards/load_test.ipynb"
     args = spawner.get_args()
-    assert "--ServerApp.jpserver_extensions=user_server.published=True" in args
+    assert "--ServerApp.jpserver_extensions=user_server.dashboard_only=True" in args
     assert "--ServerApp.reraise_server_extension_failures=True" in args
     assert "--MappingKernelManager.allowed_message_types=comm_msg" in args
     assert not any("execute_request" in arg for arg in args)
