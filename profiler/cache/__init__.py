@@ -7,6 +7,9 @@ From a notebook cell::
     engine = default_engine()
     comparison = compare_caching(AUTHORS_BOOKS, engine, cache=QueryCache(engine), strategy="selectin")
     comparison.verdict; comparison.summary_frame(); comparison.figure()
+
+May import dogpile.cache, redis, SQLAlchemy, :mod:`profiler.queries`, :mod:`profiler.models` and
+:mod:`profiler.playground`.
 """
 
 from .backend import CacheConfigurationError, CacheStore, CacheUnavailable, cache_url_from_environment, open_store

@@ -8,7 +8,10 @@ From a notebook cell::
 
 The text of every message comes from a Markov chain trained on a small public-domain corpus shipped in
 ``corpus/``; the same seed and size give the same rows on every machine. ``workloads`` holds the built-in
-query workloads over the models in ``profiler.models.conversations``.
+query workloads over the models in ``profiler.models.conversations``; ``builtins`` installs every built-in model
+(``python -m profiler.datagen.builtins URL``, run by the hub as a process).
+
+May import SQLAlchemy, psycopg, :mod:`profiler.models` and :mod:`profiler.playground`.
 """
 
 from .generator import MAX_MESSAGES, MESSAGES_PER_BATCH, Batch, DatasetSpec, generate_batch, iter_batches, setup_rows

@@ -5,6 +5,8 @@ From a notebook cell::
     from profiler.queries import profile, AUTHORS_BOOKS
     comparison = profile(AUTHORS_BOOKS, engine=engine)
     comparison.summary_frame(); comparison.figure()
+
+May import SQLAlchemy, pandas, plotly and :mod:`profiler.models` (the sample workloads' schema).
 """
 
 from .analysis import NPlusOneFinding, StatementGroup, collapse_in_lists, find_nplusone
