@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 import sys
 from contextlib import contextmanager
@@ -81,7 +82,8 @@ def sqlite_environment(user_folder: str | Path, builtin_file: str | Path) -> dic
 
     Make the built-in file once at hub start, without importing the user side::
 
-        subprocess.run(builtin_install_command(f"sqlite:///{builtin_file}"), check=True)
+        install = builtin_install(f"sqlite:///{builtin_file}")
+        subprocess.run(install.command, env=install.environment, check=True)
 
     Users are kept out of each other's files by the operating system only when each server runs as its own
     system user (``WORKBENCH_SPAWNER=system-users``); with one system user for all, a notebook can open any file.
@@ -92,12 +94,28 @@ def sqlite_environment(user_folder: str | Path, builtin_file: str | Path) -> dic
     }
 
 
-def builtin_install_command(url: str, scale: int | None = None, messages: int | None = None) -> list[str]:
-    """The command that installs the built-in models at ``url`` (the admin's PostgreSQL URL after
-    :func:`prepare_database`, or a SQLite file): run it as a process, the hub never imports the user side.
-    ``scale``: bookstore authors; ``messages``: size of the conversations dataset (none if not given)."""
+# Read by profiler/datagen/builtins.py: the URL travels in the environment, because a command line (with the
+# admin's password in the URL) is readable by every account on the machine through `ps`.
+INSTALL_URL_VARIABLE = "WORKBENCH_BUILTIN_INSTALL_URL"
+
+
+@dataclass(frozen=True)
+class BuiltinInstall:
+    command: list[str]
+    environment: dict[str, str]
+
+    def __repr__(self) -> str:  # the environment holds the admin's URL
+        return f"BuiltinInstall({self.command!r})"
+
+
+def builtin_install(url: str, scale: int | None = None, messages: int | None = None,
+                    base_environment: dict[str, str] | None = None) -> BuiltinInstall:
+    """How to install the built-in models at ``url`` (the admin's PostgreSQL URL after :func:`prepare_database`,
+    or a SQLite file): a process, as the hub never imports the user side. ``scale``: bookstore authors;
+    ``messages``: size of the conversations dataset (none if not given)."""
     options = [*(["--scale", str(scale)] if scale else []), *(["--messages", str(messages)] if messages else [])]
-    return [sys.executable, "-m", "profiler.datagen.builtins", url, *options]
+    environment_ = {**(os.environ if base_environment is None else base_environment), INSTALL_URL_VARIABLE: url}
+    return BuiltinInstall([sys.executable, "-m", "profiler.datagen.builtins", *options], environment_)
 
 
 def role_name(names: PlaygroundNames) -> str:

@@ -73,3 +73,10 @@ def test_the_built_in_schema_has_one_name_on_both_sides():
     from spawner import database
 
     assert database.BUILTIN_SCHEMA == user_side.BUILTIN_SCHEMA == "builtin"
+
+
+def test_the_built_in_installer_reads_the_url_the_hub_hands_it():
+    from profiler.datagen import builtins
+    from spawner import database
+
+    assert builtins.INSTALL_URL_VARIABLE == database.INSTALL_URL_VARIABLE

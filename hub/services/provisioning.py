@@ -53,10 +53,10 @@ def make_data_secret(path: Path) -> None:
 
 
 def install_builtins(target: str, messages: int) -> None:
-    command = database.builtin_install_command(target, messages=messages or None)
+    install = database.builtin_install(target, messages=messages or None)
     log.info("Installing the built-in models (%s messages in the conversations dataset); this can take a while "
              "the first time", messages)
-    subprocess.run(command, check=True)
+    subprocess.run(install.command, env=install.environment, check=True)
     log.info("The built-in models are installed")
 
 

@@ -2,7 +2,7 @@
 shared read-only space. Run by the hub with its admin credentials, as a separate process (the hub side never
 imports the user side)::
 
-    python -m profiler.datagen.builtins postgresql+psycopg://admin:...@host/workbench --messages 1000000
+    WORKBENCH_BUILTIN_INSTALL_URL=postgresql+psycopg://admin:...@host/db python -m profiler.datagen.builtins
     python -m profiler.datagen.builtins sqlite:////srv/workbench/builtin.sqlite        # then made read-only
 
 On PostgreSQL everything goes to schema ``builtin``, which must exist (``spawner.database.prepare_database``
@@ -23,6 +23,9 @@ from sqlalchemy.engine import make_url
 
 from profiler.models.bookstore import BookstoreBase, create_bookstore
 from profiler.playground import BUILTIN_SCHEMA
+
+# Set by the hub (spawner/database.py names the same; a test keeps them equal).
+INSTALL_URL_VARIABLE = "WORKBENCH_BUILTIN_INSTALL_URL"
 
 
 def install_builtins(url: str, *, scale: int = 200, messages: int = 0, force: bool = False) -> list[str]:
@@ -67,11 +70,15 @@ def install_builtins(url: str, *, scale: int = 200, messages: int = 0, force: bo
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("url", help="the admin's SQLAlchemy URL (PostgreSQL) or the built-in SQLite file's URL")
+    parser.add_argument("url", nargs="?", default=os.environ.get(INSTALL_URL_VARIABLE),
+                        help="the admin's SQLAlchemy URL (PostgreSQL) or the built-in SQLite file's URL; default "
+                        f"${INSTALL_URL_VARIABLE}, which keeps a password off the command line")
     parser.add_argument("--scale", type=int, default=200, help="bookstore authors (default 200)")
     parser.add_argument("--messages", type=int, default=0, help="conversations dataset size (default 0: none)")
     parser.add_argument("--force", action="store_true", help="re-create the bookstore even if it is there")
     args = parser.parse_args(argv)
+    if not args.url:
+        parser.error(f"name the database: a URL argument or ${INSTALL_URL_VARIABLE}")
     tables = install_builtins(args.url, scale=args.scale, messages=args.messages, force=args.force)
     print("built-in tables:", ", ".join(tables))
 

@@ -28,11 +28,21 @@ def test_local_mode_environment_opens_the_users_file_beside_the_built_ins(tmp_pa
     """The hub's SQLite variables and command, read by the user side as a server would."""
     builtin = tmp_path / "hub" / "builtin.sqlite"
     builtin.parent.mkdir()
-    command = database.builtin_install_command(f"sqlite:///{builtin}", scale=2, messages=50)
-    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, timeout=60)
+    install = database.builtin_install(f"sqlite:///{builtin}", scale=2, messages=50)
+    subprocess.run(install.command, env=install.environment, cwd=REPO_ROOT, check=True, capture_output=True,
+                   timeout=60)
     environ = database.sqlite_environment(tmp_path / "home" / "alice" / ".workbench", builtin)
     catalog = Catalog.connect(environ=environ)
     catalog.create(Model("notes", {"id": "integer"}))
     assert (tmp_path / "home" / "alice" / ".workbench" / "models.sqlite").exists()
     rows = {i.name: i.rows for i in catalog.list()}
     assert (rows["notes"], rows["books"], rows["messages"]) == (0, 10, 50)
+
+
+def test_the_admins_database_url_never_reaches_a_command_line():
+    """Every account on the machine can read a process's command line (``ps``); the URL carries a password."""
+    url = "postgresql+psycopg://admin:hunter2@db.internal/workbench"
+    install = database.builtin_install(url, messages=10, base_environment={"PATH": "/usr/bin"})
+    assert not any("hunter2" in part for part in install.command)
+    assert "hunter2" not in repr(install)
+    assert install.environment[database.INSTALL_URL_VARIABLE] == url
