@@ -65,6 +65,8 @@ def configure_login(c, settings: WorkbenchSettings) -> None:
     c.NativeAuthenticator.open_signup = settings.open_signup
     c.NativeAuthenticator.minimum_password_length = settings.min_password_length
     c.NativeAuthenticator.check_common_password = True
+    c.NativeAuthenticator.allowed_failed_logins = settings.failed_logins_before_lockout
+    c.NativeAuthenticator.seconds_before_next_try = settings.lockout_seconds
     # Who may log in is decided by the sign-up approval itself (open sign-up or an admin's approval).
     c.Authenticator.allow_all = True
 

@@ -87,6 +87,15 @@ class WorkbenchSettings(Configurable):
     min_password_length = Integer(8, min=1, help="Local login: the shortest password sign-up accepts.").tag(
         config=True
     )
+    failed_logins_before_lockout = Integer(
+        5,
+        min=0,
+        help="Local login: after this many failed logins in a row an account is locked for `lockout_seconds` "
+        "(then each further failure locks it again). 0: never locked.",
+    ).tag(config=True)
+    lockout_seconds = Integer(
+        600, min=1, help="Local login: how long an account stays locked after too many failed logins."
+    ).tag(config=True)
     admin_users = _names("Comma-separated usernames that are hub admins.")
     oauth_client_id = Unicode("", help="OAuth: the client id registered with the provider.").tag(config=True)
     oauth_client_secret = Unicode("", help="OAuth: the client secret registered with the provider.").tag(

@@ -21,6 +21,7 @@ import bcrypt
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import SignUpHandler
 from nativeauthenticator.orm import UserInfo
+from tornado import web
 from traitlets import Unicode
 
 USERNAME_RULE = (
@@ -120,11 +121,18 @@ class WorkbenchAuthenticator(NativeAuthenticator):
         return user
 
     async def authenticate(self, handler, data):
-        """NativeAuthenticator's login check with the bcrypt comparison in a worker thread."""
+        """NativeAuthenticator's login check with the bcrypt comparison in a worker thread, and a page that says
+        when an account is locked after too many failed logins (NativeAuthenticator only refuses silently)."""
         username = self.normalize_username(data["username"])
         user = self.get_user(username)
-        if not user or (self.allowed_failed_logins and self.is_blocked(username)):
+        if not user:
             return None
+        if self.allowed_failed_logins and self.is_blocked(username):
+            minutes = max(1, round(self.seconds_before_next_try / 60))
+            raise web.HTTPError(
+                429, f"Too many failed logins for {username}: logging in is locked for {minutes} minute"
+                f"{'s' if minutes > 1 else ''} after the last failed attempt. Try again later."
+            )
         password_ok = await asyncio.to_thread(user.is_valid_password, data["password"])
         checks = [user.is_authorized, password_ok]
         if user.has_2fa:

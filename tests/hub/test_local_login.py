@@ -40,6 +40,22 @@ def test_wrong_password_shows_the_login_page_with_an_error_and_no_server(shared_
     assert not (shared_hub.state_dir / "users" / "linus").exists()
 
 
+def test_failed_logins_lock_the_account_with_a_message_even_for_the_right_password(shared_hub):
+    from hub.settings import load
+
+    allowed = load({}).failed_logins_before_lockout
+    shared_hub.signup("mallory-target", PASSWORD)
+    shared_hub.signup("bystander", PASSWORD)
+    for _ in range(allowed):
+        _, response = shared_hub.login("mallory-target", "guess guess guess")
+        assert response.status_code == 403
+    _, response = shared_hub.login("mallory-target", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many failed logins for mallory-target" in response.text and "Try again later" in response.text
+    _, other = shared_hub.login("bystander", PASSWORD)  # nobody else's account is affected
+    assert other.status_code == 302
+
+
 def test_duplicate_sign_up_is_refused_with_a_clear_message(shared_hub):
     shared_hub.signup("margaret", PASSWORD)
     response = shared_hub.signup("margaret", "another long password")
