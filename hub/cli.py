@@ -6,6 +6,8 @@
 - ``workbench settings``: every setting in force, secrets masked (``--markdown``: README's table).
 - ``workbench check``: what a hub with these settings is missing (the proxy, the databases, the local AWS).
 - ``workbench provision``: the provisioning step alone.
+- ``workbench password NAME``: create or reset a local account (administrators' names cannot sign up); the
+  password is asked for, or read from standard input, never taken from the command line.
 
 May import every :mod:`hub` module; never the user side.
 """
@@ -147,6 +149,31 @@ def run_hub(settings: WorkbenchSettings) -> int:
             continue
 
 
+def set_password(settings: WorkbenchSettings, name: str) -> int:
+    import getpass
+
+    from hub.auth.local import set_local_password
+    from hub.services.provisioning import make_state_folder
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {name}: ")
+        if getpass.getpass("The same again: ") != password:
+            print("The two passwords differ; nothing changed.", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    make_state_folder(settings)
+    try:
+        made = set_local_password(settings.hub_db_url, name, password,
+                                  minimum_length=settings.min_password_length)
+    except ValueError as error:
+        print(f"Nothing changed: {error}", file=sys.stderr)
+        return 2
+    admin = " (an administrator)" if name in settings.admin_users else ""
+    print(f"{'Made' if made else 'Reset'} the local account {name}{admin}.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -155,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     shown.add_argument("--markdown", action="store_true", help="print README's settings table instead")
     commands.add_parser("check", help="say what a hub with these settings is missing")
     commands.add_parser("provision", help="make the state folder, databases and built-in data, then exit")
+    password = commands.add_parser("password", help="create or reset a local account, e.g. an administrator's")
+    password.add_argument("name")
     args = parser.parse_args(argv)
     if getattr(args, "markdown", False):
         print(workbench_settings.markdown_table())
@@ -172,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         found = problems(settings)
         print("\n".join(f"- {problem}" for problem in found) if found else "Nothing is missing.")
         return 1 if found else 0
+    if args.command == "password":
+        return set_password(settings, args.name)
     if args.command == "provision":
         from hub.services.provisioning import provision
 

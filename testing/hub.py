@@ -135,6 +135,16 @@ class Hub:
         assert response.status_code == 302, response.text
         return browser
 
+    def admin_login(self, username: str, password: str = "correct horse battery") -> requests.Session:
+        """An administrator (named in WORKBENCH_ADMIN_USERS) gets their account from the operator's
+        ``workbench password NAME``, as sign-up refuses their name; then they log in."""
+        made = subprocess.run([sys.executable, "-m", "hub.cli", "password", username], input=password + "\n",
+                              env=self.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        browser, response = self.login(username, password)
+        assert response.status_code == 302, response.text
+        return browser
+
     def start_server(self, browser: requests.Session, username: str, timeout: float = 120) -> SpawnProgress:
         """Ask for the user's server as the home page's button does and follow the progress stream."""
         response = browser.get(f"{self.url}/hub/spawn/{username}", timeout=30, allow_redirects=False)

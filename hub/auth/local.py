@@ -96,6 +96,10 @@ class WorkbenchAuthenticator(NativeAuthenticator):
         problem = username_problem(username, self.username_pattern)
         if problem:
             return problem
+        if username in self.admin_users:
+            # Otherwise whoever signs up first under an admin's name becomes an admin.
+            return (f"The username “{username}” is reserved for an administrator of this hub; its account is made "
+                    "by the hub's operator (`workbench password NAME`).")
         if self.user_exists(username):
             return f"The username “{username}” is taken. Choose another one, or log in if it is yours."
         if len(password) < self.minimum_password_length:
@@ -154,3 +158,31 @@ class WorkbenchAuthenticator(NativeAuthenticator):
             for path, handler in super().get_handlers(app)
             if path != r"/login"
         ]
+
+
+def set_local_password(db_url: str, username: str, password: str, *, minimum_length: int = 8) -> bool:
+    """Create or reset the local account ``username`` (approved) in the hub database at ``db_url``, as the
+    operator does for administrators, whose names sign-up refuses. True when the account was made."""
+    import sqlalchemy
+    from nativeauthenticator.orm import UserInfo
+    from sqlalchemy.orm import Session
+
+    problem = username_problem(username)
+    if problem:
+        raise ValueError(problem)
+    if len(password) < minimum_length:
+        raise ValueError(f"Passwords need at least {minimum_length} characters.")
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        # A hub database without JupyterHub's tables yet is taken as new by JupyterHub, which then adds its own.
+        UserInfo.__table__.create(engine, checkfirst=True)
+        with Session(engine) as session, session.begin():
+            account = session.query(UserInfo).filter_by(username=username).one_or_none()
+            if account is None:
+                session.add(UserInfo(username=username, password=hashed, is_authorized=True))
+                return True
+            account.password, account.is_authorized = hashed, True
+            return False
+    finally:
+        engine.dispose()

@@ -40,6 +40,16 @@ def test_wrong_password_shows_the_login_page_with_an_error_and_no_server(shared_
     assert not (shared_hub.state_dir / "users" / "linus").exists()
 
 
+def test_nobody_can_claim_an_administrators_name_by_signing_up_first(start_hub):
+    hub = start_hub(WORKBENCH_ADMIN_USERS="boss")
+    squatter = hub.signup("boss", PASSWORD)
+    assert "reserved for an administrator" in squatter.text
+    _, login = hub.login("boss", PASSWORD)
+    assert login.status_code == 403, "no account was made"
+    admin = hub.admin_login("boss", "the operator's choice")
+    assert admin.get(f"{hub.url}/hub/admin", timeout=10).status_code == 200
+
+
 def test_failed_logins_lock_the_account_with_a_message_even_for_the_right_password(shared_hub):
     from hub.settings import load
 
@@ -99,10 +109,10 @@ def test_admin_approval_setting_holds_new_accounts_until_approved(start_hub):
     _, login = hub.login("newcomer", PASSWORD)
     assert login.status_code == 403
 
-    # the admin approves at /hub/authorize, then the newcomer gets in
-    assert "signup was successful" in hub.signup("boss", PASSWORD).text
-    admin, response = hub.login("boss", PASSWORD)
-    assert response.status_code == 302
+    # the admin (whose account the operator made: sign-up refuses their name) approves at /hub/authorize
+    squatter = hub.signup("boss", PASSWORD)
+    assert "reserved for an administrator" in squatter.text and "signup was successful" not in squatter.text
+    admin = hub.admin_login("boss", PASSWORD)
     area = admin.get(f"{hub.url}/hub/authorize", timeout=10)
     assert "newcomer" in area.text
     assert admin.get(f"{hub.url}/hub/authorize/newcomer", timeout=10).status_code == 200

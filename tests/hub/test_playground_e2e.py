@@ -66,7 +66,7 @@ def hub_stacks(endpoint: str, hub_id: str = "profiler-workbench") -> dict[str, d
 
 def test_two_users_get_their_own_playgrounds_and_only_their_own_access(start_hub):
     hub = start_hub(WORKBENCH_ADMIN_USERS="boss")  # embedded defaults: the hub runs its own local AWS
-    admin = hub.signup_and_login("boss")
+    admin = hub.admin_login("boss")
     sessions = {name: hub.signup_and_login(name) for name in ("alice", "bob")}
     for name, browser in sessions.items():
         progress = hub.start_server(browser, name)
@@ -115,7 +115,7 @@ def test_two_users_get_their_own_playgrounds_and_only_their_own_access(start_hub
 
 def test_twenty_people_logging_in_at_once_get_twenty_servers_and_twenty_stacks(start_hub):
     hub = start_hub(WORKBENCH_ADMIN_USERS="boss")
-    admin = hub.signup_and_login("boss")
+    admin = hub.admin_login("boss")
     # Two with names the hub accepts but AWS and PostgreSQL do not take as they are ('.', '_', length).
     usernames = [f"crowd{number:02d}" for number in range(18)] + ["zoe.o_brien", "a-long-name-" + "x" * 40]
     # The accounts are made through the admin API: 20 sign-ups (bcrypt on the hub's event loop) would test
@@ -167,7 +167,7 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
 
     first = Hub(state, extra_env=settings)
     try:
-        first.signup_and_login("boss")
+        first.admin_login("boss")
         browser = first.signup_and_login("kim")
         spawn = threading.Thread(target=lambda: _request_spawn(first, browser, "kim"), daemon=True)
         spawn.start()

@@ -79,7 +79,7 @@ def sharing_hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin(sharing_hub: Hub) -> requests.Session:
-    return sharing_hub.signup_and_login(ADMIN)
+    return sharing_hub.admin_login(ADMIN)
 
 
 @pytest.fixture(scope="module")

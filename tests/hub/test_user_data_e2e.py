@@ -93,7 +93,7 @@ def test_two_users_own_models_isolated_by_postgresql_and_removed_with_the_user(s
     bob.engine.dispose()
 
     # deleting alice from the hub drops her role and schema, and leaves bob's and the built-ins
-    admin = hub.signup_and_login("boss")
+    admin = hub.admin_login("boss")
     assert hub.hub_api(admin, "DELETE", "/users/alice/server").status_code in (202, 204)
     hub_process = psutil.Process(hub.process.pid)
     assert hub_process.is_running()
