@@ -87,6 +87,7 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     state = settings.state_path
     c.JupyterHub.spawner_class = SPAWNERS[settings.spawner]
     c.JupyterHub.allow_named_servers = True
+    c.JupyterHub.named_server_limit_per_user = settings.named_servers_per_user
     # The server runs in this same environment, whatever PATH the hub was started with.
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     c.Spawner.default_url = "/lab"

@@ -189,6 +189,12 @@ class WorkbenchSettings(Configurable):
         help="Base of each user's server: `local` (a process on this machine run as the hub's own user) or "
         "`system-users` (a process run as the matching system user, who must exist).",
     ).tag(config=True)
+    named_servers_per_user = Integer(
+        10,
+        min=0,
+        help="Named servers a user may have at once, published dashboards (one each) included; one more is "
+        "refused with a message. 0: no limit.",
+    ).tag(config=True)
     start_timeout = Integer(
         900,
         min=1,

@@ -23,6 +23,7 @@ c = app.config
 print(json.dumps({"spawner_class": c.JupyterHub.spawner_class, "db_url": c.JupyterHub.db_url,
                   "admins": sorted(c.Authenticator.admin_users),
                   "pool": c.WorkbenchSpawnerMixin.dashboard_pool_size,
+                  "named_server_limit": c.JupyterHub.named_server_limit_per_user,
                   "services": [s["name"] for s in c.JupyterHub.services]}))
 """
 
@@ -51,6 +52,7 @@ def test_loading_the_configuration_changes_nothing(tmp_path):
     assert config["admins"] == ["alice", "bob"]
     assert config["db_url"] == f"sqlite:///{tmp_path / 'state' / 'jupyterhub.sqlite'}"
     assert config["services"] == ["local-aws", "playground-reaper"]
+    assert config["named_server_limit"] == 10
 
 
 @pytest.mark.postgres

@@ -115,3 +115,13 @@ def test_processes_of_a_stopped_hub_are_gone(start_hub):
     assert pids
     hub.stop()
     assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+def test_a_user_cannot_pile_up_named_servers_beyond_the_limit(start_hub):
+    hub = start_hub(WORKBENCH_NAMED_SERVERS_PER_USER="1", WORKBENCH_PLAYGROUND="false")
+    alice = hub.signup_and_login("alice")
+    first = hub.hub_api(alice, "POST", "/users/alice/servers/dash-caching")
+    assert first.status_code in (201, 202), first.text
+    second = hub.hub_api(alice, "POST", "/users/alice/servers/dash-load-test")
+    assert second.status_code == 400
+    assert "already has the maximum of 1 named servers" in second.json()["message"]
