@@ -44,7 +44,10 @@ def instructions(settings: WorkbenchSettings) -> str:
     if settings.auth == "local":
         login = (
             f"  New here? Create an account at {url}/hub/signup, then log in at {url}/hub/login.\n"
-            + ("" if settings.open_signup else "  Each new account waits for an admin's approval at /hub/authorize.\n")
+            + ("" if settings.effective_open_signup else
+               "  Each new account waits for an admin's approval at /hub/authorize (open sign-up is off: "
+               "WORKBENCH_OPEN_SIGNUP=true turns it on).\n"
+               "  Make an admin with WORKBENCH_ADMIN_USERS=NAME and `workbench password NAME`.\n")
         )
     else:
         login = f"  Log in with {settings.auth} at {url}/hub/login.\n"
@@ -118,6 +121,11 @@ def run_hub(settings: WorkbenchSettings) -> int:
         return 2
     from hub.services.provisioning import provision
 
+    if not settings.isolated:
+        logging.getLogger("workbench").warning(
+            "Every user's server runs as this hub's own account (WORKBENCH_SPAWNER=%s): users are not isolated "
+            "from each other or from the hub. Open sign-up is %s.", settings.spawner,
+            "on (WORKBENCH_OPEN_SIGNUP=true)" if settings.effective_open_signup else "off")
     provision(settings)
     hub = subprocess.Popen(
         [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],

@@ -20,6 +20,11 @@ from hub.sharing import pages, rules
 from spawner import dashboards
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+NOT_ISOLATED = (
+    "Every user's server on this hub runs as one system account: users are <b>not isolated</b> from each other "
+    "or from the hub. Use it only with people you trust (an operator isolates them with "
+    "<code>WORKBENCH_SPAWNER=system-users</code>)."
+)
 # Entry points of the `jupyterhub.spawners` group (pyproject.toml), by the `spawner` setting.
 SPAWNERS = {"local": "workbench-shared-account", "system-users": "workbench-system-users"}
 
@@ -52,6 +57,8 @@ def configure_pages(c, settings: WorkbenchSettings) -> None:
         "workbench_publications": pages.my_publications(offered),
         "workbench_share_revocation_seconds": settings.share_revocation_seconds,
         **({"workbench_signup_url": "/hub/signup"} if settings.auth == "local" else {}),
+        # JupyterHub shows it on every page: sign-up, login, home and admin included
+        **({} if settings.isolated else {"announcement": NOT_ISOLATED}),
     }
 
 
@@ -62,7 +69,7 @@ def configure_login(c, settings: WorkbenchSettings) -> None:
         return
     c.JupyterHub.authenticator_class = "hub.auth.local.WorkbenchAuthenticator"
     c.NativeAuthenticator.enable_signup = True
-    c.NativeAuthenticator.open_signup = settings.open_signup
+    c.NativeAuthenticator.open_signup = settings.effective_open_signup
     c.NativeAuthenticator.minimum_password_length = settings.min_password_length
     c.NativeAuthenticator.check_common_password = True
     c.NativeAuthenticator.allowed_failed_logins = settings.failed_logins_before_lockout

@@ -80,10 +80,13 @@ class WorkbenchSettings(Configurable):
         "`oidc` (OAuth through oauthenticator).",
     ).tag(config=True)
     open_signup = Bool(
-        True,
-        help="Local login: accounts made at /hub/signup can log in at once. `false`: an admin approves each one "
-        "at /hub/authorize first.",
-    ).tag(config=True)
+        None,
+        allow_none=True,
+        help="Local login: `true`, accounts made at /hub/signup can log in at once; `false`, an admin approves "
+        "each one at /hub/authorize first. Unset: open only when every user's server runs as their own system "
+        "account (`WORKBENCH_SPAWNER=system-users`); while servers share one account users are not isolated, so "
+        "strangers are not let in unless this is set to `true`.",
+    ).tag(config=True, default_text="unset")
     min_password_length = Integer(8, min=1, help="Local login: the shortest password sign-up accepts.").tag(
         config=True
     )
@@ -232,6 +235,15 @@ class WorkbenchSettings(Configurable):
         return Path(self.state_dir).expanduser().absolute()
 
     @property
+    def isolated(self) -> bool:
+        """Users' servers run as separate system accounts, walled off from each other and from the hub."""
+        return self.spawner == "system-users"
+
+    @property
+    def effective_open_signup(self) -> bool:
+        return self.isolated if self.open_signup is None else self.open_signup
+
+    @property
     def public_url(self) -> str:
         return f"http://{self.ip}:{self.port}"
 
@@ -348,6 +360,8 @@ def shown(name: str, value: Any) -> str:
         return ",".join(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return ""
     return str(value)
 
 

@@ -47,7 +47,8 @@ class SpawnProgress:
 class Hub:
     """One running hub. Use as a context manager, or call :meth:`stop`."""
 
-    def __init__(self, state_dir: Path, extra_env: dict[str, str] | None = None, command: list[str] | None = None,
+    def __init__(self, state_dir: Path, extra_env: dict[str, str | None] | None = None,
+                 command: list[str] | None = None,
                  cwd: Path | None = None):
         """``command`` runs the hub (default: this checkout's ``workbench hub``) from ``cwd`` (the checkout)."""
         self.state_dir = state_dir
@@ -64,11 +65,15 @@ class Hub:
             "AWS_SECRET_ACCESS_KEY": "local-hub",
             # every server would run each dashboard in advance: tests that need it turn it on
             "WORKBENCH_DASHBOARD_POOL_SIZE": "0",
+            # tests sign people up on a hub whose servers share one account: said explicitly, as an operator must
+            "WORKBENCH_OPEN_SIGNUP": "true",
             **(extra_env or {}),
         }
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "WORKBENCH_DB_URL"):
             if name not in (extra_env or {}):
                 self.env.pop(name, None)
+        # a setting given as None is left unset, so the hub's own default applies
+        self.env = {name: value for name, value in self.env.items() if value is not None}
         self.url = f"http://127.0.0.1:{self.port}"
         self.aws_endpoint = f"http://127.0.0.1:{self.env['WORKBENCH_LOCAL_AWS_PORT']}"
         state_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ def test_defaults_are_the_embedded_ones():
     assert settings.public_url == "http://127.0.0.1:8000"
     assert settings.local_aws is True
     assert settings.effective_aws_endpoint == "http://127.0.0.1:5000"
-    assert settings.auth == "local" and settings.open_signup is True and settings.min_password_length == 8
+    assert settings.auth == "local" and settings.min_password_length == 8
     assert settings.start_timeout >= 600, "CloudFormation needs minutes, not JupyterHub's 60 s"
     assert settings.state_path == default_state_dir()
     assert REPO_ROOT not in settings.state_path.parents, "the hub's state never lives inside the code"
@@ -81,6 +81,13 @@ def test_run_refuses_bad_settings_before_starting_anything():
 def test_readme_documents_every_setting_exactly():
     readme = (REPO_ROOT / "README.md").read_text()
     assert markdown_table() in readme, "README's settings table is stale: workbench settings --markdown"
+
+
+def test_open_sign_up_needs_isolated_users_or_an_explicit_yes():
+    assert load({}).effective_open_signup is False, "servers share one account by default"
+    assert load({"WORKBENCH_SPAWNER": "system-users"}).effective_open_signup is True
+    assert load({"WORKBENCH_OPEN_SIGNUP": "true"}).effective_open_signup is True
+    assert load({"WORKBENCH_SPAWNER": "system-users", "WORKBENCH_OPEN_SIGNUP": "false"}).effective_open_signup is False
 
 
 def test_lists_are_parsed_once_whatever_the_spacing():
