@@ -8,6 +8,7 @@ import uuid
 
 import psutil
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -49,8 +50,11 @@ def catalog_of(environ: dict[str, str]) -> Catalog:
 
 
 def test_two_users_own_models_isolated_by_postgresql_and_removed_with_the_user(start_hub, workbench_database):
+    # The server here trusts local connections and ignores the password; the hub must still never show it.
+    secret = "not-shown-anywhere-7f3a"
+    admin_url = make_url(workbench_database).set(password=secret).render_as_string(hide_password=False)
     hub = start_hub(
-        WORKBENCH_DATA_ADMIN_URL=workbench_database,
+        WORKBENCH_DATA_ADMIN_URL=admin_url,
         WORKBENCH_PLAYGROUND="false",
         WORKBENCH_ADMIN_USERS="boss",
         WORKBENCH_BUILTIN_MESSAGES="0",
@@ -62,6 +66,12 @@ def test_two_users_own_models_isolated_by_postgresql_and_removed_with_the_user(s
     env = {name: server_environment(hub, name) for name in ("alice", "bob")}
     assert env["alice"]["WORKBENCH_DATA_SCHEMA"] != env["bob"]["WORKBENCH_DATA_SCHEMA"]
     assert "postgres@" not in env["alice"]["WORKBENCH_DATA_URL"], "the server must not get the admin role"
+    # no secret on a command line (every account can read those through ps) nor in the log
+    for process in hub.descendants():
+        assert secret not in " ".join(process.cmdline()), process.cmdline()
+    for environ in env.values():
+        assert secret not in " ".join(environ.values())
+    assert secret not in hub.log()
 
     # each defines, fills and profiles a model of their own, as from a notebook cell in their server
     alice, bob = catalog_of(env["alice"]), catalog_of(env["bob"])
