@@ -293,12 +293,19 @@ async def create_or_adopt(client: StackClient, request: StackRequest, *, delete_
 
     Idempotent: a second login, a restarted hub or a second tab finds the stack by its deterministic name and
     adopts it (even while it is still being created); a broken stack (rolled back, failed) is deleted first
-    so the retry starts clean.
+    so the retry starts clean. A stack of that name whose ``owner`` tag names someone else is neither adopted
+    nor deleted.
     """
     name = request.names.stack
     for _attempt in range(3):
         stack = await call(client.describe, name, doing="looking for your playground")
         if stack is not None:
+            owner = tags_of(stack).get(TAG_OWNER)
+            if owner != request.names.username:
+                # Never adopt, nor delete, a stack that carries the name but is not this user's.
+                raise PlaygroundError(
+                    f"A stack named {name} exists but belongs to {owner or 'nobody known'}, not to you: nothing was "
+                    "changed. Ask the hub's operator to look at it.", reason="playground-owner")
             status = stack["StackStatus"]
             if status in HEALTHY or status in IN_PROGRESS:
                 report(f"Found your playground {name} ({status.replace('_', ' ').lower()}); reusing it.")

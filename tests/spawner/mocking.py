@@ -160,11 +160,13 @@ class ScriptedCloudFormation:
 
     The last frame repeats forever. ``create_error`` makes create_stack raise; delete_stack is recorded and
     makes the stack gone on the next look (as a quick real deletion would). ``outputs`` are returned once
-    the stack is complete.
+    the stack is complete. ``existing`` is the status of a stack already there, made by the hub for
+    ``existing_owner`` (its ``owner`` tag, as every playground carries).
     """
 
     def __init__(self, frames: list[tuple[str, list[dict]]] | None = None, *, create_error: Exception | None = None,
-                 outputs: dict[str, str] | None = None, existing: str | None = None):
+                 outputs: dict[str, str] | None = None, existing: str | None = None,
+                 existing_owner: str | None = None):
         self.frames = frames or []
         self.create_error = create_error
         self.outputs = outputs or {}
@@ -176,6 +178,7 @@ class ScriptedCloudFormation:
         self._status: str | None = existing
         self._stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/scripted/1" if existing else None
         self._name: str | None = None
+        self._tags = [{"Key": "owner", "Value": existing_owner}] if existing_owner else []
 
     def _missing(self, name: str) -> ClientError:
         return client_error("ValidationError", f"Stack with id {name} does not exist", "DescribeStacks")
@@ -190,7 +193,8 @@ class ScriptedCloudFormation:
             self._frame += 1
             self._status, fresh = self.frames[self._frame]
             self._events.extend(fresh)
-        stack = {"StackName": self._name or StackName, "StackId": self._stack_id, "StackStatus": self._status}
+        stack = {"StackName": self._name or StackName, "StackId": self._stack_id, "StackStatus": self._status,
+                 "Tags": list(self._tags)}
         if self._status == "CREATE_COMPLETE":
             stack["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
         return {"Stacks": [stack]}
@@ -205,6 +209,7 @@ class ScriptedCloudFormation:
             raise self.create_error
         self.created += 1
         self._name = kwargs["StackName"]
+        self._tags = list(kwargs.get("Tags", []))
         self._stack_id = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{self._name}/{self.created}"
         self._frame = 0
         self._status, fresh = self.frames[0] if self.frames else ("CREATE_COMPLETE", [])

@@ -110,7 +110,7 @@ async def test_one_users_failure_leaves_another_users_spawn_alone(tmp_path, moto
 async def test_a_retry_after_a_failure_starts_from_a_clean_stack():
     # The previous attempt left a rolled-back stack (e.g. the hub died before removing it).
     cloudformation = ScriptedCloudFormation(success_sequence("profiler-again", [("Vpc", "AWS::EC2::VPC")]),
-                                            existing="ROLLBACK_COMPLETE")
+                                            existing="ROLLBACK_COMPLETE", existing_owner="again")
     request = build_request(names.for_user("again"), open(TEMPLATE).read(), "hub")
     messages, report = recorder()
     stack_id, created = await create_or_adopt(StackClient(cloudformation, _NoTargetGroups()), request,
@@ -163,7 +163,7 @@ class _NoTargetGroups:
 async def test_a_timeout_on_a_stack_that_was_complete_once_never_deletes_it(tmp_path, moto_endpoint):
     # An update (by an admin, or a newer hub) still running when the user logs in, past our timeout.
     updating = [("UPDATE_IN_PROGRESS", [event("profiler-busy", "profiler-busy", "UPDATE_IN_PROGRESS")])]
-    cloudformation = ScriptedCloudFormation(updating, existing="UPDATE_IN_PROGRESS")
+    cloudformation = ScriptedCloudFormation(updating, existing="UPDATE_IN_PROGRESS", existing_owner="busy")
     cloudformation._frame = 0
     spawner = scripted_spawner("busy", tmp_path, moto_endpoint, cloudformation, playground_timeout=0.3,
                                stack_poll_interval=0.05)

@@ -136,6 +136,22 @@ async def test_a_hub_killed_mid_spawn_leaves_a_stack_the_next_login_adopts(tmp_p
     assert spawner.get_state()[STATE_KEY]["stack_id"] == crashed_stack
 
 
+async def test_a_stack_of_the_users_name_but_another_owner_is_neither_adopted_nor_deleted(tmp_path, moto_endpoint,
+                                                                                           aws):
+    mallory = build_request(names.for_user("mallory"), open(PlaygroundSpawner.template_path.default_value).read(),
+                            "profiler-workbench")
+    squatted = aws("cloudformation").create_stack(
+        StackName=names.for_user("victim").stack, TemplateBody=mallory.template_body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in mallory.parameters],
+        Tags=[{"Key": k, "Value": v} for k, v in mallory.tags])["StackId"]
+
+    spawner = spawner_for("victim", tmp_path, moto_endpoint)
+    with pytest.raises(SpawnException, match="belongs to mallory, not to you: nothing was changed"):
+        await spawner.start()
+    (stack,) = aws("cloudformation").describe_stacks(StackName=squatted)["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
 async def test_poll_reports_running_while_the_playground_is_being_made(tmp_path, moto_endpoint):
     spawner = spawner_for("patient", tmp_path, moto_endpoint)
     assert await spawner.poll() == 0  # nothing started, nothing loaded
