@@ -120,7 +120,7 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
 
     if settings.data_admin_url:
         c.UserDataSpawnerMixin.data_admin_url = settings.data_admin_url
-        c.UserDataSpawnerMixin.data_password_secret_file = str(provisioning.data_secret_path(settings))
+        c.UserDataSpawnerMixin.data_passwords_dir = str(provisioning.data_passwords_dir(settings))
     else:
         c.UserDataSpawnerMixin.builtin_data_file = str(provisioning.builtin_file(settings))
 

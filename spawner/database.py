@@ -5,7 +5,7 @@ Privilege model (PostgreSQL enforces all of it; the workbench's Python checks ar
 - The hub connects with an admin role (superuser, or on RDS/Aurora the master user with CREATEROLE). It owns
   the database's ``builtin`` schema and every built-in table in it. Users never get that role's credentials.
 - Each user gets one LOGIN role, NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS, with a
-  connection limit and a password (random, or derived from a hub secret) that reaches only their own server
+  connection limit and a random password, kept by the hub, that reaches only their own server
   (``WORKBENCH_DATA_URL``), and one schema of the same name that the role owns (``WORKBENCH_DATA_SCHEMA``):
   there they create, alter, fill and drop their own tables.
 - Every user role is a member of :data:`READERS`, which alone holds CONNECT on the workbench database and
@@ -30,9 +30,6 @@ This module never imports the user side: the user's server reads the URL and sch
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import secrets
 import sys
@@ -209,11 +206,26 @@ def prepare_database(admin_url: str, *, lock_other_databases: bool = True) -> No
         _prepare(connection, lock_other_databases)
 
 
-def derived_password(secret: bytes, names: PlaygroundNames) -> str:
-    """A password for the user's role derived from a hub secret: stable across spawns (so a user's several
-    named servers keep working), different per user, changed by changing the secret."""
-    digest = hmac.new(secret, b"workbench-data-role:" + role_name(names).encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def stored_password(folder: Path, names: PlaygroundNames) -> str:
+    """The user's database password: random, made at their first spawn and kept in ``folder`` (the hub's, mode
+    0700), so all of a user's servers share it; never derived from a name. Safe against concurrent spawns (the
+    first file linked into place wins) and against links planted in the folder (never followed)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = folder / role_name(names)
+    if not target.exists() and not target.is_symlink():
+        draft = folder / f".{role_name(names)}.{secrets.token_hex(8)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(32))
+        try:
+            os.link(draft, target, follow_symlinks=False)  # atomic: a concurrent spawn's file may win
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    descriptor = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor) as file:
+        return file.read().strip()
 
 
 def provision_user(
@@ -228,7 +240,7 @@ def provision_user(
 
     Safe to call at every spawn and from several hub processes at once. The user's existing tables survive.
     Without ``password`` a new random one is set each time, which cuts off the user's other running servers'
-    new connections; pass ``password=derived_password(secret, names)`` to keep one per user.
+    new connections; pass ``password=stored_password(folder, names)`` to keep one per user.
     ``connection_limit`` keeps one user from using up the server's connections.
     """
     role = role_name(names)

@@ -14,7 +14,7 @@ import pwd
 from pathlib import Path
 
 from jupyterhub.spawner import Spawner
-from traitlets import Bytes, Unicode
+from traitlets import Unicode
 
 from spawner import database, names
 
@@ -39,16 +39,10 @@ class UserDataSpawnerMixin(Spawner):
         "RDS). Set: one role + schema per user in PostgreSQL. Empty: SQLite files (embedded default).",
     ).tag(config=True)
 
-    data_password_secret = Bytes(
-        b"",
-        help="Secret from which each user's database password is derived, so all of a user's servers share "
-        "one password; required with data_admin_url (the hub config keeps one in its state folder).",
-    ).tag(config=True)
-
-    data_password_secret_file = Unicode(
+    data_passwords_dir = Unicode(
         "",
-        help="File holding data_password_secret (read at each start when data_password_secret is empty); the "
-        "hub's provisioning step makes it, readable by the hub only.",
+        help="With data_admin_url: the hub's folder (mode 0700) that keeps each user's random database password, "
+        "made at their first spawn, so all of a user's servers share one.",
     ).tag(config=True)
 
     builtin_data_file = Unicode(
@@ -67,16 +61,15 @@ class UserDataSpawnerMixin(Spawner):
 
     async def _data_environment(self) -> dict[str, str]:
         if self.data_admin_url:
-            if not self.data_password_secret and self.data_password_secret_file:
-                self.data_password_secret = await asyncio.to_thread(Path(self.data_password_secret_file).read_bytes)
-            if not self.data_password_secret:
-                raise ValueError("UserDataSpawnerMixin.data_password_secret (or its file) is required with "
-                                 "data_admin_url")
+            if not self.data_passwords_dir:
+                raise ValueError("UserDataSpawnerMixin.data_passwords_dir is required with data_admin_url")
+            password = await asyncio.to_thread(database.stored_password, Path(self.data_passwords_dir),
+                                               self.data_names)
             user_db = await asyncio.to_thread(
                 database.provision_user,
                 self.data_admin_url,
                 self.data_names,
-                password=database.derived_password(self.data_password_secret, self.data_names),
+                password=password,
             )
             return user_db.environment()
         home = server_home(self)

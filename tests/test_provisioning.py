@@ -29,17 +29,24 @@ def test_provisioning_twice_installs_the_built_ins_once_and_says_what_it_did(tmp
     assert builtins.stat().st_mtime_ns == made
 
 
-def test_the_data_secret_is_made_once_owner_only_and_never_through_a_planted_link(tmp_path):
-    secret = tmp_path / "workbench-data-secret"
-    provisioning.make_data_secret(secret)
-    first = secret.read_bytes()
-    assert len(first) == 32 and stat.S_IMODE(secret.stat().st_mode) == 0o600
-    provisioning.make_data_secret(secret)
-    assert secret.read_bytes() == first
+def test_a_users_database_password_is_random_kept_and_never_read_through_a_planted_link(tmp_path):
+    from spawner import database, names
 
-    target = tmp_path / "elsewhere"
-    target.write_text("not yours")
-    planted = tmp_path / "planted-secret"
-    os.symlink(target, planted)
-    provisioning.make_data_secret(planted)
-    assert target.read_text() == "not yours"
+    folder = tmp_path / "data-passwords"
+    first = database.stored_password(folder, names.for_user("ada"))
+    assert len(first) >= 40 and first == database.stored_password(folder, names.for_user("ada"))
+    assert first != database.stored_password(folder, names.for_user("bob"))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / database.role_name(names.for_user("ada"))).stat().st_mode) == 0o600
+    assert "ada" not in first
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("not a password of ours")
+    os.symlink(elsewhere, folder / database.role_name(names.for_user("eve")))
+    try:
+        database.stored_password(folder, names.for_user("eve"))
+    except OSError:
+        pass  # refusing to follow the link is the point
+    else:
+        raise AssertionError("a planted link was followed")
+    assert elsewhere.read_text() == "not a password of ours"

@@ -1,8 +1,8 @@
 """Provisioning: everything a hub needs made before it starts, done once, explicitly and idempotently.
 
 ``workbench hub`` runs :func:`provision` before it starts JupyterHub (and ``workbench provision`` runs it alone):
-the state folder (owner-only), the secret users' database passwords derive from, the workbench's PostgreSQL
-database made safe to hand out, and the built-in models installed. Each step says in the log what it did or that
+the state folder (owner-only), the workbench's PostgreSQL database made safe to hand out, and the built-in
+models installed. Each step says in the log what it did or that
 there was nothing to do; running it again changes nothing. Loading the hub's configuration does none of this.
 
 May import :mod:`hub.settings` and :mod:`spawner.database`; the built-ins are installed by a separate process,
@@ -12,8 +12,6 @@ so the hub never imports the user side.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import subprocess
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from spawner import database
 log = logging.getLogger("workbench.provisioning")
 
 
-def data_secret_path(settings: WorkbenchSettings) -> Path:
-    return settings.state_path / "workbench-data-secret"
+def data_passwords_dir(settings: WorkbenchSettings) -> Path:
+    return settings.state_path / "data-passwords"
 
 
 def builtin_file(settings: WorkbenchSettings) -> Path:
@@ -40,18 +38,6 @@ def make_state_folder(settings: WorkbenchSettings) -> None:
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
-def make_data_secret(path: Path) -> None:
-    """The secret user database passwords derive from: made once, readable by the hub's account only."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        log.info("The workbench data secret is there (%s)", path)
-        return
-    with os.fdopen(descriptor, "wb") as secret:
-        secret.write(secrets.token_bytes(32))
-    log.info("Made the workbench data secret (%s)", path)
-
-
 def install_builtins(target: str, messages: int) -> None:
     install = database.builtin_install(target, messages=messages or None)
     log.info("Installing the built-in models (%s messages in the conversations dataset); this can take a while "
@@ -64,7 +50,6 @@ def provision(settings: WorkbenchSettings) -> None:
     """Make what the hub needs; safe to run at every start."""
     make_state_folder(settings)
     if settings.data_admin_url:
-        make_data_secret(data_secret_path(settings))
         log.info("Preparing the workbench database (roles, the read-only built-in schema)")
         database.prepare_database(settings.data_admin_url)
         # the installer itself adds only what is missing

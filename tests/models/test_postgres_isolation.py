@@ -235,18 +235,17 @@ def test_users_cannot_connect_to_the_clusters_other_databases(workbench, private
         psycopg.connect(libpq(other))
 
 
-def test_concurrent_spawns_provision_without_racing(pg_admin):
+def test_concurrent_spawns_provision_without_racing(pg_admin, tmp_path):
     """Hub processes may provision at the same moment (same user twice, other users): the advisory lock
     serialises them, so none fails with PostgreSQL's 'tuple concurrently updated'."""
     users = [for_user(name) for name in ("erin", "erin", "frank", "grace")]
-    secret = b"hub-secret"
     try:
         with ThreadPoolExecutor(len(users)) as pool:
             results = list(pool.map(
                 lambda names: database.provision_user(pg_admin, names,
-                                                      password=database.derived_password(secret, names)), users))
+                                                      password=database.stored_password(tmp_path, names)), users))
         assert [r.role for r in results] == ["profiler_erin", "profiler_erin", "profiler_frank", "profiler_grace"]
-        assert results[0].url == results[1].url != results[2].url  # the derived password is stable per user
+        assert results[0].url == results[1].url != results[2].url  # the stored password is kept per user
         for result in results:
             assert raw(result.url, "SELECT current_user, current_schemas(false)") == [
                 (result.role, [result.schema, "builtin"])]
