@@ -7,10 +7,13 @@ import logging
 import os
 import stat
 
+import pytest
+
 from hub.services import provisioning
 from hub.settings import load
 
 
+@pytest.mark.slow  # installs the built-in models in a subprocess
 def test_provisioning_twice_installs_the_built_ins_once_and_says_what_it_did(tmp_path, caplog):
     settings = load({"WORKBENCH_STATE_DIR": str(tmp_path / "state"), "WORKBENCH_BUILTIN_MESSAGES": "40"})
     with caplog.at_level(logging.INFO, logger="workbench.provisioning"):

@@ -12,6 +12,9 @@ from profiler.loadtest import CapacityWarning, FileRunStore
 from testing.support import wait_for
 from tests.loadtest.conftest import create_table, table_count
 
+# Every test runs timed load tests against a moto server: seconds each.
+pytestmark = pytest.mark.slow
+
 
 def short_run(dashboard: LoadTestDashboard, **form) -> None:
     """Fill the form for a run of a few seconds against moto (small keys and items, short intervals)."""
