@@ -160,7 +160,7 @@ def run_hub(settings: WorkbenchSettings) -> int:
 def set_password(settings: WorkbenchSettings, name: str) -> int:
     import getpass
 
-    from hub.auth.local import set_local_password
+    from hub.auth.local import account_problem, set_local_password
     from hub.services.provisioning import make_state_folder
 
     if sys.stdin.isatty():
@@ -170,6 +170,10 @@ def set_password(settings: WorkbenchSettings, name: str) -> int:
             return 2
     else:
         password = sys.stdin.readline().rstrip("\n")
+    problem = account_problem(name, password, settings.min_password_length)
+    if problem:
+        print(f"Nothing changed: {problem}", file=sys.stderr)
+        return 2
     make_state_folder(settings)
     try:
         made = set_local_password(settings.hub_db_url, name, password,

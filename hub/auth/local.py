@@ -160,6 +160,13 @@ class WorkbenchAuthenticator(NativeAuthenticator):
         ]
 
 
+def account_problem(username: str, password: str, minimum_length: int = 8) -> str | None:
+    """Why an operator cannot make this local account, or None."""
+    if len(password) < minimum_length:
+        return f"Passwords need at least {minimum_length} characters."
+    return username_problem(username)
+
+
 def set_local_password(db_url: str, username: str, password: str, *, minimum_length: int = 8) -> bool:
     """Create or reset the local account ``username`` (approved) in the hub database at ``db_url``, as the
     operator does for administrators, whose names sign-up refuses. True when the account was made."""
@@ -167,11 +174,9 @@ def set_local_password(db_url: str, username: str, password: str, *, minimum_len
     from nativeauthenticator.orm import UserInfo
     from sqlalchemy.orm import Session
 
-    problem = username_problem(username)
+    problem = account_problem(username, password, minimum_length)
     if problem:
         raise ValueError(problem)
-    if len(password) < minimum_length:
-        raise ValueError(f"Passwords need at least {minimum_length} characters.")
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
     engine = sqlalchemy.create_engine(db_url)
     try:

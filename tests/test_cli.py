@@ -1,0 +1,57 @@
+"""The `workbench` command as an operator uses it: accounts made without a password on the command line,
+bad input refused before anything is touched, and `check` naming what is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import bcrypt
+import sqlalchemy
+
+from testing.support import REPO_ROOT
+
+
+def workbench(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], input=stdin, cwd=REPO_ROOT, text=True,
+                          capture_output=True, timeout=120, env={"PATH": os.environ["PATH"], **env})
+
+
+def stored_password(state, name: str) -> bytes:
+    engine = sqlalchemy.create_engine(f"sqlite:///{state / 'jupyterhub.sqlite'}")
+    with engine.connect() as connection:
+        row = connection.execute(sqlalchemy.text("SELECT password, is_authorized FROM users_info WHERE username = :n"),
+                                 {"n": name}).one()
+    engine.dispose()
+    assert row.is_authorized
+    return row.password
+
+
+def test_password_makes_then_resets_an_approved_account_from_standard_input(tmp_path):
+    state = tmp_path / "state"
+    made = workbench("password", "boss", stdin="first password here\n", WORKBENCH_STATE_DIR=str(state),
+                     WORKBENCH_ADMIN_USERS="boss")
+    assert made.returncode == 0, made.stderr
+    assert "Made the local account boss (an administrator)" in made.stdout
+    assert bcrypt.checkpw(b"first password here", stored_password(state, "boss"))
+    reset = workbench("password", "boss", stdin="second password here\n", WORKBENCH_STATE_DIR=str(state))
+    assert "Reset the local account boss" in reset.stdout
+    assert bcrypt.checkpw(b"second password here", stored_password(state, "boss"))
+
+
+def test_password_refuses_bad_input_and_touches_nothing(tmp_path):
+    state = tmp_path / "state"
+    for name, password, message in [("Bad Name", "long enough pw", "contains a space"),
+                                    ("boss", "short", "at least 8 characters")]:
+        refused = workbench("password", name, stdin=password + "\n", WORKBENCH_STATE_DIR=str(state))
+        assert refused.returncode == 2 and message in refused.stderr
+        assert not state.exists()
+
+
+def test_check_names_the_missing_proxy(tmp_path):
+    missing = subprocess.run([sys.executable, "-m", "hub.cli", "check"], cwd=tmp_path, text=True,
+                             capture_output=True, timeout=120,
+                             env={"PATH": "/usr/bin:/bin", "WORKBENCH_STATE_DIR": str(tmp_path / "state")})
+    assert missing.returncode == 1
+    assert "configurable-http-proxy" in missing.stdout and "npm install" in missing.stdout
