@@ -4,7 +4,9 @@ Two hashes: ``ordered`` (lists compared in order) and ``unordered`` (every list 
 its items). Equal unordered but different ordered hashes mean the same data in another order (an unordered
 relationship loaded by a JOIN vs by a separate SELECT); different unordered hashes mean different data.
 ORM objects count with their loaded column values only: following their relationships here would itself run
-lazy loads, and what the workload walked is what it returned.
+lazy loads, and what the workload walked is what it returned. Other objects count by their data too (a
+dataclass's fields, an instance's attributes, a function's qualified name), never by a repr that carries a memory
+address: two runs returning the same data must fingerprint alike.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import dataclasses
 import hashlib
+import inspect as pyinspect
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -57,13 +62,30 @@ def _canonical(value, ordered: bool):
     try:
         state = inspect(value)
     except NoInspectionAvailable:
-        return {"repr": repr(value)}
+        return _plain_object(value, ordered)
     mapper = getattr(state, "mapper", None)
     if mapper is None:
-        return {"repr": repr(value)}
+        return _plain_object(value, ordered)
     loaded = state.dict
     columns = {attr.key: _canonical(loaded[attr.key], ordered) for attr in mapper.column_attrs if attr.key in loaded}
     return {"entity": mapper.class_.__name__, "columns": columns}
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _plain_object(value, ordered: bool):
+    """A value that is not an ORM object, by what it holds rather than where it lives in memory."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {field.name: _canonical(getattr(value, field.name), ordered) for field in dataclasses.fields(value)}
+        return {"object": type(value).__qualname__, "fields": fields}
+    if callable(value) and (pyinspect.isroutine(value) or isinstance(value, type)):
+        return {"callable": f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"}
+    attributes = getattr(value, "__dict__", None)
+    if attributes is not None and type(value).__repr__ is object.__repr__:
+        return {"object": type(value).__qualname__,
+                "fields": {key: _canonical(item, ordered) for key, item in attributes.items()}}
+    return {"repr": _ADDRESS.sub("", repr(value))}
 
 
 def _dump(value) -> str:
