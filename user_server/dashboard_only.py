@@ -6,8 +6,13 @@ callback or a kernel's websocket is answered 403 — JupyterLab, terminals, the 
 APIs, other notebooks (``/voila/tree``, ``/voila/render/...``) and files included. The kernel websocket itself
 only passes widget messages (``MappingKernelManager.allowed_message_types``, set by the same spawner args).
 
-If the dashboard is not named in the environment the extension refuses to load, and the server (started with
-``reraise_server_extension_failures``) refuses to start: a published server never runs unrestricted.
+Viewers' open kernel websockets are asked about again every ``HubOAuth.cache_max_age`` seconds (the spawner sets
+it to the hub's share revocation time): whoever lost access, a revoked share or a group left, has their
+connections closed and their kernels shut down (:class:`user_server.kernel_websocket.AccessWatch`).
+
+If the dashboard is not named in the environment, or the server cannot ask the hub about its viewers, the
+extension refuses to load, and the server (started with ``reraise_server_extension_failures``) refuses to start: a
+published server never runs unrestricted.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import re
 from tornado import web
 from tornado.httputil import HTTPServerRequest
 from tornado.routing import Matcher, Rule
+
+from user_server.kernel_websocket import AccessWatch, PromptKernelWebsocketConnection
 
 # Set by the spawner for a published server (spawner/published.py names the same; a test keeps them equal).
 DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"
@@ -82,4 +89,24 @@ def _load_jupyter_server_extension(server_app) -> None:
     web_app = server_app.web_app
     matcher = OutsideDashboard(web_app.settings["base_url"], allowed_paths(notebook))
     web_app.default_router.rules.insert(0, Rule(matcher, Refused, {"notebook": notebook}))
+    watch_viewers(server_app)
     server_app.log.info("Published dashboard server: only %s and its assets answer", notebook)
+
+
+def watch_viewers(server_app) -> AccessWatch:
+    """Re-check open kernel websockets as often as the server's auth re-asks the hub about a request
+    (``HubOAuth.cache_max_age``): both then end access within the same revocation time."""
+    hub_auth = getattr(server_app.identity_provider, "hub_auth", None)
+    if hub_auth is None:
+        raise RuntimeError("not run by JupyterHub (no hub auth): refusing to run a published server whose "
+                           "viewers' access cannot be checked")
+    if hub_auth.cache_max_age <= 0:  # 0 is HubOAuth's "never ask again"
+        raise RuntimeError("HubOAuth.cache_max_age is not a positive number of seconds: a revoked viewer would "
+                           "never be refused")
+    if not issubclass(server_app.kernel_websocket_connection_class, PromptKernelWebsocketConnection):
+        raise RuntimeError(f"kernel websockets are {server_app.kernel_websocket_connection_class.__name__}, not "
+                           f"{PromptKernelWebsocketConnection.__name__}: viewers' access could not be checked")
+    watch = AccessWatch(hub_auth, server_app.kernel_manager, hub_auth.cache_max_age, server_app.log)
+    watch.start()
+    server_app.log.info("Checking open kernel websockets' access with the hub every %s s", hub_auth.cache_max_age)
+    return watch
