@@ -422,11 +422,17 @@ _locks_guard = threading.Lock()
 
 
 async def endpoint_answers(endpoint: str, timeout: float = 2.0) -> bool:
-    """True when something answers HTTP at ``endpoint`` (any status: a 404 is still a live server)."""
+    """True when something answers HTTP at ``endpoint`` (any status: a 404 is still a live server).
+
+    One unsigned GET of ``/``: any AWS endpoint answers it with an error of its own (the hub's local AWS with a
+    403 ``MissingAuthenticationToken`` from its gate, without reaching moto: ``hub/services/local_aws.py``),
+    which needs no credentials, no admin route and no AWS call. The local AWS serves only once it is warm and
+    its IAM is set up, so an answer means it is ready.
+    """
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
     try:
-        await AsyncHTTPClient().fetch(f"{endpoint}/moto-api/", request_timeout=timeout, raise_error=True)
+        await AsyncHTTPClient().fetch(f"{endpoint}/", request_timeout=timeout, raise_error=True)
     except HTTPClientError as error:
         return error.code != 599  # 599: tornado's own timeout or refused connection, nothing answered
     except (OSError, asyncio.TimeoutError):

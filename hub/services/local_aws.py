@@ -1,47 +1,233 @@
-"""Local AWS for the embedded defaults: a moto server run by the hub as a managed service.
+"""Local AWS for the embedded defaults: a moto server run by the hub as a managed service, IAM enforced.
 
 The hub starts ``python -m hub.services.local_aws --port N`` with its other services and stops it at shutdown.
 Before a playground's first AWS call the spawner waits until the endpoint answers
 (:func:`spawner.stacks.wait_until_answering`), so no spawn runs against an AWS that is not there yet.
+
+Every user's server is a process on this machine and can connect to this port, so the service is not the open
+moto it would be in a test:
+
+- **IAM is enforced** on every request (moto's ``INITIAL_NO_AUTH_ACTION_COUNT`` is 0): a request must be signed
+  with keys the service knows, and the caller's policies must allow it. The hub's own identity is the IAM user
+  ``workbench-hub`` with an administrator's policy, whose keys the hub chooses: ``workbench hub`` reads them from
+  the state folder (:func:`hub_credentials`, made there 0600 the first time) into the hub's environment, and
+  :func:`service_definition` hands them to this service in its environment, which registers them before it
+  serves. Users' servers hold only STS credentials of their playground role (``spawner/credentials.py``).
+- **Only the AWS APIs are reachable** (:class:`AwsApiOnly`): moto's own routes (``/moto-api/...``: reset,
+  data.json, the dashboard, seed, recorder...; the instance metadata under ``/latest/``) answer 404, and a request
+  that is not SigV4-signed for one of :data:`SIGNING_NAMES` is refused before moto sees it.
+
+moto 5.2 does not evaluate IAM the way AWS does; :mod:`hub.services.moto_iam` makes it (in this process only).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import stat
 import sys
+import tempfile
+from pathlib import Path
+
+from hub.services import moto_iam
 
 SERVICE_NAME = "local-aws"
-
-# moto accepts any credentials; these make it obvious in logs that nothing real is used.
-FAKE_HUB_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-hub", "AWS_SECRET_ACCESS_KEY": "local-hub"}
-
+log = logging.getLogger("workbench.local_aws")
 
 WARM_SERVICES = ("cloudformation", "dynamodb", "ec2", "elbv2", "iam", "sts")
+# The SigV4 signing names of the services the hub and users' servers call (WARM_SERVICES as clients sign them;
+# ELBv2 signs as "elasticloadbalancing"). A request signed for anything else never reaches moto.
+SIGNING_NAMES = frozenset({"cloudformation", "dynamodb", "ec2", "elasticloadbalancing", "iam", "sts"})
+
+# The hub's identity in the local AWS, and how its keys travel (environment variables, never a command line).
+HUB_USER = "workbench-hub"
+HUB_KEY_FILE = "local-aws-hub-key.json"
+KEY_ID_VARIABLE = "AWS_ACCESS_KEY_ID"
+SECRET_VARIABLE = "AWS_SECRET_ACCESS_KEY"
+ADMINISTRATOR_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "TheHubRunsThisAws", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+_KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+# --- the hub's keys: chosen by the hub, kept in its state folder ------------------------------------------------
+def new_hub_credentials() -> dict[str, str]:
+    """Fresh keys shaped like an IAM user's (``AKIA`` + 16, 40-character secret)."""
+    key_id = "AKIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
+    return {KEY_ID_VARIABLE: key_id, SECRET_VARIABLE: secrets.token_urlsafe(30)}
+
+
+def write_hub_credentials(path: Path, keys: dict[str, str]) -> None:
+    """Create ``path`` (mode 0600) holding ``keys``; FileExistsError if it is there (a planted link included).
+
+    Written to a private draft, then hard-linked into place: a reader sees the whole file or none.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp makes it 0600
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump({"AccessKeyId": keys[KEY_ID_VARIABLE], "SecretAccessKey": keys[SECRET_VARIABLE]}, stream)
+        os.link(draft, path)  # never follows nor replaces what is at `path`
+    finally:
+        os.unlink(draft)
+
+
+def read_hub_credentials(path: Path) -> dict[str, str]:
+    """The keys in ``path``; refuses a link, another owner's file, or one that others may read."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor) as stream:
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
+            raise PermissionError(
+                f"{path} must be a regular file of this account that only it can read (chmod 600 it, or delete it "
+                "and the hub makes a new one)")
+        data = json.load(stream)
+    keys = {KEY_ID_VARIABLE: data.get("AccessKeyId"), SECRET_VARIABLE: data.get("SecretAccessKey")}
+    if not all(isinstance(value, str) and value for value in keys.values()):
+        raise ValueError(f"{path} does not hold an AccessKeyId and a SecretAccessKey")
+    return keys
+
+
+def hub_credentials(state_dir: Path) -> dict[str, str]:
+    """The hub's keys for the local AWS, as environment variables: kept in the (owner-only) state folder, made
+    there the first time, so a restarted hub keeps its identity."""
+    path = Path(state_dir) / HUB_KEY_FILE
+    try:
+        return read_hub_credentials(path)
+    except FileNotFoundError:
+        pass
+    try:
+        write_hub_credentials(path, new_hub_credentials())
+    except FileExistsError:
+        pass  # another process made it between our read and write: theirs it is
+    return read_hub_credentials(path)
 
 
 def service_definition(port: int) -> dict:
-    """The JupyterHub managed-service entry that runs moto on 127.0.0.1:``port``."""
+    """The JupyterHub managed-service entry that runs the local AWS on 127.0.0.1:``port``."""
     return {
         "name": SERVICE_NAME,
         "command": [sys.executable, "-m", "hub.services.local_aws", "--port", str(port)],
+        # A managed service starts with an almost empty environment: hand it the hub's own keys (the runner put
+        # them in the hub's environment, see hub.cli), which it registers as the administrator's.
+        "environment": {name: os.environ[name] for name in (KEY_ID_VARIABLE, SECRET_VARIABLE) if name in os.environ},
         "display": False,
     }
 
 
+# --- only the AWS APIs: a WSGI layer in front of moto -----------------------------------------------------------
+# What botocore's SigV4 signer writes (botocore.auth.SigV4Auth). moto's dispatcher and its IAM check each parse
+# this header their own way; a header of exactly this shape reads the same to both.
+SIGV4 = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=[A-Za-z0-9_.-]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/aws4_request,"
+    r" ?SignedHeaders=[a-z0-9;_.-]+, ?Signature=[0-9a-f]{64}"
+)
+
+
+class AwsApiOnly:
+    """WSGI middleware: passes to moto only SigV4-signed requests to ``/`` for :data:`SIGNING_NAMES`.
+
+    The AWS APIs the workbench uses (query, EC2 and JSON protocols) all post to ``/``; moto's own routes
+    (``/moto-api/...``, ``/latest/...`` instance metadata, ``/favicon.ico``) and everything else answer 404, a
+    request without a signature 403 (``MissingAuthenticationToken``), as does one carrying moto's ``x-moto-*``
+    headers (``x-moto-account-id`` would pick another account). Answers it gives never reach moto.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    @staticmethod
+    def refusal(environ: dict) -> tuple[str, str, str] | None:
+        """(HTTP status, AWS error code, message) for a request moto must not see, None for an AWS API call."""
+        if environ.get("PATH_INFO", "") != "/":
+            return "404 Not Found", "NotFound", "This local AWS serves its AWS APIs only, at /."
+        if any(key.startswith("HTTP_X_MOTO") for key in environ):
+            return "403 Forbidden", "AccessDenied", "x-moto-* headers are not accepted here."
+        signed = SIGV4.fullmatch(environ.get("HTTP_AUTHORIZATION", ""))
+        if signed is None:
+            return "403 Forbidden", "MissingAuthenticationToken", "Request is missing Authentication Token"
+        if signed["service"] not in SIGNING_NAMES:
+            return "403 Forbidden", "AccessDenied", f"This local AWS does not serve {signed['service']}."
+        return None
+
+    def __call__(self, environ, start_response):
+        refused = self.refusal(environ)
+        if refused is None:
+            return self.app(environ, start_response)
+        status, code, message = refused
+        body = moto_iam.xml_error(code, message)
+        start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body))),
+                                ("x-amzn-ErrorType", code)])
+        return [body]
+
+
+def register_hub(key_id: str, secret: str) -> str:
+    """Make the hub's IAM user, with an administrator's policy and exactly these keys; returns its ARN.
+
+    Done on moto's backend directly, before serving: with IAM enforced from the first request, nobody could
+    make it over HTTP. The user is made in every partition, so a hub in any region finds it.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import PARTITION_NAMES
+
+    arn = ""
+    for partition in PARTITION_NAMES:
+        iam = iam_backends[DEFAULT_ACCOUNT_ID][partition]
+        user = iam.create_user(region_name="us-east-1", user_name=HUB_USER)
+        iam.put_user_policy(HUB_USER, "administrator", json.dumps(ADMINISTRATOR_POLICY))
+        key = iam.create_access_key(HUB_USER)  # moto draws its own id and secret: replace them with the hub's
+        del iam.access_keys[key.physical_resource_id]
+        key.access_key_id, key.secret_access_key = key_id, secret
+        iam.access_keys[key.physical_resource_id] = key
+        if partition == "aws":
+            arn = user.arn
+    return arn
+
+
+def make_app():
+    """moto's server application (as ``moto.server.main`` builds it) behind :class:`AwsApiOnly`."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return AwsApiOnly(DomainDispatcherApplication(create_backend_app))
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run moto as the workbench's local AWS.")
+    parser = argparse.ArgumentParser(description="Run moto, IAM enforced, as the workbench's local AWS.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
+    key_id, secret = os.environ.pop(KEY_ID_VARIABLE, ""), os.environ.pop(SECRET_VARIABLE, "")
+    if not (key_id and secret):
+        parser.error(f"the hub's keys are missing: {KEY_ID_VARIABLE} and {SECRET_VARIABLE} must be in the "
+                     "environment (`workbench hub` hands them over)")
     from moto.backends import get_backend
-    from moto.server import main as moto_main
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
 
     # moto loads a service's models on its first request, ~10 s for CloudFormation: do it before serving, so
     # the first login does not wait for it (the hub holds spawns until this server answers).
     for service in WARM_SERVICES:
         get_backend(service)
+    arn = register_hub(key_id, secret)
+    moto_iam.enforce_iam()
 
-    moto_main(["-H", args.host, "-p", str(args.port)])
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto's own main: some URLs moto makes carry it
+    # moto's own main, minus its admin routes: werkzeug's threaded server with moto's request handler.
+    server = make_server(args.host, args.port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sys.exit(0))
+    log.info("Local AWS on http://%s:%s: IAM enforced (the hub is %s), moto's admin routes closed",
+             args.host, server.server_port, arn)
+    server.serve_forever()
 
 
 if __name__ == "__main__":
