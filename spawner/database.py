@@ -289,6 +289,18 @@ def provision_user(
     return UserDatabase(role=role, schema=schema, url=user_url.render_as_string(hide_password=False))
 
 
+def names_in_use(admin_url: str, current: PlaygroundNames, legacy: PlaygroundNames) -> PlaygroundNames:
+    """The names of the user's database space: ``legacy`` while a space made under the names an earlier release
+    gave them exists (and none under the current names), so their tables stay theirs; else ``current``. Never
+    renamed in place: a server started before the upgrade keeps connecting as the old role."""
+    if role_name(legacy) == role_name(current):
+        return current
+    with _connect(admin_url) as connection:
+        if _workbench_role(connection, role_name(current)) is None and _workbench_role(connection, role_name(legacy)):
+            return legacy
+    return current
+
+
 def deprovision_user(admin_url: str, names: PlaygroundNames) -> bool:
     """Drop the user's schema (their tables with it), their privileges and their role; False if none existed.
 

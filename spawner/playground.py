@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
-import pwd
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, SpawnException, Spawner
+from jupyterhub.spawner import SimpleLocalProcessSpawner, SpawnException, Spawner
 from jupyterhub.utils import maybe_future
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Enum, Float, Integer, Unicode, default, validate
@@ -198,7 +196,29 @@ class PlaygroundSpawnerMixin(Spawner):
 
     @property
     def playground_names(self) -> names.PlaygroundNames:
-        return names.for_user(self.user.name, prefix=self.name_prefix)
+        current = names.for_user(self.user.name, prefix=self.name_prefix)
+        saved = (self._playground or {}).get("stack_name")
+        if saved and saved != current.stack:
+            legacy = names.for_user(self.user.name, prefix=self.name_prefix, legacy=True)
+            if saved == legacy.stack:
+                return legacy  # made by a release that named it so: it keeps its name for its whole life
+        return current
+
+    async def _adopt_legacy_playground(self, client: StackClient) -> None:
+        """A hashed username's playground made by an earlier release (a 32-bit name) is used under that name
+        while it lives, when it is theirs (owner tag) and none has been made under the current name."""
+        if self._playground or not names.has_legacy_names(self.user.name):
+            return
+        legacy = names.for_user(self.user.name, prefix=self.name_prefix, legacy=True)
+        current = names.for_user(self.user.name, prefix=self.name_prefix)
+        found = await call(client.describe, legacy.stack, doing="looking for your playground's earlier name")
+        if found is None or stacks.tags_of(found).get(stacks.TAG_OWNER) != self.user.name:
+            return
+        if await call(client.describe, current.stack, doing="looking for your playground") is not None:
+            return
+        self.log.info("Using %s's playground under the name an earlier release gave it: %s", self.user.name,
+                      legacy.stack)
+        self._playground = {"stack_name": legacy.stack}
 
     def load_state(self, state):
         super().load_state(state)
@@ -287,6 +307,11 @@ class PlaygroundSpawnerMixin(Spawner):
         return await super().start()
 
     async def _start_playground(self) -> None:
+        if self.aws_endpoint_url:
+            await stacks.wait_until_answering(self.aws_endpoint_url, self.endpoint_wait_timeout)
+        aws = await self._clients()
+        client = StackClient(aws.cloudformation, aws.elbv2)
+        await self._adopt_legacy_playground(client)
         playground = self.playground_names
         try:
             template_body = await asyncio.to_thread(Path(self.template_path).read_text)
@@ -295,10 +320,6 @@ class PlaygroundSpawnerMixin(Spawner):
                                   reason="playground-template") from error
         request = build_request(playground, template_body, self.hub_id)
         total = request.total_resources
-        if self.aws_endpoint_url:
-            await stacks.wait_until_answering(self.aws_endpoint_url, self.endpoint_wait_timeout)
-        aws = await self._clients()
-        client = StackClient(aws.cloudformation, aws.elbv2)
         self._emit(f"Preparing your playground {playground.stack} ({total} resources).", 0.0)
         async with stack_lock(playground.stack):
             stack_id, created = await create_or_adopt(
@@ -374,16 +395,9 @@ class PlaygroundSpawnerMixin(Spawner):
         return credentials.CredentialFiles(root / self.playground_names.slug / (self.name or "default"))
 
     def credentials_owner(self) -> tuple[int, int] | None:
-        """(uid, gid) of the OS user the server runs as, when that is not the hub's own user: with
-        LocalProcessSpawner's system users the files must be theirs to read (0600)."""
-        system_users = isinstance(self, LocalProcessSpawner) and not isinstance(self, SimpleLocalProcessSpawner)
-        if not system_users or os.geteuid() != 0:
-            return None
-        try:
-            entry = pwd.getpwnam(self.user.name)
-        except KeyError:
-            return None  # LocalProcessSpawner itself refuses a user without an account, with its own message
-        return entry.pw_uid, entry.pw_gid
+        """(uid, gid) of the OS account the server runs as when it is not the hub's own (system accounts
+        override this): the credential files must be theirs to read."""
+        return None
 
     def _environment_for(self, outputs: dict[str, str], scoped: credentials.ScopedCredentials) -> dict[str, str]:
         values: dict[str, str | None] = {

@@ -189,6 +189,25 @@ def test_deprovisioning_removes_that_user_and_nothing_else(workbench, private_cl
     assert database.deprovision_user(admin, carol_names) is False  # idempotent
 
 
+def test_a_space_an_earlier_release_named_stays_its_users(workbench):
+    from spawner import names
+
+    admin, _ = workbench
+    legacy, current = names.for_user("Dora Explorer", legacy=True), names.for_user("Dora Explorer")
+    assert legacy.schema != current.schema
+    assert database.names_in_use(admin, current, legacy) == current  # nothing made yet: the current names
+    old = database.provision_user(admin, legacy)
+    catalog_of(old).create(Model("kept", {"id": "integer"}))
+    try:
+        in_use = database.names_in_use(admin, current, legacy)
+        assert in_use == legacy
+        assert "kept" in catalog_of(database.provision_user(admin, in_use)).names()
+        # another user's current space never passes for someone's old one
+        assert database.names_in_use(admin, for_user("alice"), legacy) == for_user("alice")
+    finally:
+        database.deprovision_user(admin, legacy)
+
+
 def test_provisioning_never_takes_over_or_drops_what_is_not_a_workbench_users(workbench):
     admin, _ = workbench
     raw(admin, "CREATE ROLE profiler_ops LOGIN CREATEDB PASSWORD 'ops-secret'")

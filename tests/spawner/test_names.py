@@ -28,12 +28,13 @@ realistic = st.one_of(
     [
         # Pinned: changing any of these orphans every existing playground (names are a stable contract).
         ("alice", "profiler-alice", "profiler-alice-loadtest", "profiler_alice"),
-        ("Alice Smith", "profiler-alice-smith-8ae10dfc", "profiler-alice-smith-8ae10dfc-loadtest",
-         "profiler_alice_smith_8ae10dfc"),
-        ("bob@example.com", "profiler-bob-example-5ff860bf", "profiler-bob-example-5ff860bf-loadtest",
-         "profiler_bob_example_5ff860bf"),
-        ("张伟", "profiler-user-a3a0bafd", "profiler-user-a3a0bafd-loadtest", "profiler_user_a3a0bafd"),
-        ("élodie", "profiler-elodie-36bac263", "profiler-elodie-36bac263-loadtest", "profiler_elodie_36bac263"),
+        ("Alice Smith", "profiler-alice-rlqq37e2nh4x2", "profiler-alice-rlqq37e2nh4x2-loadtest",
+         "profiler_alice_rlqq37e2nh4x2"),
+        ("bob@example.com", "profiler-bob-ex-l74gbpyrsbmwy", "profiler-bob-ex-l74gbpyrsbmwy-loadtest",
+         "profiler_bob_ex_l74gbpyrsbmwy"),
+        ("张伟", "profiler-user-uoqlv7il53ke2", "profiler-user-uoqlv7il53ke2-loadtest", "profiler_user_uoqlv7il53ke2"),
+        ("élodie", "profiler-elodie-g25meyy5c5dd2", "profiler-elodie-g25meyy5c5dd2-loadtest",
+         "profiler_elodie_g25meyy5c5dd2"),
     ],
 )
 def test_names_are_stable_across_releases(username, stack, loadtest, schema):
@@ -41,6 +42,28 @@ def test_names_are_stable_across_releases(username, stack, loadtest, schema):
     assert (playground.stack, playground.loadtest_table, playground.schema) == (stack, loadtest, schema)
     assert playground.runs_table == stack + "-runs"
     assert playground.role == stack + "-server"
+
+
+@pytest.mark.parametrize(
+    ("username", "stack", "schema"),
+    [
+        # Pinned: what releases with a 32-bit hash named, so their playgrounds and data are still found.
+        ("alice", "profiler-alice", "profiler_alice"),
+        ("Alice Smith", "profiler-alice-smith-8ae10dfc", "profiler_alice_smith_8ae10dfc"),
+        ("bob@example.com", "profiler-bob-example-5ff860bf", "profiler_bob_example_5ff860bf"),
+        ("张伟", "profiler-user-a3a0bafd", "profiler_user_a3a0bafd"),
+        ("élodie", "profiler-elodie-36bac263", "profiler_elodie_36bac263"),
+    ],
+)
+def test_the_names_earlier_releases_gave_are_still_known(username, stack, schema):
+    legacy = names.for_user(username, legacy=True)
+    assert (legacy.stack, legacy.schema) == (stack, schema)
+    assert names.has_legacy_names(username) == (username != "alice")
+
+
+def test_hashed_slugs_carry_64_bits():
+    hashed = names.slug("Alice Smith")
+    assert names.HASHED.search(hashed) and len(hashed.rsplit("-", 1)[1]) * 5 >= 64
 
 
 def test_a_clean_username_stays_readable_without_a_hash():
@@ -76,9 +99,9 @@ def test_usernames_that_slug_like_a_clean_one_get_a_hash(username):
 
 
 def test_a_clean_username_that_looks_hashed_cannot_take_another_users_names():
-    hashed = names.slug("Alice Smith")
-    assert hashed == "alice-smith-8ae10dfc"
-    assert names.slug(hashed) != hashed
+    for hashed in (names.slug("Alice Smith"), names.legacy_slug("Alice Smith")):
+        assert hashed in ("alice-rlqq37e2nh4x2", "alice-smith-8ae10dfc")
+        assert names.slug(hashed) != hashed  # neither a new nor an old hashed slug can be claimed as a username
 
 
 @given(realistic)

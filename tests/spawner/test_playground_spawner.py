@@ -136,6 +136,58 @@ async def test_a_hub_killed_mid_spawn_leaves_a_stack_the_next_login_adopts(tmp_p
     assert spawner.get_state()[STATE_KEY]["stack_id"] == crashed_stack
 
 
+async def test_a_playground_an_earlier_release_named_keeps_its_name_and_its_data(tmp_path, moto_endpoint, aws):
+    # Releases with a 32-bit hash named "Ada Lovelace"'s playground differently: it is still hers.
+    legacy = names.for_user("Ada Lovelace", legacy=True)
+    assert legacy.stack != names.for_user("Ada Lovelace").stack
+    request = build_request(legacy, open(PlaygroundSpawner.template_path.default_value).read(), "profiler-workbench")
+    clients = AwsClients.connect("us-east-1", moto_endpoint)
+    StackClient(clients.cloudformation, clients.elbv2).create(request)
+    aws("dynamodb").put_item(TableName=legacy.loadtest_table, Item={"pk": {"S": "kept"}, "sk": {"S": "1"}})
+
+    spawner = spawner_for("Ada Lovelace", tmp_path, moto_endpoint)
+    await spawner.start()
+    try:
+        env = server_environment(spawner)
+        state = spawner.get_state()
+    finally:
+        await spawner.stop(now=True)
+    assert env[environment.STACK_NAME] == legacy.stack and env[environment.LOADTEST_TABLE] == legacy.loadtest_table
+    assert state[STATE_KEY]["stack_name"] == legacy.stack
+    names_made = {s["StackName"] for s in aws("cloudformation").list_stacks()["StackSummaries"]
+                  if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert names.for_user("Ada Lovelace").stack not in names_made  # no second playground beside hers
+
+    # after a hub restart, the saved state alone keeps the old name
+    again = spawner_for("Ada Lovelace", tmp_path, moto_endpoint)
+    again.load_state(state)
+    assert again.playground_names == legacy
+    await again.delete_playground()
+
+
+async def test_a_legacy_named_stack_of_someone_else_is_not_taken(tmp_path, moto_endpoint, aws):
+    # "Eve Smith"'s old-style name is claimed by a stack owned by another user: Eve gets a new playground.
+    legacy = names.for_user("Eve Smith", legacy=True)
+    other = build_request(names.for_user("mallory"), open(PlaygroundSpawner.template_path.default_value).read(),
+                          "profiler-workbench")
+    aws("cloudformation").create_stack(
+        StackName=legacy.stack, TemplateBody=other.template_body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in other.parameters],
+        Tags=[{"Key": k, "Value": v} for k, v in other.tags])
+    spawner = spawner_for("Eve Smith", tmp_path, moto_endpoint)
+    await spawner.start()
+    try:
+        assert server_environment(spawner)[environment.STACK_NAME] == names.for_user("Eve Smith").stack
+    finally:
+        await spawner.stop(now=True)
+        # the other tests of this module share the AWS: leave no stack of mallory's nor Eve's behind
+        await spawner.delete_playground()
+        aws("cloudformation").delete_stack(StackName=legacy.stack)
+        for group in aws("elbv2").describe_target_groups()["TargetGroups"]:
+            if group["TargetGroupName"] == names.for_user("mallory").target_group:
+                aws("elbv2").delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+
+
 async def test_a_stack_of_the_users_name_but_another_owner_is_neither_adopted_nor_deleted(tmp_path, moto_endpoint,
                                                                                            aws):
     mallory = build_request(names.for_user("mallory"), open(PlaygroundSpawner.template_path.default_value).read(),
