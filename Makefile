@@ -2,7 +2,10 @@
 #   make hub    install what is needed and start the hub on http://127.0.0.1:8000 (embedded defaults)
 #   make test   install what is needed and run the whole test suite
 # Quick targets for daily work: make unit (no hub, browser or servers), make lint.
-PYTHON ?= python3
+# Users' servers run this environment's Python as their own accounts, so its interpreter and standard library
+# must be readable by every account: the system's Python, not one installed under root's private home (a pyenv
+# under /root, mode 0700, cannot be run by anyone else). `workbench check` says when it cannot be.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 

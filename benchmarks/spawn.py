@@ -1,5 +1,7 @@
 """Login -> ready server, with the user's playground (PlaygroundSpawner on the local moto AWS) vs the same hub
 without it (WORKBENCH_PLAYGROUND=false), alternating, several rounds, medians; then N concurrent spawns on each.
+As root both run as the default hub does, each user as a system account of their own, and a third hub without
+a playground whose servers share the hub's account measures what that isolation costs (``isolation_ratio``).
 
     python benchmarks/spawn.py            # 3 rounds, 20 concurrent
     python benchmarks/spawn.py --quick    # 1 round, 5 concurrent
@@ -12,7 +14,9 @@ page sees it. The last line is one JSON object; ``ratio`` = playground / plain l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from testing.hub import Hub
+from testing.isolation import isolated_hub
 
 ADMIN = "boss"
 
@@ -72,29 +77,30 @@ def main(argv: list[str] | None = None) -> dict:
     rounds = args.rounds or (1 if args.quick else 3)
     concurrent = args.concurrent or (5 if args.quick else 20)
 
-    times: dict[str, list[float]] = {"playground": [], "plain": []}
+    isolated = os.geteuid() == 0
+    kinds = ("playground", "plain", "shared") if isolated else ("playground", "plain")
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
     totals: dict[str, float] = {}
-    common = {"WORKBENCH_DASHBOARD_POOL_SIZE": str(args.dashboard_pool_size)}
-    with tempfile.TemporaryDirectory(prefix="spawn-bench-") as scratch:
-        hubs = {
-            "playground": Hub(Path(scratch) / "playground", {**common, "WORKBENCH_ADMIN_USERS": ADMIN}),
-            "plain": Hub(Path(scratch) / "plain",
-                         {**common, "WORKBENCH_ADMIN_USERS": ADMIN, "WORKBENCH_PLAYGROUND": "false"}),
-        }
-        try:
-            admins = {kind: hub.admin_login(ADMIN) for kind, hub in hubs.items()}
-            for number in range(rounds):
-                order = ("playground", "plain") if number % 2 == 0 else ("plain", "playground")
-                for kind in order:
-                    seconds = timed_login(hubs[kind], f"bench{number:02d}")
-                    times[kind].append(seconds)
-                    print(f"round {number + 1}: {kind:10s} login -> ready {seconds:6.2f} s", flush=True)
-            for kind in ("playground", "plain"):
-                totals[kind] = concurrent_spawns(hubs[kind], admins[kind], "crowd", concurrent)
-                print(f"{concurrent} concurrent spawns, {kind:10s}: all ready in {totals[kind]:6.2f} s", flush=True)
-        finally:
-            for hub in hubs.values():
-                hub.stop()
+    common = {"WORKBENCH_DASHBOARD_POOL_SIZE": str(args.dashboard_pool_size), "WORKBENCH_ADMIN_USERS": ADMIN}
+    settings = {"playground": common, "plain": {**common, "WORKBENCH_PLAYGROUND": "false"},
+                "shared": {**common, "WORKBENCH_PLAYGROUND": "false", "WORKBENCH_SPAWNER": "local"}}
+    with tempfile.TemporaryDirectory(prefix="spawn-bench-") as scratch, contextlib.ExitStack() as stack:
+        hubs = {}
+        for kind in kinds:
+            if isolated and kind != "shared":
+                hubs[kind] = stack.enter_context(isolated_hub(**settings[kind]))
+            else:
+                hubs[kind] = stack.enter_context(Hub(Path(scratch) / kind, settings[kind]))
+        admins = {kind: hub.admin_login(ADMIN) for kind, hub in hubs.items()}
+        for number in range(rounds):
+            order = kinds if number % 2 == 0 else tuple(reversed(kinds))
+            for kind in order:
+                seconds = timed_login(hubs[kind], f"bench{number:02d}")
+                times[kind].append(seconds)
+                print(f"round {number + 1}: {kind:10s} login -> ready {seconds:6.2f} s", flush=True)
+        for kind in ("playground", "plain"):
+            totals[kind] = concurrent_spawns(hubs[kind], admins[kind], "crowd", concurrent)
+            print(f"{concurrent} concurrent spawns, {kind:10s}: all ready in {totals[kind]:6.2f} s", flush=True)
 
     with_playground = statistics.median(times["playground"])
     without = statistics.median(times["plain"])
@@ -109,6 +115,9 @@ def main(argv: list[str] | None = None) -> dict:
         "concurrent_total_playground_s": round(totals["playground"], 2),
         "concurrent_total_plain_s": round(totals["plain"], 2),
         "concurrent_ratio": round(totals["playground"] / totals["plain"], 2),
+        "isolated": isolated,
+        **({"login_to_ready_shared_account_s": round(statistics.median(times["shared"]), 2),
+            "isolation_ratio": round(without / statistics.median(times["shared"]), 2)} if isolated else {}),
         "ratio": round(with_playground / without, 2),
     }
     print(json.dumps(result))

@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -73,11 +75,36 @@ def problems(settings: WorkbenchSettings) -> list[str]:
         found += _database_problems(settings.db_url, "WORKBENCH_DB_URL")
     if not settings.runs_local_aws and settings.effective_aws_endpoint is None:
         found += _real_aws_problems()
+    if settings.spawner == "system-users" and os.geteuid() != 0:
+        found.append(
+            "WORKBENCH_SPAWNER=system-users runs each user's server as an account of their own, which only root can "
+            "make and switch to: start the hub as root, or choose WORKBENCH_SPAWNER=local (not isolated)."
+        )
+    if settings.spawner == "system-users" and shutil.which("useradd") is None:
+        found.append("WORKBENCH_SPAWNER=system-users makes users' accounts with `useradd`, which is not installed.")
+    if settings.spawner == "system-users":
+        found += _closed_to_users()
     if settings.auth != "local" and not (settings.oauth_client_id and settings.oauth_client_secret):
         found.append(
             f"WORKBENCH_AUTH={settings.auth} needs WORKBENCH_OAUTH_CLIENT_ID and WORKBENCH_OAUTH_CLIENT_SECRET."
         )
     return found
+
+
+def _closed_to_users() -> list[str]:
+    """Users' servers run this Python as their own accounts: its interpreter, its standard library and the
+    installed code must be reachable by every account."""
+    import sysconfig
+
+    needed = [Path(os.path.realpath(sys.executable)), Path(sysconfig.get_paths()["stdlib"]),
+              Path(sysconfig.get_paths()["purelib"]), Path(__file__).resolve().parent.parent]
+    for path in needed:
+        for folder in [path, *path.parents]:
+            if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH and folder.is_dir():
+                return [f"Users' servers cannot run {sys.executable}: {folder} is closed to other accounts. Install "
+                        "the hub with a Python every account can reach (e.g. the system's /usr/bin/python3), or "
+                        "open that folder (chmod o+x)."]
+    return []
 
 
 def _database_problems(url: str, variable: str) -> list[str]:
@@ -103,13 +130,14 @@ def _real_aws_problems() -> list[str]:
 
 
 def hub_environment(settings: WorkbenchSettings) -> dict[str, str]:
-    """The hub process's environment: the proxy's full path; with the local AWS, fixed placeholder keys (moto
-    takes any), so that boto3 never goes looking for real ones; the region of the playgrounds."""
+    """The hub process's environment: the proxy's full path; with the local AWS, the hub's own keys for it (kept
+    0600 in the state folder, :func:`hub.services.local_aws.hub_credentials`), so that boto3 never goes looking
+    for real ones; the region of the playgrounds."""
     env = dict(os.environ)
     # The hub runs from the state folder: hand it the proxy found from here.
     env[workbench_settings.variable("proxy_command")] = settings.proxy_executable() or settings.proxy_command
     if settings.runs_local_aws:
-        env.update(local_aws.FAKE_HUB_CREDENTIALS)
+        env.update(local_aws.hub_credentials(settings.state_path))
     env.setdefault("AWS_DEFAULT_REGION", settings.aws_region)
     return env
 
@@ -128,11 +156,13 @@ def run_hub(settings: WorkbenchSettings) -> int:
             "on (WORKBENCH_OPEN_SIGNUP=true)" if settings.effective_open_signup else "off")
     provision(settings)
     hub = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+        [sys.executable, "-m", "hub.app", "-f", str(CONFIG_FILE)],
         cwd=settings.state_path,
         # Its own session: a terminal's Ctrl-C reaches only us, and the hub alone then stops what it started.
         start_new_session=True,
         env=hub_environment(settings),
+        # whatever the hub writes is its own unless it says otherwise (users' files are given their modes)
+        umask=0o077,
     )
 
     def pass_on(signum, _frame):
@@ -143,7 +173,9 @@ def run_hub(settings: WorkbenchSettings) -> int:
     signal.signal(signal.SIGINT, pass_on)
 
     deadline = time.monotonic() + 120
-    while hub.poll() is None and not hub_answers(settings.public_url):
+    # where the proxy listens, not the public name: this machine may not resolve it (*.localhost, a DNS name)
+    listening = f"http://{'127.0.0.1' if settings.ip in ('', '0.0.0.0') else settings.ip}:{settings.port}"
+    while hub.poll() is None and not hub_answers(listening):
         if time.monotonic() > deadline:
             print("The hub did not answer within 120 s; see its log above.", file=sys.stderr)
             break

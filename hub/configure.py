@@ -14,7 +14,7 @@ from pathlib import Path
 import nativeauthenticator
 
 from hub.auth.oauth import configure_oauth
-from hub.services import local_aws, provisioning, reaper
+from hub.services import culler, local_aws, provisioning, reaper
 from hub.settings import WorkbenchSettings
 from hub.sharing import pages, rules
 from spawner import dashboards
@@ -38,6 +38,10 @@ def configure_network(c, settings: WorkbenchSettings) -> None:
     state = settings.state_path
     c.JupyterHub.ip = settings.ip
     c.JupyterHub.port = settings.port
+    if settings.user_subdomains:
+        c.JupyterHub.subdomain_host = settings.public_url
+    else:
+        c.JupyterHub.public_url = settings.public_url + "/"
     c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = settings.hub_port
     c.JupyterHub.db_url = settings.hub_db_url
@@ -87,6 +91,7 @@ def configure_services(c, settings: WorkbenchSettings) -> None:
     if settings.playground:
         c.JupyterHub.services.append(reaper.service_definition(settings))
         c.JupyterHub.load_roles.append(reaper.ROLE)
+    culler.configure(c, settings)
 
 
 def configure_spawner(c, settings: WorkbenchSettings) -> None:
@@ -100,12 +105,21 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.http_timeout
+    # JupyterHub's own names for these two limits, which KubeSpawner honours as well
+    c.Spawner.mem_limit = settings.server_memory_limit or None
+    c.Spawner.cpu_limit = settings.server_cpu_limit or None
     if settings.spawner == "local":
         c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
         if os.geteuid() == 0:
             # Without it a single-user server refuses to run as root, and the hub would only notice after
             # http_timeout.
             c.Spawner.args = ["--allow-root"]
+    else:
+        c.SystemAccountSpawnerMixin.homes_dir = settings.homes_dir
+        c.SystemAccountSpawnerMixin.account_prefix = settings.account_prefix
+        c.SystemAccountSpawnerMixin.account_hub_id = settings.hub_id
+        c.SystemAccountSpawnerMixin.max_processes = settings.server_max_processes
+        c.SystemAccountSpawnerMixin.max_open_files = settings.server_max_open_files
 
     c.WorkbenchSpawnerMixin.dashboard_pool_size = settings.dashboard_pool_size
     c.WorkbenchSpawnerMixin.share_revocation_seconds = settings.share_revocation_seconds

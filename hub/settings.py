@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from traitlets import Bool, CaselessStrEnum, Integer, List, TraitError, TraitType, Unicode, default
+from jupyterhub.traitlets import ByteSpecification
+from traitlets import Bool, CaselessStrEnum, Float, Integer, List, TraitError, TraitType, Unicode, default, validate
 from traitlets.config import Configurable
 
+from spawner import names
 from spawner.playground import PlaygroundSpawnerMixin
-from spawner.workbench import WorkbenchSpawnerMixin
+from spawner.workbench import SystemAccountSpawnerMixin, WorkbenchSpawnerMixin
 
 PREFIX = "WORKBENCH_"
 MASK = "********"
@@ -56,6 +58,18 @@ class WorkbenchSettings(Configurable):
     ip = Unicode("127.0.0.1", help="Address the public proxy listens on.").tag(config=True)
     port = _port(8000, "Public port: the address people open in a browser.")
     hub_port = _port(8081, "Port of the hub's own API behind the proxy.")
+    public_url = Unicode(
+        help="The address people open, without a trailing slash. With `user_subdomains`, each user's servers "
+        "are served from `<user>.<its host>` (JupyterHub's subdomain_host): production needs a wildcard DNS name "
+        "and a wildcard TLS certificate for it, e.g. `https://workbench.example.org` with "
+        "`*.workbench.example.org`.",
+    ).tag(config=True, default_text="http://hub.localhost:PORT with user_subdomains, else http://IP:PORT")
+    user_subdomains = Bool(
+        True,
+        help="Serve each user's servers from an origin of their own (`alice.hub.localhost` locally: browsers resolve "
+        "every *.localhost name to this machine), so a page one user publishes cannot act with a viewer's login "
+        "on the hub or on the viewer's own server. Off: every server shares the hub's origin.",
+    ).tag(config=True)
     proxy_api_port = _port(8001, "Port of the proxy's REST API (hub to proxy).")
     proxy_command = Unicode(
         "configurable-http-proxy",
@@ -188,9 +202,39 @@ class WorkbenchSettings(Configurable):
     # --- users' servers -----------------------------------------------------------------------------------------
     spawner = CaselessStrEnum(
         ["local", "system-users"],
-        "local",
-        help="Base of each user's server: `local` (a process on this machine run as the hub's own user) or "
-        "`system-users` (a process run as the matching system user, who must exist).",
+        help="Base of each user's server: `system-users` (a process run as a system account of the user's own, "
+        "made on their first login: needs the hub to run as root) or `local` (a process run as the hub's own "
+        "account: users are not isolated; for one person's laptop).",
+    ).tag(config=True, default_text="system-users as root, local otherwise")
+    homes_dir = Unicode(
+        SystemAccountSpawnerMixin.homes_dir.default_value,
+        help="`system-users`: folder of the users' homes, one `<homes_dir>/<account>` (mode 0700) each; it must "
+        "be root's and traversable by others.",
+    ).tag(config=True)
+    account_prefix = Unicode(
+        SystemAccountSpawnerMixin.account_prefix.default_value,
+        help="`system-users`: start of each user's system account name (`wb-alice`): a lowercase letter, up to 10 "
+        "more letters or digits, and a hyphen. Changing it gives everyone new, empty accounts.",
+    ).tag(config=True)
+    server_memory_limit = Unicode(
+        "4G",
+        help="Memory one user's server may use, its kernels included (K, M, G or T suffix; empty: no limit). "
+        "Enforced by a control group with `system-users`, by the pod's limit on Kubernetes.",
+    ).tag(config=True)
+    server_cpu_limit = Float(
+        2.0,
+        min=0.0,
+        help="CPUs one user's server may use at once (0: no limit). Enforced like the memory limit.",
+    ).tag(config=True)
+    server_max_processes = Integer(
+        SystemAccountSpawnerMixin.max_processes.default_value,
+        min=0,
+        help="`system-users`: processes and threads one server may run at once, kernels included (0: no limit).",
+    ).tag(config=True)
+    server_max_open_files = Integer(
+        SystemAccountSpawnerMixin.max_open_files.default_value,
+        min=0,
+        help="`system-users`: open files per process of a server (0: the system's default).",
     ).tag(config=True)
     named_servers_per_user = Integer(
         10,
@@ -225,9 +269,38 @@ class WorkbenchSettings(Configurable):
         "(JupyterHub's default is 300). Lower means more requests to the hub.",
     ).tag(config=True)
 
+    # --- idle servers and kernels -------------------------------------------------------------------------------
+    idle_timeout = Integer(
+        3600,
+        min=0,
+        help="Seconds without activity after which a user's server is stopped, published dashboards' servers "
+        "included (a page someone has open, or a kernel at work, is activity), and after which a kernel that no "
+        "page has open is shut down inside a running server (kernels kept ready for the dashboards excepted). "
+        "0: nothing is stopped for being idle.",
+    ).tag(config=True)
+
     @default("state_dir")
     def _default_state_dir(self) -> str:
         return str(default_state_dir())
+
+    @default("spawner")
+    def _default_spawner(self) -> str:
+        # only root can make accounts and switch to them; anyone else runs servers as themselves
+        return "system-users" if os.geteuid() == 0 else "local"
+
+    @validate("account_prefix")
+    def _valid_account_prefix(self, proposal):
+        return names.check_account_prefix(proposal["value"])
+
+    @validate("server_memory_limit")
+    def _valid_memory_limit(self, proposal):
+        if not proposal["value"]:
+            return ""
+        try:
+            ByteSpecification().validate(self, proposal["value"])
+            return proposal["value"]
+        except TraitError:
+            raise ValueError("expected a size such as 512M or 4G (K, M, G, T), or nothing for no limit") from None
 
     # --- derived values -----------------------------------------------------------------------------------------
     @property
@@ -243,9 +316,19 @@ class WorkbenchSettings(Configurable):
     def effective_open_signup(self) -> bool:
         return self.isolated if self.open_signup is None else self.open_signup
 
-    @property
-    def public_url(self) -> str:
-        return f"http://{self.ip}:{self.port}"
+    @default("public_url")
+    def _default_public_url(self) -> str:
+        # Browsers resolve every name under localhost to this machine, users' subdomains included. A name with a
+        # dot: cookies for a bare "localhost" are kept apart from its subdomains' by some clients (Python's
+        # cookie jar files them under "localhost.local"), which broke the hub's session cookie for them.
+        return f"http://hub.localhost:{self.port}" if self.user_subdomains else f"http://{self.ip}:{self.port}"
+
+    @validate("public_url")
+    def _valid_public_url(self, proposal):
+        parts = urlsplit(proposal["value"])
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            raise ValueError("expected http(s)://HOST[:PORT], with no path")
+        return proposal["value"].rstrip("/")
 
     @property
     def runs_local_aws(self) -> bool:
@@ -317,6 +400,8 @@ def _explain(trait: TraitType, value: Any) -> str:
     minimum, maximum = getattr(trait, "min", None), getattr(trait, "max", None)
     if trait.metadata.get("port"):
         return f"{value} is not a TCP port (1-65535)"
+    if minimum is not None and isinstance(trait, Float) and maximum in (None, float("inf")):
+        return "expected 0 or a positive number"
     if minimum is not None and maximum is None:
         return "expected a positive whole number" if minimum >= 1 else "expected 0 or a positive whole number"
     return "out of range"

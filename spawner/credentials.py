@@ -143,22 +143,26 @@ class CredentialFiles:
     def write(self, credentials: ScopedCredentials, region: str, owner: tuple[int, int] | None = None) -> None:
         """Write (or atomically replace) the files; a reader never sees a half-written file.
 
-        ``owner`` (uid, gid): the OS user the server runs as when it is not the hub's own (system users);
-        the files and the user's folders become theirs, the folders above only traversable.
+        ``owner`` (uid, gid): the OS account the server runs as when it is not the hub's own (system accounts).
+        The files become theirs (0600); every folder stays root's and only traversable (0711), so the user can
+        read their files by name but can neither list the folders nor plant a link where the hub writes.
         """
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if owner is not None:
+        if owner is None:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:
             root = self.directory.parent.parent
-            root.chmod(0o711)  # others may pass through, not list it
+            for folder in (root, self.directory.parent, self.directory):
+                folder.mkdir(parents=True, exist_ok=True, mode=0o711)
+                found = os.lstat(folder)
+                if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
+                    raise PermissionError(f"{folder} is not the hub's own folder")
+                folder.chmod(0o711)
             closed = [str(folder) for folder in root.parents if not folder.stat().st_mode & stat.S_IXOTH]
             if closed:
                 raise PermissionError(
                     f"the server's OS user cannot reach {self.directory}: {closed[0]} is not traversable by others "
                     "(chmod o+x it, or set PlaygroundSpawner.credentials_dir to a folder under a traversable path)"
                 )
-            for folder in (self.directory.parent, self.directory):
-                os.chown(folder, *owner)
-                folder.chmod(0o700)
         _write_private(self.credentials_json, json.dumps(credentials.process_output()), owner)
         _write_private(
             self.config,
@@ -213,11 +217,12 @@ def environment_delivery(credentials: ScopedCredentials) -> dict[str, str]:
 def _write_private(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        # mode and owner through the descriptor: no path is followed after the file was made
+        os.fchmod(handle, 0o600)
+        if owner is not None:
+            os.fchown(handle, *owner)
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
-        os.chmod(temporary, 0o600)
-        if owner is not None:
-            os.chown(temporary, *owner)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

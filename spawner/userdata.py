@@ -59,16 +59,23 @@ class UserDataSpawnerMixin(Spawner):
     def data_names(self) -> names.PlaygroundNames:
         return names.for_user(self.user.name)
 
+    async def _data_names_in_use(self) -> names.PlaygroundNames:
+        """PostgreSQL: the names of the user's space, which an earlier release may have named differently."""
+        if not names.has_legacy_names(self.user.name):
+            return self.data_names
+        return await asyncio.to_thread(database.names_in_use, self.data_admin_url, self.data_names,
+                                       names.for_user(self.user.name, legacy=True))
+
     async def _data_environment(self) -> dict[str, str]:
         if self.data_admin_url:
             if not self.data_passwords_dir:
                 raise ValueError("UserDataSpawnerMixin.data_passwords_dir is required with data_admin_url")
-            password = await asyncio.to_thread(database.stored_password, Path(self.data_passwords_dir),
-                                               self.data_names)
+            space = await self._data_names_in_use()
+            password = await asyncio.to_thread(database.stored_password, Path(self.data_passwords_dir), space)
             user_db = await asyncio.to_thread(
                 database.provision_user,
                 self.data_admin_url,
-                self.data_names,
+                space,
                 password=password,
             )
             return user_db.environment()
@@ -76,9 +83,17 @@ class UserDataSpawnerMixin(Spawner):
         if home is None:
             raise ValueError(f"no home folder is known for {self.user.name!r}, so their database file has no place")
         folder = Path(self.user_data_folder_template.format(home=home))
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
+        await self.make_private_folder(folder)
         return database.sqlite_environment(folder, self.builtin_data_file)
+
+    async def make_private_folder(self, folder: Path) -> None:
+        """Make ``folder`` (0700) for the server; spawners whose servers run as another account make it as them."""
+
+        def make() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+
+        await asyncio.to_thread(make)
 
     async def start(self):
         self.environment = {**self.environment, **await self._data_environment()}
@@ -93,5 +108,5 @@ class UserDataSpawnerMixin(Spawner):
 
     async def delete_forever(self):
         if self.data_admin_url:
-            await asyncio.to_thread(database.deprovision_user, self.data_admin_url, self.data_names)
+            await asyncio.to_thread(database.deprovision_user, self.data_admin_url, await self._data_names_in_use())
         await super().delete_forever()

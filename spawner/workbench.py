@@ -17,14 +17,17 @@ May import jupyterhub, traitlets, tornado and the other :mod:`spawner` modules; 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from functools import cached_property
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
 from jupyterhub.utils import maybe_future
 from tornado.web import HTTPError
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Integer, Unicode, default, validate
 
+from spawner import accounts, limits, names
 from spawner import dashboards as shipped
 from spawner.playground import KubePlaygroundMixin, PlaygroundSpawnerMixin
 from spawner.published import PublishError, published_dashboard, published_server
@@ -76,14 +79,18 @@ class WorkbenchSpawnerMixin(Spawner):
         except PublishError as error:
             raise HTTPError(400, str(error)) from None  # shown to the person, not a bare "Internal Server Error"
 
+    async def install_dashboards_in_home(self) -> None:
+        """Copy the dashboards into the server's home (here as the hub's own account; see SystemUserSpawner)."""
+        home = server_home(self)
+        if home is None:
+            self.log.warning("No home folder known for %s: dashboards not installed", self.user.name)
+            return
+        await asyncio.to_thread(shipped.install, self.offered_dashboards, Path(self.dashboards_folder), home)
+
     async def run_pre_spawn_hook(self):
         dashboard = self.publishes
         if self.install_dashboards:
-            home = server_home(self)
-            if home is None:
-                self.log.warning("No home folder known for %s: dashboards not installed", self.user.name)
-            else:
-                await asyncio.to_thread(shipped.install, self.offered_dashboards, Path(self.dashboards_folder), home)
+            await self.install_dashboards_in_home()
         if dashboard is not None:
             self.default_url = published_server(dashboard, self.share_revocation_seconds).default_url
         return await maybe_future(super().run_pre_spawn_hook())
@@ -121,8 +128,133 @@ class SharedAccountSpawner(WorkbenchSpawnerMixin, UserDataSpawnerMixin, Playgrou
     """Every user's server as a process of the hub's own account: for one person's laptop, not isolated."""
 
 
-class SystemUserSpawner(WorkbenchSpawnerMixin, UserDataSpawnerMixin, PlaygroundSpawnerMixin, LocalProcessSpawner):
-    """Each user's servers as a process of their own system account (the hub runs as root)."""
+class SystemAccountSpawnerMixin(LocalProcessSpawner):
+    """Each user's servers as processes of a system account of their own, made on their first spawn
+    (:mod:`spawner.accounts`), inside a control group with the server's limits (:mod:`spawner.limits`).
+    Everything put into the user's home is written by a process that already is the user. The hub runs as root."""
+
+    account_prefix = Unicode(
+        names.DEFAULT_ACCOUNT_PREFIX,
+        help="Start of every user's system account name (then the user's slug, e.g. `wb-alice`): a lowercase "
+        "letter, up to 10 more letters or digits, and a hyphen. Changing it gives everyone new, empty accounts.",
+    ).tag(config=True)
+
+    homes_dir = Unicode(
+        "/home",
+        help="Folder of the users' home folders (each <homes_dir>/<account>, mode 0700). It must belong to root and "
+        "be traversable by others.",
+    ).tag(config=True)
+
+    account_hub_id = Unicode(
+        "profiler",
+        help="Written into each account's comment field: an account of the right name made by another hub (or by "
+        "anyone else) is never taken over.",
+    ).tag(config=True)
+
+    max_processes = Integer(
+        512,
+        min=0,
+        help="Processes and threads one server (its kernels included) may run at once; 0: no limit. Enforced "
+        "through the server's control group (pids.max), or per account (RLIMIT_NPROC) where there is none.",
+    ).tag(config=True)
+
+    max_open_files = Integer(
+        4096, min=0, help="Open files per process of a server (RLIMIT_NOFILE); 0: the system's default."
+    ).tag(config=True)
+
+    @validate("account_prefix")
+    def _valid_account_prefix(self, proposal):
+        return names.check_account_prefix(proposal["value"])
+
+    @property
+    def account_name(self) -> str:
+        return names.account_name(self.user.name, self.account_prefix)
+
+    @property
+    def home_dir(self) -> str:
+        account = accounts.lookup(self.account_name)  # an older account keeps the home it was made with
+        return str(account.home if account is not None else Path(self.homes_dir) / self.account_name)
+
+    @property
+    def server_limits(self) -> limits.ServerLimits:
+        return limits.ServerLimits(memory_bytes=int(self.mem_limit or 0), cpus=float(self.cpu_limit or 0),
+                                   processes=self.max_processes, open_files=self.max_open_files)
+
+    @property
+    def control_group(self) -> limits.ServerGroup:
+        return limits.ServerGroup(f"{self.account_name}.{self.name or 'default'}")
+
+    async def system_account(self) -> accounts.SystemAccount:
+        """The user's account, made on first use. A refusal (a foreign account of that name) is shown to them."""
+        comment = accounts.comment_for(self.account_hub_id, self.user.name)
+        try:
+            return await asyncio.to_thread(accounts.ensure_account, self.account_name, comment, Path(self.homes_dir))
+        except accounts.AccountError as error:
+            self.log.error("No system account for %s: %s", self.user.name, error)
+            raise HTTPError(500, str(error)) from None
+
+    def credentials_owner(self) -> tuple[int, int] | None:
+        account = accounts.lookup(self.account_name)
+        return None if account is None else (account.uid, account.gid)
+
+    async def install_dashboards_in_home(self) -> None:
+        account = await self.system_account()
+        command = [sys.executable, "-I", "-m", "spawner.home_setup", "--from", str(self.dashboards_folder),
+                   *[dashboard.notebook for dashboard in self.offered_dashboards]]
+        await asyncio.to_thread(accounts.run_as, account, command, {"PATH": os.defpath})
+
+    async def make_private_folder(self, folder: Path) -> None:
+        account = await self.system_account()
+        await asyncio.to_thread(accounts.run_as, account, ["mkdir", "-p", "-m", "700", "--", str(folder)],
+                                {"PATH": os.defpath})
+
+    def user_env(self, env):
+        account = accounts.lookup(self.account_name)
+        if account is not None:
+            env.update(HOME=str(account.home), USER=account.name, LOGNAME=account.name, SHELL=account.shell)
+        return env
+
+    def make_preexec_fn(self, name):
+        account = accounts.lookup(self.account_name)
+        if account is None:
+            raise HTTPError(500, f"{self.user.name} has no system account ({self.account_name})")
+        server_limits = self.server_limits
+        group = self.control_group if self._limits_by_control_group else None
+
+        def limit() -> None:
+            server_limits.set_rlimits()
+            if group is not None:
+                group.join()
+            elif server_limits.processes:
+                limits.resource.setrlimit(limits.resource.RLIMIT_NPROC, (server_limits.processes,) * 2)
+
+        return accounts.become(account, before=limit)
+
+    _limits_by_control_group = False
+
+    async def start(self):
+        await self.system_account()
+        why_not = await asyncio.to_thread(limits.available)
+        self._limits_by_control_group = why_not is None
+        if why_not is None:
+            await asyncio.to_thread(self.control_group.create, self.server_limits)
+        else:
+            self.log.warning("%s's server runs without a control group (%s): memory and CPU are not limited",
+                             self.user.name, why_not)
+        return await super().start()
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        # the server is gone; its kernels may not be (a killed server leaves them running)
+        await asyncio.to_thread(self.control_group.remove)
+
+    async def poll(self):
+        return await super().poll()
+
+
+class SystemUserSpawner(SystemAccountSpawnerMixin, WorkbenchSpawnerMixin, UserDataSpawnerMixin,
+                        PlaygroundSpawnerMixin, LocalProcessSpawner):
+    """Each user's servers as processes of their own system account, made on first spawn (the hub runs as root)."""
 
 
 def kube_workbench_spawner_class(base: type | None = None) -> type:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,8 +17,13 @@ from pathlib import Path
 import psutil
 import requests
 
-from testing.support import REPO_ROOT, free_port, wait_for
+from hub.services import local_aws
+from testing.support import REPO_ROOT, free_port, resolve_localhost_names, wait_for
 
+resolve_localhost_names()
+
+# The keys test hubs get for their local AWS (IAM enforced there): known to the tests, secret to anyone else.
+LOCAL_AWS_KEYS = {local_aws.KEY_ID_VARIABLE: "local-hub", local_aws.SECRET_VARIABLE: secrets.token_urlsafe(30)}
 XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 
 
@@ -60,12 +66,14 @@ class Hub:
             "WORKBENCH_HUB_PORT": str(free_port()),
             "WORKBENCH_PROXY_API_PORT": str(free_port()),
             "WORKBENCH_LOCAL_AWS_PORT": str(free_port()),
-            # a test hub must never use real AWS, whatever the machine has configured
-            "AWS_ACCESS_KEY_ID": "local-hub",
-            "AWS_SECRET_ACCESS_KEY": "local-hub",
+            # a test hub must never use real AWS, whatever the machine has configured; with its own local AWS
+            # these are its administrator's keys there (`workbench hub` reads them from the state folder: below)
+            **LOCAL_AWS_KEYS,
             # every server would run each dashboard in advance: tests that need it turn it on
             "WORKBENCH_DASHBOARD_POOL_SIZE": "0",
-            # tests sign people up on a hub whose servers share one account: said explicitly, as an operator must
+            # most tests sign people up on a hub whose servers share one account (no system accounts made on the
+            # machine): said explicitly, as an operator must; isolation tests ask for system-users
+            "WORKBENCH_SPAWNER": "local",
             "WORKBENCH_OPEN_SIGNUP": "true",
             **(extra_env or {}),
         }
@@ -74,9 +82,16 @@ class Hub:
                 self.env.pop(name, None)
         # a setting given as None is left unset, so the hub's own default applies
         self.env = {name: value for name, value in self.env.items() if value is not None}
-        self.url = f"http://127.0.0.1:{self.port}"
+        # where people open the hub: its public address (hub.localhost) when users' servers have origins of their
+        # own, else where it listens
+        self.user_subdomains = self.env.get("WORKBENCH_USER_SUBDOMAINS", "true").lower() not in ("false", "0", "no")
+        self.url = f"http://hub.localhost:{self.port}" if self.user_subdomains else f"http://127.0.0.1:{self.port}"
         self.aws_endpoint = f"http://127.0.0.1:{self.env['WORKBENCH_LOCAL_AWS_PORT']}"
         state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            local_aws.write_hub_credentials(state_dir / local_aws.HUB_KEY_FILE, LOCAL_AWS_KEYS)
+        except FileExistsError:
+            pass  # a hub run again on this state folder: the same keys
         self.log_path = state_dir / "hub.log"
         self._log = open(self.log_path, "ab")
         self.started = time.monotonic()
@@ -173,6 +188,19 @@ class Hub:
     def hub_xsrf(browser: requests.Session) -> str:
         """The hub's XSRF token (the user's server sets its own cookie of the same name on /user/NAME/)."""
         return browser.cookies.get("_xsrf", path="/hub/") or ""
+
+    @property
+    def listening_url(self) -> str:
+        """The proxy's own address, for processes that cannot resolve the hub's public name (``*.localhost``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def user_url(self, username: str, server: str = "") -> str:
+        """Where the user's server (or named server) answers: on an origin of their own unless the hub was told
+        otherwise (simple usernames only: JupyterHub encodes others into the subdomain)."""
+        path = f"/user/{username}/{server + '/' if server else ''}"
+        if not self.user_subdomains:
+            return f"{self.url}{path}"
+        return f"http://{username}.hub.localhost:{self.port}{path}"
 
     def hub_api(self, browser: requests.Session, method: str, path: str, **kwargs) -> requests.Response:
         """Call the hub's REST API with the browser's login cookie, as the hub's own pages do."""

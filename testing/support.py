@@ -35,3 +35,22 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
             last_error = error
         time.sleep(interval)
     raise TimeoutError(f"{what} not ready after {timeout} s" + (f" (last error: {last_error!r})" if last_error else ""))
+
+
+def resolve_localhost_names() -> None:
+    """Resolve every ``*.localhost`` name to this machine in this process, as browsers do (RFC 6761), so a test
+    reaches users' servers on their own origins (``alice.localhost``); this machine's resolver does not. The
+    loopback address is given directly: ``localhost`` itself may resolve to ``::1`` first, where the proxy is not."""
+    if getattr(socket.getaddrinfo, "resolves_localhost_names", False):
+        return
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, bytes):
+            host = host.decode("idna")
+        if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
+            host = "127.0.0.1"
+        return original(host, *args, **kwargs)
+
+    getaddrinfo.resolves_localhost_names = True
+    socket.getaddrinfo = getaddrinfo

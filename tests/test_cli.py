@@ -55,3 +55,28 @@ def test_check_names_the_missing_proxy(tmp_path):
                              env={"PATH": "/usr/bin:/bin", "WORKBENCH_STATE_DIR": str(tmp_path / "state")})
     assert missing.returncode == 1
     assert "configurable-http-proxy" in missing.stdout and "npm install" in missing.stdout
+
+
+def test_check_says_when_users_accounts_could_not_run_the_hubs_python(monkeypatch):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from hub import cli
+    from hub.settings import load
+
+    # not under pytest's own temporary folder, which is itself closed to other accounts
+    scratch = Path(tempfile.mkdtemp(prefix="closed-python-", dir="/var/tmp"))
+    scratch.chmod(0o755)
+    closed = scratch / "private"
+    (closed / "bin").mkdir(parents=True)
+    python = closed / "bin" / "python3"
+    python.write_text("")
+    closed.chmod(0o700)
+    monkeypatch.setattr(sys, "executable", str(python))
+    found = cli.problems(load({"WORKBENCH_SPAWNER": "system-users", "WORKBENCH_PROXY_COMMAND": "/bin/true"}))
+    assert any(f"{closed} is closed to other accounts" in problem for problem in found), found
+    closed.chmod(0o755)
+    found = cli.problems(load({"WORKBENCH_SPAWNER": "system-users", "WORKBENCH_PROXY_COMMAND": "/bin/true"}))
+    assert not any("closed to other accounts" in problem for problem in found), found
+    shutil.rmtree(scratch)

@@ -24,7 +24,11 @@ print(json.dumps({"spawner_class": c.JupyterHub.spawner_class, "db_url": c.Jupyt
                   "admins": sorted(c.Authenticator.admin_users),
                   "pool": c.WorkbenchSpawnerMixin.dashboard_pool_size,
                   "named_server_limit": c.JupyterHub.named_server_limit_per_user,
-                  "services": [s["name"] for s in c.JupyterHub.services]}))
+                  "services": [s["name"] for s in c.JupyterHub.services],
+                  "mem_limit": c.Spawner.mem_limit, "cpu_limit": c.Spawner.cpu_limit,
+                  "args": list(c.Spawner.get("args", [])),
+                  "accounts": {key: c.SystemAccountSpawnerMixin.get(key) for key in
+                               ("homes_dir", "account_prefix", "max_processes", "max_open_files")}}))
 """
 
 
@@ -51,7 +55,7 @@ def test_loading_the_configuration_changes_nothing(tmp_path):
     assert not (tmp_path / "state").exists()
     assert config["admins"] == ["alice", "bob"]
     assert config["db_url"] == f"sqlite:///{tmp_path / 'state' / 'jupyterhub.sqlite'}"
-    assert config["services"] == ["local-aws", "playground-reaper"]
+    assert config["services"] == ["local-aws", "playground-reaper", "idle-culler"]
     assert config["named_server_limit"] == 10
 
 
@@ -79,3 +83,16 @@ def test_the_spawner_the_hub_uses_is_a_registered_entry_point(tmp_path, choice, 
     name = load_config(tmp_path, WORKBENCH_SPAWNER=choice)["spawner_class"]
     (point,) = [p for p in entry_points(group="jupyterhub.spawners") if p.name == name]
     assert point.load() is getattr(spawner.workbench, cls)
+
+
+@pytest.mark.slow  # loads the configuration in a new Python
+def test_the_default_hub_as_root_runs_each_user_as_their_own_limited_account(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the default depends on running as root")
+    config = load_config(tmp_path, WORKBENCH_HOMES_DIR="/srv/homes", WORKBENCH_SERVER_MEMORY_LIMIT="2G",
+                         WORKBENCH_SERVER_MAX_PROCESSES="300")
+    assert config["spawner_class"] == "workbench-system-users"
+    assert "--allow-root" not in config["args"]  # no server ever runs as root
+    assert config["accounts"] == {"homes_dir": "/srv/homes", "account_prefix": "wb-", "max_processes": 300,
+                                  "max_open_files": 4096}
+    assert config["mem_limit"] == "2G" and config["cpu_limit"] == 2.0

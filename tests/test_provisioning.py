@@ -15,7 +15,8 @@ from hub.settings import load
 
 @pytest.mark.slow  # installs the built-in models in a subprocess
 def test_provisioning_twice_installs_the_built_ins_once_and_says_what_it_did(tmp_path, caplog):
-    settings = load({"WORKBENCH_STATE_DIR": str(tmp_path / "state"), "WORKBENCH_BUILTIN_MESSAGES": "40"})
+    settings = load({"WORKBENCH_STATE_DIR": str(tmp_path / "state"), "WORKBENCH_BUILTIN_MESSAGES": "40",
+                     "WORKBENCH_SPAWNER": "local"})
     with caplog.at_level(logging.INFO, logger="workbench.provisioning"):
         provisioning.provision(settings)
     first = caplog.text
@@ -30,6 +31,20 @@ def test_provisioning_twice_installs_the_built_ins_once_and_says_what_it_did(tmp
         provisioning.provision(settings)
     assert "Installing" not in caplog.text and f"The built-in models are installed ({builtins})" in caplog.text
     assert builtins.stat().st_mtime_ns == made
+
+
+def test_with_system_accounts_users_pass_through_the_state_folder_to_what_is_theirs_only(tmp_path):
+    settings = load({"WORKBENCH_STATE_DIR": str(tmp_path / "state"), "WORKBENCH_SPAWNER": "system-users"})
+    state = settings.state_path
+    state.mkdir()
+    (state / "jupyterhub.sqlite").write_text("")
+    (state / "jupyterhub.sqlite").chmod(0o644)  # as an older hub left it
+    (state / "data-passwords").mkdir(mode=0o755)
+    (state / "data-passwords").chmod(0o755)
+    provisioning.make_state_folder(settings)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o711  # traversable, not listable
+    assert stat.S_IMODE((state / "jupyterhub.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE((state / "data-passwords").stat().st_mode) == 0o700
 
 
 def test_a_users_database_password_is_random_kept_and_never_read_through_a_planted_link(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,8 @@ from testing.support import REPO_ROOT
 
 def test_defaults_are_the_embedded_ones():
     settings = load({})
-    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.public_url == "http://hub.localhost:8000" and settings.user_subdomains  # users get origins
+    assert load({"WORKBENCH_USER_SUBDOMAINS": "false"}).public_url == "http://127.0.0.1:8000"
     assert settings.local_aws is True
     assert settings.effective_aws_endpoint == "http://127.0.0.1:5000"
     assert settings.auth == "local" and settings.min_password_length == 8
@@ -41,7 +44,7 @@ def test_every_port_can_be_moved_so_hubs_run_side_by_side():
     }
     settings = load({"WORKBENCH_LOCAL_AWS_PORT": "5123", "WORKBENCH_PORT": "9000"})
     assert settings.effective_aws_endpoint == "http://127.0.0.1:5123"
-    assert settings.effective_oauth_callback_url == "http://127.0.0.1:9000/hub/oauth_callback"
+    assert settings.effective_oauth_callback_url == "http://hub.localhost:9000/hub/oauth_callback"
 
 
 def test_real_aws_has_no_endpoint_override():
@@ -83,10 +86,19 @@ def test_readme_documents_every_setting_exactly():
     assert markdown_table() in readme, "README's settings table is stale: workbench settings --markdown"
 
 
+def test_the_default_spawner_isolates_users_whenever_it_can(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert load({}).spawner == "system-users" and load({}).isolated
+    assert load({}).effective_open_signup is True
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # a laptop: servers can only run as the hub's own account
+    assert load({}).spawner == "local" and not load({}).isolated
+    assert load({}).effective_open_signup is False, "servers share one account: strangers are not let in"
+
+
 def test_open_sign_up_needs_isolated_users_or_an_explicit_yes():
-    assert load({}).effective_open_signup is False, "servers share one account by default"
+    assert load({"WORKBENCH_SPAWNER": "local"}).effective_open_signup is False
     assert load({"WORKBENCH_SPAWNER": "system-users"}).effective_open_signup is True
-    assert load({"WORKBENCH_OPEN_SIGNUP": "true"}).effective_open_signup is True
+    assert load({"WORKBENCH_SPAWNER": "local", "WORKBENCH_OPEN_SIGNUP": "true"}).effective_open_signup is True
     assert load({"WORKBENCH_SPAWNER": "system-users", "WORKBENCH_OPEN_SIGNUP": "false"}).effective_open_signup is False
 
 

@@ -12,6 +12,7 @@ so the hub never imports the user side.
 from __future__ import annotations
 
 import logging
+import stat
 import subprocess
 from pathlib import Path
 
@@ -29,13 +30,30 @@ def builtin_file(settings: WorkbenchSettings) -> Path:
     return settings.state_path / "builtin.sqlite"
 
 
+# What users' own accounts must reach in the state folder (system-users): by exact path, never by listing.
+SHARED_WITH_USERS = ("credentials", "builtin.sqlite")
+
+
 def make_state_folder(settings: WorkbenchSettings) -> None:
+    """The state folder, root's alone. With system accounts others may pass through it (0711) to reach their
+    own credential files and the built-in models by name; everything else in it is made owner-only."""
     state = settings.state_path
     if state.is_dir():
         log.info("State folder %s is there", state)
     else:
         log.info("Making the state folder %s", state)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not settings.isolated:
+        state.chmod(0o700)
+        return
+    state.chmod(0o711)
+    for entry in state.iterdir():
+        if entry.name in SHARED_WITH_USERS:
+            continue
+        mode = entry.lstat().st_mode
+        if not stat.S_ISLNK(mode) and stat.S_IMODE(mode) & 0o077:
+            log.info("Making %s readable by its owner only", entry)
+            entry.chmod(stat.S_IMODE(mode) & 0o700)
 
 
 def install_builtins(target: str, messages: int) -> None:

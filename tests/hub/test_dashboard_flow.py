@@ -62,7 +62,7 @@ def test_sign_up_to_a_finished_query_optimization_run_then_a_live_load_test(star
         banner = page.locator('a.workbench-banner[data-dashboard="query_optimization.ipynb"]')
         assert banner.is_visible()
         banner.click()
-        page.wait_for_url("**/voila/render/dashboards/query_optimization.ipynb", timeout=60_000)
+        page.wait_for_url("**/voila/render/dashboards/query_optimization.ipynb*", timeout=60_000)
         run = page.get_by_role("button", name="Run comparison")
         run.wait_for(timeout=120_000)
         # the page came from a kernel the user's server started and ran the dashboard in at spawn
@@ -80,7 +80,7 @@ def test_sign_up_to_a_finished_query_optimization_run_then_a_live_load_test(star
         # then a live load test on the playground the hub made for her, from the home page's banner
         page.goto(f"{hub.url}/hub/home")
         page.locator('a.workbench-banner[data-dashboard="load_test.ipynb"]').click()
-        page.wait_for_url("**/voila/render/dashboards/load_test.ipynb", timeout=60_000)
+        page.wait_for_url("**/voila/render/dashboards/load_test.ipynb*", timeout=60_000)
         start = page.get_by_role("button", name=re.compile(r"^\W*Start$"))  # the name starts with the icon's glyph
         start.wait_for(timeout=120_000)
         expect(page.get_by_role("textbox", name="Table")).to_have_value(

@@ -24,12 +24,12 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.server import ThreadedMotoServer
 
 from spawner import environment, names
-from testing.hub import Hub
+from testing.hub import LOCAL_AWS_KEYS, Hub
 from testing.support import REPO_ROOT, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
-HUB_KEYS = {"aws_access_key_id": "local-hub", "aws_secret_access_key": "local-hub"}  # what the harness gives the hub
+HUB_KEYS = {name.lower(): value for name, value in LOCAL_AWS_KEYS.items()}  # what the harness gives the hub
 
 
 def aws(endpoint: str, service: str):
@@ -176,7 +176,7 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
         # exists and the server is not ready yet. Then whatever it had started dies too (as on a host crash),
         # so the next login must spawn again and find the stack the dead hub never recorded.
         for process in first.descendants():
-            if "-m jupyterhub -f" in " ".join(process.cmdline()):
+            if "-m hub.app -f" in " ".join(process.cmdline()):
                 process.kill()
         first.process.kill()
     finally:
@@ -196,7 +196,7 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
         token = second.hub_api(admin, "POST", "/users/boss/tokens", json={"note": "reaper"}).json()["token"]
         reaped = subprocess.run(
             [sys.executable, "-m", "hub.services.reaper", "--once", "--endpoint-url", outside_aws,
-             "--api-url", f"{second.url}/hub/api"],
+             "--api-url", f"{second.listening_url}/hub/api"],
             env={"PATH": "/usr/bin:/bin", "JUPYTERHUB_API_TOKEN": token, **{k.upper(): v for k, v in HUB_KEYS.items()}},
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
         assert reaped.returncode == 0, reaped.stderr

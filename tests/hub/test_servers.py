@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
@@ -34,9 +35,9 @@ def test_login_spawn_progress_ready_status_and_stop(start_hub):
     print(f"hub ready in {hub.ready_seconds:.1f} s; spawn to ready in {login_to_ready:.1f} s")
 
     # the browser opens the server (JupyterLab), which logs it in to the server through the hub's OAuth
-    lab = browser.get(f"{hub.url}/user/ada/lab", timeout=30)
+    lab = browser.get(f"{hub.user_url('ada')}lab", timeout=30)
     assert lab.status_code == 200 and "JupyterLab" in lab.text
-    status = browser.get(f"{hub.url}/user/ada/api/status", timeout=30)
+    status = browser.get(f"{hub.user_url('ada')}api/status", timeout=30)
     assert status.status_code == 200, status.text[:300]
     assert "started" in status.json()
     assert_server_timing(status.headers["Server-Timing"])
@@ -49,13 +50,13 @@ def test_login_spawn_progress_ready_status_and_stop(start_hub):
     # the home page offers each dashboard as a banner that opens it in the user's server (Voila)
     home = browser.get(f"{hub.url}/hub/home", timeout=30).text
     assert 'data-dashboard="query_optimization.ipynb"' in home and "Query optimization" in home
-    dashboard = browser.get(f"{hub.url}/user/ada/voila/render/dashboards/query_optimization.ipynb", timeout=120)
+    dashboard = browser.get(f"{hub.user_url('ada')}voila/render/dashboards/query_optimization.ipynb", timeout=120)
     assert dashboard.status_code == 200 and "Run one workload under several loading strategies" in dashboard.text
     assert_server_timing(dashboard.headers["Server-Timing"])
 
     # nobody else's session reaches it
     other = hub.signup_and_login("bob")
-    denied = other.get(f"{hub.url}/user/ada/api/status", timeout=30)
+    denied = other.get(f"{hub.user_url('ada')}api/status", timeout=30)
     assert denied.status_code in (403, 404) or "/hub/login" in denied.url or "ada" not in denied.url
 
     # the user stops their server from the API, as the home page's button does
@@ -83,6 +84,19 @@ def test_ctrl_c_stops_the_hub_proxy_local_aws_and_user_servers(start_hub):
     assert hub.process.returncode is not None
     for port in (hub.port, aws_port, int(hub.env["WORKBENCH_HUB_PORT"])):
         assert not port_open(port), f"port {port} still answers after Ctrl-C"
+
+
+def test_stopping_the_hub_stops_servers_while_the_services_they_use_still_run(start_hub):
+    """A server stopping may still need the local AWS (here: its playground is deleted on stop)."""
+    hub = start_hub(WORKBENCH_PLAYGROUND_RETENTION="delete")
+    browser = hub.signup_and_login("ada")
+    assert hub.start_server(browser, "ada").ready
+    assert hub.stop(signal.SIGINT) == []
+    log = hub.log()
+    assert "Deleted ada's playground profiler-ada" in log, log[-3000:]
+    assert "Could not delete" not in log
+    servers_stopped = log.index("Stopping users' servers before the services they use")
+    assert servers_stopped < re.search(r"Cleaning up \d+ services", log).start()
 
 
 @pytest.mark.browser

@@ -89,7 +89,7 @@ def published(sharing_hub: Hub) -> Published:
     response = hub.hub_api(alice, "POST", f"/users/alice/servers/{SERVER}")
     assert response.status_code in (201, 202), response.text
     wait_until_ready(hub, alice, "alice", SERVER)
-    published = Published(hub, alice, f"{hub.url}/user/alice/{SERVER}/", early_code={})
+    published = Published(hub, alice, hub.user_url("alice", SERVER), early_code={})
     published.early_code = published.make_code(SHORTEST_CODE_SECONDS)
     return published
 
@@ -194,7 +194,7 @@ def test_shared_viewer_uses_the_dashboard_and_reaches_nothing_else(published, tm
     # ... and alice's own server (JupyterLab, files) is not shared at all
     assert hub.start_server(alice, "alice").ready
     for path in ("lab", "api/contents", "api/status"):
-        response = bob.get(f"{hub.url}/user/alice/{path}", timeout=30)
+        response = bob.get(f"{hub.user_url('alice')}{path}", timeout=30)
         assert response.status_code in (403, 404) and "JupyterLab" not in response.text, (path, response.status_code)
 
     # the page's own kernel passes widget messages but drops code to execute
@@ -378,7 +378,7 @@ def test_in_the_browser_owner_shares_viewer_runs_it_owner_revokes_and_publishes_
 
         # publishing from the home page: the spawn page, then the dashboard on its own server
         owner.locator('.workbench-publication[data-server="dash-caching"] [data-action="publish"]').click()
-        owner.wait_for_url("**/user/alice/dash-caching/voila/render/dashboards/caching.ipynb", timeout=120_000)
+        owner.wait_for_url("**/user/alice/dash-caching/voila/render/dashboards/caching.ipynb*", timeout=120_000)
         owner.goto(f"{hub.url}/hub/home")
         owner.locator('.workbench-publication[data-server="dash-caching"]').get_by_role(
             "button", name="Stop publishing").click()
@@ -397,7 +397,7 @@ def test_a_viewer_cannot_start_a_load_test_even_with_a_forged_click(published):
     wait_until_ready(hub, alice, "alice", "dash-load-test")
     ivan = hub.signup_and_login("ivan")
     assert hub.hub_api(alice, "POST", "/shares/alice/dash-load-test", json={"user": "ivan"}).status_code == 200
-    server = f"{hub.url}/user/alice/dash-load-test/"
+    server = hub.user_url("alice", "dash-load-test")
     page = open_page(ivan, server)
     assert page.status_code == 200 and "Read-only." in unescape(page.text), page.text[:500]
 

@@ -94,12 +94,15 @@ def test_workbench_settings_masks_secrets_and_check_says_what_is_missing(install
     assert "hunter2" not in shown.stdout
     assert "WORKBENCH_OAUTH_CLIENT_SECRET=********" in shown.stdout
 
-    missing = workbench(installed, tmp_path, "check", WORKBENCH_DATA_ADMIN_URL="postgresql://nobody@127.0.0.1:1/x")
+    missing = workbench(installed, tmp_path, "check", WORKBENCH_DATA_ADMIN_URL="postgresql://nobody@127.0.0.1:1/x",
+                        WORKBENCH_SPAWNER="system-users")
     assert missing.returncode == 1
+    # this venv sits in pytest's temporary folder, closed to other accounts: users' servers could not run it
+    assert "is closed to other accounts" in missing.stdout
     assert "configurable-http-proxy" in missing.stdout and "npm install" in missing.stdout
     assert "WORKBENCH_DATA_ADMIN_URL" in missing.stdout and "cannot be reached" in missing.stdout
 
-    ready = workbench(installed, tmp_path, "check", WORKBENCH_PROXY_COMMAND=str(PROXY))
+    ready = workbench(installed, tmp_path, "check", WORKBENCH_PROXY_COMMAND=str(PROXY), WORKBENCH_SPAWNER="local")
     assert (ready.returncode, ready.stdout.strip()) == (0, "Nothing is missing.")
 
 
@@ -119,12 +122,12 @@ def test_the_installed_hub_logs_in_spawns_opens_every_dashboard_and_shares_one(i
 
         for dashboard in load_manifest(shipped_manifest()):
             started = time.monotonic()
-            page = alice.get(f"{hub.url}/user/alice/voila/render/dashboards/{dashboard.notebook}", timeout=180)
+            page = alice.get(f"{hub.user_url('alice')}voila/render/dashboards/{dashboard.notebook}", timeout=180)
             assert page.status_code == 200, (dashboard.notebook, page.status_code, page.text[-2000:])
             assert "application/vnd.jupyter.widget-view+json" in page.text, dashboard.notebook
             assert "There was an error when executing cell" not in page.text, dashboard.notebook
             assert time.monotonic() - started < 180
-        fonts = alice.get(f"{hub.url}/user/alice/voila/templates/workbench/static/fontawesome/css/all.min.css",
+        fonts = alice.get(f"{hub.user_url('alice')}voila/templates/workbench/static/fontawesome/css/all.min.css",
                           timeout=30)
         assert fonts.status_code == 200
 
@@ -134,7 +137,7 @@ def test_the_installed_hub_logs_in_spawns_opens_every_dashboard_and_shares_one(i
         wait_until_ready(hub, alice, "alice", server, timeout=300)
         shared = hub.hub_api(alice, "POST", f"/shares/alice/{server}", json={"user": "bob"})
         assert shared.status_code == 200, shared.text
-        page = open_page(bob, f"{hub.url}/user/alice/{server}/")
+        page = open_page(bob, hub.user_url("alice", server))
         assert page.status_code == 200 and "Run one workload under several loading strategies" in page.text
     finally:
         leftovers = hub.stop()

@@ -148,33 +148,31 @@ def test_with_system_users_the_servers_own_account_can_read_its_credentials_and_
     import subprocess
     import tempfile
 
-    from jupyterhub.spawner import LocalProcessSpawner
-
-    from spawner.playground import PlaygroundSpawnerMixin
-
     nobody = pwd.getpwnam("nobody")
-    system_users = type("SystemUserPlaygroundSpawner", (PlaygroundSpawnerMixin, LocalProcessSpawner), {})
-    spawner = make_spawner(system_users, "nobody", tmp_path)
-    assert spawner.credentials_owner() == (nobody.pw_uid, nobody.pw_gid)
-    assert make_spawner(PlaygroundSpawner, "nobody", tmp_path).credentials_owner() is None  # same OS user
+    owner = (nobody.pw_uid, nobody.pw_gid)
 
     # Not under /tmp: on this machine /tmp is 0700, which no other user can pass through (the check below).
     closed = Path(tempfile.mkdtemp(prefix="credentials-closed-"))
     closed.chmod(0o700)
     with pytest.raises(PermissionError, match="is not traversable by others"):
         credentials.CredentialFiles(closed / "inner" / "root" / "nobody" / "default").write(
-            credentials.ScopedCredentials("A", "s", "t", SOON), "us-east-1", owner=spawner.credentials_owner())
+            credentials.ScopedCredentials("A", "s", "t", SOON), "us-east-1", owner=owner)
     scratch = Path(tempfile.mkdtemp(prefix="credentials-owner-", dir="/var/tmp"))
     try:
         scratch.chmod(0o755)
         files = credentials.CredentialFiles(scratch / "root" / "nobody" / "default")
-        files.write(credentials.ScopedCredentials("ASIAUSER", "s", "t", SOON), "us-east-1",
-                    owner=spawner.credentials_owner())
+        files.write(credentials.ScopedCredentials("ASIAUSER", "s", "t", SOON), "us-east-1", owner=owner)
         as_nobody = subprocess.run(["cat", str(files.credentials_json)], user=nobody.pw_uid, capture_output=True,
                                    text=True, timeout=10)
         assert as_nobody.returncode == 0 and "ASIAUSER" in as_nobody.stdout
         listing = subprocess.run(["ls", str(scratch / "root")], user=nobody.pw_uid, capture_output=True, timeout=10)
         assert listing.returncode != 0  # other users' folders cannot be listed
+        # the folders stay the hub's: the user cannot put a link where the hub writes next time
+        plant = subprocess.run(["ln", "-s", "/etc/shadow", str(files.directory / "planted")], user=nobody.pw_uid,
+                               capture_output=True, timeout=10)
+        assert plant.returncode != 0
+        assert files.directory.stat().st_uid == 0 and files.credentials_json.stat().st_uid == nobody.pw_uid
+        assert files.credentials_json.stat().st_mode & 0o777 == 0o600
     finally:
         import shutil
 
