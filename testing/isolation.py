@@ -10,14 +10,41 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from testing.hub import Hub
+from testing.support import REPO_ROOT
 
 MARK = "profiler-workbench"  # spawner.accounts.MARK: the comment of every account a hub made
+
+
+@contextlib.contextmanager
+def reachable_code() -> Iterator[None]:
+    """Users' servers run this checkout's environment as their own accounts. A clean clone may sit in a folder
+    closed to others (``mktemp -d`` makes 0700 folders): open the folders on the way (o+x, nothing listable or
+    readable is added) for as long as the hub runs. The interpreter itself must already be reachable: a Python
+    under root's own home is refused with what to do, as ``workbench check`` refuses it."""
+    interpreter = Path(os.path.realpath(sys.executable))
+    closed_interpreter = [str(folder) for folder in interpreter.parents if not folder.stat().st_mode & stat.S_IXOTH]
+    if closed_interpreter:
+        raise RuntimeError(f"{interpreter} sits in {closed_interpreter[0]}, closed to other accounts: make the venv "
+                           "with a Python every account can run (`make` uses /usr/bin/python3)")
+    opened = []
+    for folder in [REPO_ROOT, *REPO_ROOT.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+            opened.append((folder, stat.S_IMODE(mode)))
+    try:
+        yield
+    finally:
+        for folder, mode in opened:
+            folder.chmod(mode)
 
 
 @contextlib.contextmanager
@@ -34,16 +61,17 @@ def isolated_hub(**settings: str) -> Iterator[Hub]:
         **settings,
     }
     hub = None
-    try:
-        hub = Hub(root / "state", extra_env=env)
-        hub.account_prefix = prefix
-        hub.homes_dir = root / "homes"
-        yield hub
-    finally:
-        leftovers = hub.stop() if hub is not None else []
-        remove_accounts(prefix)
-        shutil.rmtree(root, ignore_errors=True)
-        assert not leftovers, f"the hub left processes behind: {leftovers}"
+    with reachable_code():
+        try:
+            hub = Hub(root / "state", extra_env=env)
+            hub.account_prefix = prefix
+            hub.homes_dir = root / "homes"
+            yield hub
+        finally:
+            leftovers = hub.stop() if hub is not None else []
+            remove_accounts(prefix)
+            shutil.rmtree(root, ignore_errors=True)
+    assert not leftovers, f"the hub left processes behind: {leftovers}"
 
 
 def remove_accounts(prefix: str) -> None:
