@@ -141,6 +141,12 @@ class WorkbenchSettings(Configurable):
     oidc_username_claim = Unicode(
         "preferred_username", help="OIDC: the userinfo claim that becomes the username."
     ).tag(config=True)
+    oauth_identity_claim = Unicode(
+        "",
+        help="OAuth: the user-info field that identifies an account for good, to which each hub name is pinned "
+        "at its first login (a later login under that name by another account is refused). Empty: `id` for "
+        "GitHub, `sub` for OIDC.",
+    ).tag(config=True)
     oidc_groups_claim = Unicode("groups", help="OIDC: the userinfo claim that lists the user's groups.").tag(
         config=True
     )
