@@ -32,6 +32,7 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from hub.services import moto_iam
@@ -142,6 +143,12 @@ class AwsApiOnly:
 
     def __init__(self, app):
         self.app = app
+        # moto's in-memory backends are not thread-safe, and werkzeug serves each request in a thread of its own:
+        # 20 logins at once (20 CreateStack, each making an IAM role) failed one with "RuntimeError: dictionary
+        # changed size during iteration" in moto.iam.models.create_role (CI run, 2026-12-07). One request at a
+        # time; moto holds the GIL for nearly all of a request anyway (measured ~150-210 requests/s whatever
+        # the clients' concurrency).
+        self._one_at_a_time = threading.Lock()
 
     @staticmethod
     def refusal(environ: dict) -> tuple[str, str, str] | None:
@@ -160,7 +167,8 @@ class AwsApiOnly:
     def __call__(self, environ, start_response):
         refused = self.refusal(environ)
         if refused is None:
-            return self.app(environ, start_response)
+            with self._one_at_a_time:
+                return list(self.app(environ, start_response))
         status, code, message = refused
         body = moto_iam.xml_error(code, message)
         start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body))),
