@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,13 +120,17 @@ class ServerGroup:
                 continue
         return found
 
-    def remove(self) -> None:
-        """Kill what is left in the group (orphaned kernels), then remove it."""
+    def remove(self, wait_seconds: float = 5.0) -> None:
+        """Kill what is left in the group (orphaned kernels), then remove it once they are gone (a group with a
+        dying member cannot be removed yet)."""
         for pid in self.members():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + wait_seconds
+        while self.members() and time.monotonic() < deadline:
+            time.sleep(0.05)
         for folder in self.folders:
             try:
                 folder.rmdir()
