@@ -47,6 +47,7 @@ DYNAMODB_ACTIONS = (
     "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
+MAX_READ = 64 * 1024  # a credentials.json the hub wrote is under 2 KB
 TARGET_GROUP_ACTIONS = ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")
 
 
@@ -176,16 +177,20 @@ class CredentialFiles:
                        owner)
 
     def read(self) -> ScopedCredentials | None:
+        """The credentials written last, or None. With system accounts the file is the user's to change: the
+        hub reads at most :data:`MAX_READ` bytes of it, never through a link, and takes nothing malformed."""
         try:
-            data = json.loads(self.credentials_json.read_text())
-        except (OSError, ValueError):
+            descriptor = os.open(self.credentials_json, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(descriptor, "rb") as stream:
+                data = json.loads(stream.read(MAX_READ))
+            return ScopedCredentials(
+                access_key_id=str(data["AccessKeyId"]),
+                secret_access_key=str(data["SecretAccessKey"]),
+                session_token=str(data["SessionToken"]),
+                expiration=dt.datetime.fromisoformat(str(data["Expiration"]).replace("Z", "+00:00")),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return ScopedCredentials(
-            access_key_id=data["AccessKeyId"],
-            secret_access_key=data["SecretAccessKey"],
-            session_token=data["SessionToken"],
-            expiration=dt.datetime.fromisoformat(data["Expiration"].replace("Z", "+00:00")),
-        )
 
     def remove(self) -> None:
         for path in (self.credentials_json, self.config, self.shared_credentials):

@@ -178,3 +178,12 @@ def test_with_system_users_the_servers_own_account_can_read_its_credentials_and_
 
         shutil.rmtree(scratch)
         shutil.rmtree(closed)
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"AccessKeyId": 1}', "x" * (200 * 1024), "not json"])
+def test_a_credentials_file_its_user_rewrote_is_ignored_not_trusted(tmp_path, content):
+    files = credentials.CredentialFiles(tmp_path / "root" / "user" / "default")
+    files.write(credentials.ScopedCredentials("A", "s", "t", SOON), "us-east-1")
+    assert files.read() is not None
+    files.credentials_json.write_text(content)
+    assert files.read() is None
