@@ -9,6 +9,11 @@ against the local moto server compared with that server's own ceiling.
 2. moto: the engine (closed model, 8 in flight) against a ``moto_server`` process, vs the server's ceiling
    measured with 8 boto3 threads in a plain loop (moto, not the client, is the limit there); alternating rounds,
    medians.
+3. What keeping the local AWS's state costs: the engine (8 in flight, the hub's keys, IAM enforced) against the
+   workbench's own local AWS (``hub.services.local_aws``) keeping its state in memory only and keeping it on
+   disk (``--state-file``: a forked snapshot within a second of a change), alternating rounds, medians;
+   ``durable_ratio`` is durable / memory-only requests per second (1.0: free). It also reports the size of the
+   state file and how long a clean stop took, its last snapshot included (``stop_with_snapshot_seconds``).
 
     python benchmarks/load_generator.py [--quick]
 
@@ -163,6 +168,52 @@ def moto_rounds(rounds: int, seconds: float, concurrency: int = 8) -> tuple[floa
         process.wait()
 
 
+def local_aws_rounds(rounds: int, seconds: float, concurrency: int = 8) -> dict:
+    """The engine against the workbench's local AWS, memory only vs kept on disk (alternating rounds)."""
+    from hub.services import aws_state
+    from testing.local_aws import LocalAwsProcess
+
+    rates: dict[str, list[float]] = {"memory": [], "durable": []}
+    with tempfile.TemporaryDirectory() as folder:
+        state_file = Path(folder) / aws_state.SNAPSHOT_FILE
+        services = {"memory": LocalAwsProcess(Path(folder)), "durable": LocalAwsProcess(Path(folder),
+                                                                                          state_file=state_file)}
+        saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        try:
+            for service in services.values():
+                service.start()
+                os.environ.update(service.keys)
+                boto3.client("dynamodb", endpoint_url=service.endpoint, region_name="us-east-1",
+                             aws_access_key_id=service.keys["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=service.keys["AWS_SECRET_ACCESS_KEY"]).create_table(
+                    TableName="bench", BillingMode="PAY_PER_REQUEST",
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                               {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                          {"AttributeName": "sk", "AttributeType": "S"}])
+            for _ in range(rounds):
+                for kind, service in services.items():
+                    os.environ.update(service.keys)
+                    rates[kind].append(run_ours(service.endpoint, seconds, concurrency=concurrency)["rps"])
+            started = time.perf_counter()
+            services["durable"].stop()  # a clean stop writes one last snapshot of everything
+            last_snapshot = time.perf_counter() - started
+            size = state_file.stat().st_size
+        finally:
+            for service in services.values():
+                if service.process is not None and service.process.poll() is None:
+                    service.stop()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    memory, durable = statistics.median(rates["memory"]), statistics.median(rates["durable"])
+    return {"local_aws_memory_rps": round(memory, 1), "local_aws_durable_rps": round(durable, 1),
+            "durable_ratio": round(durable / memory, 2), "state_file_bytes": size,
+            "stop_with_snapshot_seconds": round(last_snapshot, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI-sized: 2 rounds of 4 s (moto: 3 s)")
@@ -191,6 +242,11 @@ def main() -> None:
     print(f"moto: ours {moto_ours:,.0f} req/s, ceiling (8 boto3 threads) {moto_limit:,.0f} req/s (medians)",
           flush=True)
 
+    durable = local_aws_rounds(rounds, 3.0 if args.quick else 5.0)
+    print(f"local AWS: memory only {durable['local_aws_memory_rps']:,.0f} req/s, kept on disk "
+          f"{durable['local_aws_durable_rps']:,.0f} req/s (medians); state file "
+          f"{durable['state_file_bytes'] / 1e6:.1f} MB", flush=True)
+
     def median(runs, key):
         return round(statistics.median(run[key] for run in runs), 1)
 
@@ -204,6 +260,7 @@ def main() -> None:
         "moto_ours_rps": round(moto_ours, 1), "moto_ceiling_rps": round(moto_limit, 1),
         "moto_ratio": round(moto_ours / moto_limit, 2),
         "ratio": round(ours_per_core / locust_per_core, 2),
+        **durable,
     }))
 
 

@@ -87,7 +87,7 @@ def configure_services(c, settings: WorkbenchSettings) -> None:
     c.JupyterHub.services = []
     c.JupyterHub.load_roles = []
     if settings.runs_local_aws:
-        c.JupyterHub.services.append(local_aws.service_definition(settings.local_aws_port))
+        c.JupyterHub.services.append(local_aws.service_definition(settings.local_aws_port, settings.state_path))
     if settings.playground:
         c.JupyterHub.services.append(reaper.service_definition(settings))
         c.JupyterHub.load_roles.append(reaper.ROLE)

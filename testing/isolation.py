@@ -6,6 +6,9 @@ closed to other accounts). Everything it made, accounts included, is removed aft
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
+import json
 import os
 import pwd
 import secrets
@@ -17,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import psutil
+
 from testing.hub import Hub
 from testing.support import REPO_ROOT
 
@@ -27,24 +32,58 @@ MARK = "profiler-workbench"  # spawner.accounts.MARK: the comment of every accou
 def reachable_code() -> Iterator[None]:
     """Users' servers run this checkout's environment as their own accounts. A clean clone may sit in a folder
     closed to others (``mktemp -d`` makes 0700 folders): open the folders on the way (o+x, nothing listable or
-    readable is added) for as long as the hub runs. The interpreter itself must already be reachable: a Python
-    under root's own home is refused with what to do, as ``workbench check`` refuses it."""
+    readable is added) for as long as a hub runs. The interpreter itself must already be reachable: a Python
+    under root's own home is refused with what to do, as ``workbench check`` refuses it.
+
+    Test processes running side by side (pytest-xdist) share the folders: the first to come opens them and the
+    last to leave closes them again, counted in a file under a lock."""
     interpreter = Path(os.path.realpath(sys.executable))
     closed_interpreter = [str(folder) for folder in interpreter.parents if not folder.stat().st_mode & stat.S_IXOTH]
     if closed_interpreter:
         raise RuntimeError(f"{interpreter} sits in {closed_interpreter[0]}, closed to other accounts: make the venv "
                            "with a Python every account can run (`make` uses /usr/bin/python3)")
-    opened = []
-    for folder in [REPO_ROOT, *REPO_ROOT.parents]:
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
-            opened.append((folder, stat.S_IMODE(mode)))
+    with _opened_folders() as opened:
+        if not opened["users"]:
+            for folder in [REPO_ROOT, *REPO_ROOT.parents]:
+                mode = folder.stat().st_mode
+                if not mode & stat.S_IXOTH:
+                    folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+                    opened["modes"][str(folder)] = stat.S_IMODE(mode)
+        opened["users"].append(os.getpid())
     try:
         yield
     finally:
-        for folder, mode in opened:
-            folder.chmod(mode)
+        with _opened_folders() as opened:
+            opened["users"].remove(os.getpid())
+            if not opened["users"]:
+                _give_back(opened)
+
+
+def _give_back(opened: dict) -> None:
+    for folder, mode in opened["modes"].items():
+        with contextlib.suppress(FileNotFoundError):
+            Path(folder).chmod(mode)
+    opened["modes"] = {}
+
+
+@contextlib.contextmanager
+def _opened_folders() -> Iterator[dict]:
+    """{"users": the test processes that need the folders open (one entry per hub), "modes": what to give the
+    folders back}, for this checkout, read and written under an exclusive lock. A process that died without
+    leaving (a killed run) no longer counts."""
+    key = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"profiler-workbench-tests-{key}-opened.json"
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            state = {"users": [], "modes": {}}
+        state["users"] = [pid for pid in state["users"] if psutil.pid_exists(pid)]
+        if not state["users"]:
+            _give_back(state)
+        yield state
+        path.write_text(json.dumps(state))
 
 
 @contextlib.contextmanager

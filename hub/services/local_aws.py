@@ -23,6 +23,7 @@ moto 5.2 does not evaluate IAM the way AWS does; :mod:`hub.services.moto_iam` ma
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from hub.services import moto_iam
+from hub.services import aws_state, moto_iam
 
 SERVICE_NAME = "local-aws"
 log = logging.getLogger("workbench.local_aws")
@@ -111,11 +112,13 @@ def hub_credentials(state_dir: Path) -> dict[str, str]:
     return read_hub_credentials(path)
 
 
-def service_definition(port: int) -> dict:
-    """The JupyterHub managed-service entry that runs the local AWS on 127.0.0.1:``port``."""
+def service_definition(port: int, state_dir: Path) -> dict:
+    """The JupyterHub managed-service entry that runs the local AWS on 127.0.0.1:``port``, its state kept in
+    ``state_dir`` (the hub's state folder)."""
     return {
         "name": SERVICE_NAME,
-        "command": [sys.executable, "-m", "hub.services.local_aws", "--port", str(port)],
+        "command": [sys.executable, "-m", "hub.services.local_aws", "--port", str(port),
+                    "--state-file", str(Path(state_dir) / aws_state.SNAPSHOT_FILE)],
         # A managed service starts with an almost empty environment: hand it the hub's own keys (the runner put
         # them in the hub's environment, see hub.cli), which it registers as the administrator's.
         "environment": {name: os.environ[name] for name in (KEY_ID_VARIABLE, SECRET_VARIABLE) if name in os.environ},
@@ -141,14 +144,29 @@ class AwsApiOnly:
     headers (``x-moto-account-id`` would pick another account). Answers it gives never reach moto.
     """
 
-    def __init__(self, app):
+    def __init__(self, app, snapshots: aws_state.Snapshots | None = None):
         self.app = app
+        self.snapshots = snapshots
         # moto's in-memory backends are not thread-safe, and werkzeug serves each request in a thread of its own:
         # 20 logins at once (20 CreateStack, each making an IAM role) failed one with "RuntimeError: dictionary
         # changed size during iteration" in moto.iam.models.create_role (CI run, 2026-12-07). One request at a
         # time; moto holds the GIL for nearly all of a request anyway (measured ~150-210 requests/s whatever
         # the clients' concurrency).
-        self._one_at_a_time = threading.Lock()
+        self.one_at_a_time = threading.Lock()
+
+    @staticmethod
+    def _body(environ: dict) -> bytes:
+        """The request's body, read once and put back for moto to read."""
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit():
+            body = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated"):
+            body = stream.read()
+        else:
+            return b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
 
     @staticmethod
     def refusal(environ: dict) -> tuple[str, str, str] | None:
@@ -167,8 +185,12 @@ class AwsApiOnly:
     def __call__(self, environ, start_response):
         refused = self.refusal(environ)
         if refused is None:
-            with self._one_at_a_time:
-                return list(self.app(environ, start_response))
+            action = aws_state.action_of(environ, self._body(environ)) if self.snapshots else ""
+            with self.one_at_a_time:
+                answer = list(self.app(environ, start_response))
+            if self.snapshots and aws_state.may_change(action):
+                self.snapshots.changed()
+            return answer
         status, code, message = refused
         body = moto_iam.xml_error(code, message)
         start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body))),
@@ -180,7 +202,8 @@ def register_hub(key_id: str, secret: str) -> str:
     """Make the hub's IAM user, with an administrator's policy and exactly these keys; returns its ARN.
 
     Done on moto's backend directly, before serving: with IAM enforced from the first request, nobody could
-    make it over HTTP. The user is made in every partition, so a hub in any region finds it.
+    make it over HTTP. The user is made in every partition, so a hub in any region finds it. On a restored state
+    the user is there already: its policy is set again and its keys replaced by these (the hub may have new ones).
     """
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
@@ -189,8 +212,10 @@ def register_hub(key_id: str, secret: str) -> str:
     arn = ""
     for partition in PARTITION_NAMES:
         iam = iam_backends[DEFAULT_ACCOUNT_ID][partition]
-        user = iam.create_user(region_name="us-east-1", user_name=HUB_USER)
+        user = iam.users.get(HUB_USER) or iam.create_user(region_name="us-east-1", user_name=HUB_USER)
         iam.put_user_policy(HUB_USER, "administrator", json.dumps(ADMINISTRATOR_POLICY))
+        for old_key in [key.access_key_id for key in iam.list_access_keys(HUB_USER)]:
+            iam.delete_access_key(old_key, HUB_USER)
         key = iam.create_access_key(HUB_USER)  # moto draws its own id and secret: replace them with the hub's
         del iam.access_keys[key.physical_resource_id]
         key.access_key_id, key.secret_access_key = key_id, secret
@@ -200,23 +225,31 @@ def register_hub(key_id: str, secret: str) -> str:
     return arn
 
 
-def make_app():
-    """moto's server application (as ``moto.server.main`` builds it) behind :class:`AwsApiOnly`."""
+def make_app(state_file: Path | None = None) -> AwsApiOnly:
+    """moto's server application (as ``moto.server.main`` builds it) behind :class:`AwsApiOnly`; with
+    ``state_file``, the state is kept there (:mod:`hub.services.aws_state`), the caller restoring and starting it."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return AwsApiOnly(DomainDispatcherApplication(create_backend_app))
+    app = AwsApiOnly(DomainDispatcherApplication(create_backend_app))
+    if state_file is not None:
+        app.snapshots = aws_state.Snapshots(state_file, app.one_at_a_time)
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run moto, IAM enforced, as the workbench's local AWS.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="keep the state in this file across restarts and crashes (hub.services.aws_state); "
+                             "without it, the state lives in memory only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
     key_id, secret = os.environ.pop(KEY_ID_VARIABLE, ""), os.environ.pop(SECRET_VARIABLE, "")
     if not (key_id and secret):
         parser.error(f"the hub's keys are missing: {KEY_ID_VARIABLE} and {SECRET_VARIABLE} must be in the "
                      "environment (`workbench hub` hands them over)")
+    os.umask(0o077)  # the snapshot and its drafts: this account's only
     from moto.backends import get_backend
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
@@ -225,17 +258,26 @@ def main(argv: list[str] | None = None) -> None:
     # the first login does not wait for it (the hub holds spawns until this server answers).
     for service in WARM_SERVICES:
         get_backend(service)
+    app = make_app(args.state_file)
+    if app.snapshots is not None:
+        app.snapshots.restore()
     arn = register_hub(key_id, secret)
     moto_iam.enforce_iam()
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto's own main: some URLs moto makes carry it
     # moto's own main, minus its admin routes: werkzeug's threaded server with moto's request handler.
-    server = make_server(args.host, args.port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: sys.exit(0))
-    log.info("Local AWS on http://%s:%s: IAM enforced (the hub is %s), moto's admin routes closed",
-             args.host, server.server_port, arn)
-    server.serve_forever()
+    log.info("Local AWS on http://%s:%s: IAM enforced (the hub is %s), moto's admin routes closed, state %s",
+             args.host, server.server_port, arn, args.state_file or "in memory only")
+    if app.snapshots is not None:
+        app.snapshots.start()
+    try:
+        server.serve_forever()
+    finally:
+        if app.snapshots is not None:
+            app.snapshots.final()
 
 
 if __name__ == "__main__":

@@ -374,11 +374,11 @@ def test_the_service_refuses_to_start_without_the_hubs_keys():
     assert local_aws.KEY_ID_VARIABLE in started.stderr
 
 
-def test_the_service_definition_hands_the_hubs_keys_in_its_environment_not_its_command(monkeypatch):
+def test_the_service_definition_hands_the_hubs_keys_in_its_environment_not_its_command(monkeypatch, tmp_path):
     keys = local_aws.new_hub_credentials()
     for name, value in keys.items():
         monkeypatch.setenv(name, value)
-    definition = local_aws.service_definition(5000)
+    definition = local_aws.service_definition(5000, tmp_path)
     assert definition["environment"] == keys
     assert not any(value in " ".join(definition["command"]) for value in keys.values())
 
