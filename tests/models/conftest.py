@@ -109,6 +109,11 @@ def private_cluster():
         with psycopg.connect(cluster.url(database="postgres").replace("+psycopg", ""), autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {DATABASE}")
         yield cluster
+        # A cluster that stopped under the tests fails them with "connection refused": say why it stopped.
+        status = subprocess.run(_as_cluster_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "status"]),
+                                capture_output=True, text=True)
+        assert status.returncode == 0, ("the private PostgreSQL cluster stopped before the tests ended; its log:\n"
+                                        + log.read_text(errors="replace")[-3000:])
     finally:
         subprocess.run(_as_cluster_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                        capture_output=True)
