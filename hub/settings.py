@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterator, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import Bool, CaselessStrEnum, Float, Integer, List, TraitError, TraitType, Unicode, default, validate
@@ -432,12 +432,21 @@ def load(environ: Mapping[str, str] | None = None) -> WorkbenchSettings:
 
 
 def _mask_url(url: str) -> str:
+    """The URL with its password masked, wherever it is given: after the user name, or as a ``password`` query
+    parameter (``postgresql://hub@db/hub?password=...``, which libpq and SQLAlchemy accept as well)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host}"  # the host as written ([::1]:5432 included)
+    query = "&".join(
+        f"{field.partition('=')[0]}={MASK}" if unquote_plus(field.partition("=")[0]).strip().lower() == "password"
+        else field
+        for field in parts.query.split("&")
+    )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing to mask: as written (urlunsplit would drop the empty host of sqlite:///...)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def shown(name: str, value: Any) -> str:

@@ -148,7 +148,14 @@ def run_as(account: SystemAccount, command: list[str], environment: dict[str, st
     return done.stdout
 
 
-def remove_account(name: str) -> None:
-    """Remove the account, its group and its home (``userdel --remove``); nothing when it is not there."""
+def remove_account(name: str, comment: str) -> bool:
+    """Remove the account made with ``comment`` (this hub's, for one user): its processes, group and home
+    (``userdel --remove``), so whoever is later given that name starts with nothing of its files. An account
+    of that name that is not ours, or none, is left alone (False)."""
+    if lookup(name) is None or pwd.getpwnam(name).pw_gecos != comment:
+        return False
+    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, check=False)  # a kernel left behind
+    done = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True, check=False)
     if lookup(name) is not None:
-        subprocess.run(["userdel", "--remove", name], capture_output=True, check=False)
+        raise AccountError(f"The system account {name} could not be removed: {done.stderr.strip()}")
+    return True

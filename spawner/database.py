@@ -228,6 +228,15 @@ def stored_password(folder: Path, names: PlaygroundNames) -> str:
         return file.read().strip()
 
 
+def forget_password(folder: Path, names: PlaygroundNames) -> None:
+    """Remove the user's stored password when their role is dropped: the next user given that name gets a new one,
+    so whoever kept the old one (the deleted user) reaches nothing of theirs."""
+    try:
+        (folder / role_name(names)).unlink()  # a link planted there is removed, never followed
+    except FileNotFoundError:
+        pass
+
+
 def provision_user(
     admin_url: str,
     names: PlaygroundNames,

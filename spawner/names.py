@@ -142,8 +142,13 @@ def for_user(username: str, prefix: str = DEFAULT_PREFIX, legacy: bool = False) 
 
 
 def has_legacy_names(username: str) -> bool:
-    """Whether an earlier release named this user's resources differently (hashed usernames only)."""
-    return legacy_slug(username) != slug(username)
+    """Whether an earlier release named this user's resources differently (hashed usernames only).
+
+    Not a clean username that ends like a current hashed slug (``zoe-o-xgdi6356atvzq``): it is hashed now, but its
+    old name was itself, which may be another user's current slug (``zoe.o_brien``'s), whose resources (a database
+    role and schema have no owner tag) it would otherwise take as its own."""
+    legacy = legacy_slug(username)
+    return legacy != slug(username) and not HASHED.search(legacy)
 
 
 def check_account_prefix(prefix: str) -> str:

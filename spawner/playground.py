@@ -212,7 +212,7 @@ class PlaygroundSpawnerMixin(Spawner):
         legacy = names.for_user(self.user.name, prefix=self.name_prefix, legacy=True)
         current = names.for_user(self.user.name, prefix=self.name_prefix)
         found = await call(client.describe, legacy.stack, doing="looking for your playground's earlier name")
-        if found is None or stacks.tags_of(found).get(stacks.TAG_OWNER) != self.user.name:
+        if found is None or stacks.foreign_owner(found, self.user.name, self.hub_id) is not None:
             return
         if await call(client.describe, current.stack, doing="looking for your playground") is not None:
             return
@@ -450,10 +450,12 @@ class PlaygroundSpawnerMixin(Spawner):
         return await maybe_future(super().run_post_stop_hook())
 
     async def delete_forever(self):
-        """The user is deleted from the hub: their playground goes too, whatever the retention."""
+        """The user is deleted from the hub: their playground goes too, whatever the retention. JupyterHub also
+        calls this when one named server is removed: then only that server's credential files go (the
+        playground is the user's, shared by all their servers)."""
         self._stop_refresh()
         await asyncio.to_thread(self.credential_files.remove)
-        if self.playground_enabled:
+        if self.playground_enabled and not self.name:
             await self.delete_playground()
         await maybe_future(super().delete_forever())
 
@@ -463,6 +465,14 @@ class PlaygroundSpawnerMixin(Spawner):
         client = StackClient(aws.cloudformation, aws.elbv2)
         stack_id = (self._playground or {}).get("stack_id")
         async with stack_lock(playground.stack):
+            found = await call(client.describe, stack_id or playground.stack, doing="looking for your playground")
+            owner = None if found is None else stacks.foreign_owner(found, self.user.name, self.hub_id)
+            if owner is not None:
+                # a stack that carries the user's playground name but is someone else's is never deleted
+                self.log.warning("Not deleting %s: it belongs to %s, not to %s", playground.stack, owner,
+                                 self.user.name)
+                self._playground = None
+                return
             await delete_stack(client, playground, stack=stack_id, timeout=self.delete_timeout,
                                poll_interval=self.stack_poll_interval)
         self._playground = None

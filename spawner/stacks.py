@@ -279,6 +279,19 @@ def tags_of(stack: Mapping[str, Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in stack.get("Tags", [])}
 
 
+def foreign_owner(stack: Mapping[str, Any], username: str, hub_id: str) -> str | None:
+    """Who else ``stack`` belongs to, or None when it is ``username``'s on the hub ``hub_id``. A user is the owner
+    tag *and* the hub tag: a user of the same name on another hub sharing the AWS account is someone else (a stack
+    with no hub tag at all is judged by its owner alone)."""
+    tags = tags_of(stack)
+    owner, hub = tags.get(TAG_OWNER), tags.get(TAG_HUB)
+    if owner == username and hub in (None, hub_id):
+        return None
+    if owner and hub and hub != hub_id:
+        return f"{owner} of the hub {hub}"
+    return owner or "nobody known"
+
+
 async def call(function: Callable, *args, doing: str, **kwargs):
     """Run one blocking AWS call in a worker thread; AWS errors become :class:`PlaygroundError`."""
     try:
@@ -293,18 +306,18 @@ async def create_or_adopt(client: StackClient, request: StackRequest, *, delete_
 
     Idempotent: a second login, a restarted hub or a second tab finds the stack by its deterministic name and
     adopts it (even while it is still being created); a broken stack (rolled back, failed) is deleted first
-    so the retry starts clean. A stack of that name whose ``owner`` tag names someone else is neither adopted
-    nor deleted.
+    so the retry starts clean. A stack of that name whose ``owner`` or ``hub`` tag names someone else (or another
+    hub) is neither adopted nor deleted.
     """
     name = request.names.stack
     for _attempt in range(3):
         stack = await call(client.describe, name, doing="looking for your playground")
         if stack is not None:
-            owner = tags_of(stack).get(TAG_OWNER)
-            if owner != request.names.username:
-                # Never adopt, nor delete, a stack that carries the name but is not this user's.
+            owner = foreign_owner(stack, request.names.username, dict(request.tags)[TAG_HUB])
+            if owner is not None:
+                # Never adopt, nor delete, a stack that carries the name but is not this user's on this hub.
                 raise PlaygroundError(
-                    f"A stack named {name} exists but belongs to {owner or 'nobody known'}, not to you: nothing was "
+                    f"A stack named {name} exists but belongs to {owner}, not to you: nothing was "
                     "changed. Ask the hub's operator to look at it.", reason="playground-owner")
             status = stack["StackStatus"]
             if status in HEALTHY or status in IN_PROGRESS:

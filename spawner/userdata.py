@@ -107,6 +107,11 @@ class UserDataSpawnerMixin(Spawner):
         return await super().poll()
 
     async def delete_forever(self):
-        if self.data_admin_url:
-            await asyncio.to_thread(database.deprovision_user, self.data_admin_url, await self._data_names_in_use())
+        """The user is deleted from the hub: their role and schema go. Not when one named server is removed
+        (JupyterHub calls this then too): the data is the user's, shared by all their servers."""
+        if self.data_admin_url and not self.name:
+            space = await self._data_names_in_use()
+            await asyncio.to_thread(database.deprovision_user, self.data_admin_url, space)
+            if self.data_passwords_dir:
+                await asyncio.to_thread(database.forget_password, Path(self.data_passwords_dir), space)
         await super().delete_forever()

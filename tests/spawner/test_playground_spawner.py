@@ -257,6 +257,21 @@ async def test_deleting_the_user_deletes_their_playground_even_without_state(tmp
     assert not StackClient(aws("cloudformation"), aws("elbv2")).leftover_target_groups(names.for_user("leaver"))
 
 
+async def test_removing_a_named_server_keeps_the_users_playground(tmp_path, moto_endpoint, aws):
+    default = spawner_for("keeper", tmp_path, moto_endpoint)
+    await default.start()
+    named = spawner_for("keeper", tmp_path, moto_endpoint, server_name="scratch", user=default.user)
+    await named.start()
+    await named.stop(now=True)
+    await named.delete_forever()  # what JupyterHub calls for DELETE /users/keeper/servers/scratch {"remove": true}
+    try:
+        assert StackClient(aws("cloudformation"), aws("elbv2")).describe("profiler-keeper") is not None
+        assert "profiler-keeper-loadtest" in aws("dynamodb").list_tables()["TableNames"]
+        assert default.credential_files.read() is not None  # the default server's credentials are untouched
+    finally:
+        await default.stop(now=True)
+
+
 @pytest.mark.parametrize("username", ["Zoë O'Brien", "bob@example.com", "😀", "x" * 60])
 @pytest.mark.slow  # a playground per username
 async def test_usernames_with_odd_characters_get_working_playgrounds(tmp_path, moto_endpoint, aws, username):
