@@ -3,18 +3,27 @@ itself, with two changes to how it starts and stops.
 
 - **Stopping**: users' servers stop before the managed services they use. JupyterHub stops its services first,
   so a server stopping afterwards (whose playground may be deleted on stop) found the local AWS gone.
+- **Restarting**: SIGTERM (what a service manager, an upgrade or ``kill`` sends) stops only the hub and its
+  proxy when :attr:`WorkbenchHub.keep_servers_on_restart` is on: users' servers, their kernels and runs, and the
+  local AWS they use keep running, and the next start on the same state takes them up again (JupyterHub polls
+  each recorded server; the local AWS it starts stands in for the one still serving, see
+  :mod:`hub.services.aws_state`). Ctrl-C (SIGINT) stops everything.
 - **Starting**: a server whose hub was killed before it recorded it (a crash mid-spawn) keeps running with nobody
   to stop it. With system accounts each server lives in a control group of its own (:mod:`spawner.limits`); at
   start, every group that belongs to no server the hub knows as running is emptied and removed.
 
-May import jupyterhub and :mod:`spawner`.
+May import jupyterhub, :mod:`hub.services` and :mod:`spawner`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 
 from jupyterhub.app import JupyterHub
+from traitlets import Bool
+
+from hub.services import local_aws
 
 from spawner import limits
 from spawner.workbench import SystemAccountSpawnerMixin
@@ -24,6 +33,20 @@ class WorkbenchHub(JupyterHub):
     """JupyterHub, stopping users' servers before its services and stopping orphaned servers at start."""
 
     name = "jupyterhub"  # the same configuration sections and log names as JupyterHub's own
+
+    keep_servers_on_restart = Bool(
+        True,
+        help="On SIGTERM, stop only the hub and its proxy: users' servers (their kernels and runs) and the local "
+        "AWS keep running for the next start of the hub to take up. On SIGINT (Ctrl-C), everything stops.",
+    ).tag(config=True)
+    _restarting = False
+
+    async def shutdown_cancel_tasks(self, sig=None):
+        if sig == signal.SIGTERM and self.keep_servers_on_restart:
+            self._restarting = True
+            self.cleanup_servers = False
+            self.log.info("Stopping the hub only: users' servers and the local AWS keep running until it is back")
+        await super().shutdown_cancel_tasks(sig)
 
     async def init_spawners(self):
         await super().init_spawners()
@@ -52,6 +75,8 @@ class WorkbenchHub(JupyterHub):
                 group.remove()
 
     async def cleanup(self):
+        if self._restarting:
+            self._service_map.pop(local_aws.SERVICE_NAME, None)  # users' servers use it meanwhile: it serves on
         if self.cleanup_servers:
             self.log.info("Stopping users' servers before the services they use...")
             stops = [user.stop(name) for user in self.users.values()

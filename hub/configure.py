@@ -83,9 +83,11 @@ def configure_login(c, settings: WorkbenchSettings) -> None:
 
 
 def configure_services(c, settings: WorkbenchSettings) -> None:
-    """The managed services: the local AWS (when the hub runs its own) and the playground reaper."""
+    """The managed services: the local AWS (when the hub runs its own) and the playground reaper; what a restart
+    leaves running."""
     c.JupyterHub.services = []
     c.JupyterHub.load_roles = []
+    c.WorkbenchHub.keep_servers_on_restart = settings.keep_servers_on_restart
     if settings.runs_local_aws:
         c.JupyterHub.services.append(local_aws.service_definition(settings.local_aws_port, settings.state_path))
     if settings.playground:

@@ -275,6 +275,14 @@ class WorkbenchSettings(Configurable):
         "(JupyterHub's default is 300). Lower means more requests to the hub.",
     ).tag(config=True)
 
+    keep_servers_on_restart = Bool(
+        True,
+        help="Stopping the hub with SIGTERM (a service manager's restart, an upgrade, `kill`) leaves users' "
+        "servers, their kernels and running load tests, and the local AWS running; the hub takes them up again "
+        "when it starts on the same state folder. Ctrl-C (SIGINT) stops everything, users' servers first. "
+        "`false`: SIGTERM stops everything too.",
+    ).tag(config=True)
+
     # --- idle servers and kernels -------------------------------------------------------------------------------
     idle_timeout = Integer(
         3600,

@@ -82,6 +82,7 @@ class Hub:
                 self.env.pop(name, None)
         # a setting given as None is left unset, so the hub's own default applies
         self.env = {name: value for name, value in self.env.items() if value is not None}
+        self.port = int(self.env["WORKBENCH_PORT"])
         # where people open the hub: its public address (hub.localhost) when users' servers have origins of their
         # own, else where it listens
         self.user_subdomains = self.env.get("WORKBENCH_USER_SUBDOMAINS", "true").lower() not in ("false", "0", "no")
@@ -108,6 +109,12 @@ class Hub:
             self.stop()
             raise
         self.ready_seconds = time.monotonic() - self.started
+
+    PORTS = ("WORKBENCH_PORT", "WORKBENCH_HUB_PORT", "WORKBENCH_PROXY_API_PORT", "WORKBENCH_LOCAL_AWS_PORT")
+
+    def same_ports(self) -> dict[str, str]:
+        """Settings that start another hub where this one listened (a restart of it)."""
+        return {name: self.env[name] for name in self.PORTS}
 
     def _health(self) -> bool:
         if self.process.poll() is not None:
@@ -223,9 +230,23 @@ class Hub:
                 continue
         return alive
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> list[psutil.Process]:
-        """Stop the hub as Ctrl-C would; return the processes it started that are still alive afterwards."""
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 60) -> list[psutil.Process]:
+        """Stop the hub as Ctrl-C would; return the processes it started that are still alive afterwards (and
+        then killed)."""
         children = self.descendants()
+        self._end(sig, timeout)
+        _, alive = psutil.wait_procs(children, timeout=15)
+        for process in alive:
+            process.kill()
+        return alive
+
+    def restart_stop(self, timeout: float = 60) -> list[psutil.Process]:
+        """Stop the hub as a service manager restarting it does (SIGTERM); return what it left running, alive."""
+        children = self.descendants()
+        self._end(signal.SIGTERM, timeout)
+        return [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+    def _end(self, sig: int, timeout: float) -> None:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -234,10 +255,6 @@ class Hub:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
-        _, alive = psutil.wait_procs(children, timeout=15)
-        for process in alive:
-            process.kill()
-        return alive
 
     def __enter__(self) -> "Hub":
         return self

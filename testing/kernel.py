@@ -28,6 +28,10 @@ class UserKernel:
         started = requests.post(f"{self.base}api/kernels", headers=self.headers, json={"name": "python3"}, timeout=60)
         assert started.status_code == 201, (started.status_code, started.text[:500])
         self.kernel_id = started.json()["id"]
+        self.connect()
+
+    def connect(self) -> None:
+        """(Re)open the kernel's websocket, as a page does after its connection dropped."""
         ws_url = self.base.replace("http://", "ws://") + f"api/kernels/{self.kernel_id}/channels"
         self.socket = websocket.create_connection(ws_url, header=[f"Authorization: token {self.token}"], timeout=120)
 

@@ -204,3 +204,77 @@ class Snapshots:
         with self.lock:
             write_snapshot(self.path, self.collect())
         log.info("Local AWS state saved to %s", self.path)
+
+
+# --- outliving the hub ------------------------------------------------------------------------------------------
+# A hub stopped for a restart leaves its local AWS serving (users' servers and their runs use it meanwhile); the
+# service the next hub starts then stands in for it instead of serving a second copy of the state.
+SERVING_SUFFIX = ".serving"
+
+
+def serving_record(state_file: Path) -> Path:
+    return Path(str(state_file) + SERVING_SUFFIX)
+
+
+def record_serving(state_file: Path, port: int) -> None:
+    """Say that this process serves ``state_file`` on ``port`` (owner-only, replaced whole)."""
+    record = serving_record(state_file)
+    handle, draft = tempfile.mkstemp(dir=record.parent, prefix=f".{record.name}.")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(f"{os.getpid()} {port}\n")
+    os.replace(draft, record)
+
+
+def forget_serving(state_file: Path) -> None:
+    record = serving_record(state_file)
+    try:
+        pid, _ = _read_serving(record)
+    except (OSError, ValueError):
+        return
+    if pid == os.getpid():
+        record.unlink(missing_ok=True)
+
+
+def _read_serving(record: Path) -> tuple[int, int]:
+    descriptor = os.open(record, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor) as stream:
+        status = os.fstat(stream.fileno())
+        if status.st_uid != os.geteuid() or status.st_mode & 0o022:
+            raise PermissionError(f"{record} is not this account's own")
+        pid, port = stream.read().split()
+    return int(pid), int(port)
+
+
+def still_serving(state_file: Path, port: int) -> int | None:
+    """The pid of a local AWS process that serves ``state_file`` on ``port`` (left running by a hub that stopped
+    for a restart), or None."""
+    try:
+        pid, recorded_port = _read_serving(serving_record(state_file))
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if recorded_port != port or b"hub.services.local_aws" not in command or str(state_file).encode() not in command:
+        return None
+    return pid
+
+
+def stand_in_for(pid: int, poll_seconds: float = 1.0) -> int:
+    """Stand in for the serving process ``pid`` for as long as it lives (the hub sees its service running); a
+    stop of this process stops it too (it saves its state first). Returns the exit status: 0 after a stop, 1 when
+    the serving process ended on its own (the hub then starts the service again, which serves the saved state)."""
+    import signal
+
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    log.info("The local AWS of an earlier run of the hub (pid %s) still serves; this process stands in for it", pid)
+    while not stopping.is_set():
+        if not Path(f"/proc/{pid}").exists():
+            log.warning("The local AWS this process stood in for (pid %s) has ended; starting it again", pid)
+            return 1
+        stopping.wait(poll_seconds)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return 0

@@ -250,6 +250,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"the hub's keys are missing: {KEY_ID_VARIABLE} and {SECRET_VARIABLE} must be in the "
                      "environment (`workbench hub` hands them over)")
     os.umask(0o077)  # the snapshot and its drafts: this account's only
+    if args.state_file is not None:
+        predecessor = aws_state.still_serving(args.state_file, args.port)
+        if predecessor is not None:
+            sys.exit(aws_state.stand_in_for(predecessor))
     from moto.backends import get_backend
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
@@ -273,11 +277,13 @@ def main(argv: list[str] | None = None) -> None:
              args.host, server.server_port, arn, args.state_file or "in memory only")
     if app.snapshots is not None:
         app.snapshots.start()
+        aws_state.record_serving(args.state_file, server.server_port)
     try:
         server.serve_forever()
     finally:
         if app.snapshots is not None:
             app.snapshots.final()
+            aws_state.forget_serving(args.state_file)
 
 
 if __name__ == "__main__":

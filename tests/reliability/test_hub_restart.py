@@ -1,6 +1,7 @@
-"""A user's playground through a real hub's faults: the local AWS killed under a running hub, then the whole hub
-stopped (Ctrl-C) and started again on its state folder. The user's load-test items and recorded runs are there
-after each."""
+"""A user's work through a real hub's faults: the local AWS killed under a running hub; the whole hub stopped
+(Ctrl-C) and started again on its state folder; the hub restarted (SIGTERM) while a load test runs in the user's
+kernel. The user's load-test items and recorded runs are there after each, and a restart leaves their server,
+kernel and run alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from hub.services import aws_state
 from testing.hub import Hub
+from testing.kernel import UserKernel
 from testing.support import wait_for
 from tests.hub.test_playground_e2e import run_as_server, server_environment
 
@@ -50,6 +52,14 @@ def in_users_server(hub: Hub, username: str, code: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def alive(process: psutil.Process) -> bool:
+    """Running, not a zombie (an orphan whose exit nobody has reaped yet is gone for the user)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def local_aws_process(hub: Hub) -> psutil.Process:
     for process in hub.descendants():
         try:
@@ -84,3 +94,53 @@ def test_a_users_items_and_runs_survive_a_crash_of_the_local_aws_and_a_restart_o
         browser, _ = hub.login("ada", PASSWORD)
         assert hub.start_server(browser, "ada").ready
         assert json.loads(in_users_server(hub, "ada", WHAT_IS_THERE)) == before
+
+
+START_A_LONG_RUN = """
+from profiler.loadtest import LoadTest, WorkloadSpec
+test = LoadTest(WorkloadSpec(operations={"put": 1, "get": 1}, target_rate=20, duration=40, key_space=500,
+                             name="across the restart"))
+print(test.start())
+"""
+
+
+def test_a_restart_of_the_hub_leaves_users_servers_kernels_and_running_load_tests_alone(tmp_path):
+    state = tmp_path / "state"
+    first = Hub(state)
+    left: list[psutil.Process] = []
+    try:
+        browser = first.signup_and_login("ben", PASSWORD)
+        assert first.start_server(browser, "ben").ready
+        server = next(process for process in first.descendants() if "singleuser" in " ".join(process.cmdline()))
+        local_aws = local_aws_process(first)
+        kernel = UserKernel(first, browser, "ben")
+        run_id = kernel.run(START_A_LONG_RUN).strip()
+
+        # SIGTERM, as a service manager restarting the hub sends: the hub and its proxy go, nothing else.
+        left = first.restart_stop()
+        assert {server.pid, local_aws.pid} <= {process.pid for process in left}, left
+        assert "keep running until it is back" in first.log()
+
+        with Hub(state, extra_env=first.same_ports()) as second:
+            # The same server process, ready, without a new spawn; the same kernel, its run still going.
+            browser, _ = second.login("ben", PASSWORD)
+            model = second.hub_api(browser, "GET", "/users/ben").json()
+            assert model["servers"][""]["ready"], model
+            assert alive(server) and alive(local_aws)
+            kernel.connect()
+            assert kernel.run("print(test.run_id, test.done)").split() == [run_id, "False"]
+            kernel.run("test.wait(120)", timeout=150)
+            after = json.loads(kernel.run(WHAT_IS_THERE).strip().splitlines()[-1])
+            # Every second of the run was recorded, those of the restart included (20 requests/s for 40 s).
+            assert after["runs"][run_id]["status"] == "finished", after
+            assert after["runs"][run_id]["requests"] >= 0.9 * 20 * 40, after
+            kernel.close()
+            # Ctrl-C then stops everything, the server and the local AWS taken over from the first run included.
+            assert not second.stop(), "Ctrl-C left processes running"
+            wait_for(lambda: not alive(server) and not alive(local_aws), 30,
+                     "the server and the local AWS taken over from the first run to stop")
+    finally:
+        first.stop()
+        for process in left:
+            if alive(process):
+                process.kill()
