@@ -45,6 +45,9 @@ def configure_network(c, settings: WorkbenchSettings) -> None:
     c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = settings.hub_port
     c.JupyterHub.db_url = settings.hub_db_url
+    # A newer release of the hub migrates the hub database of an older one at start (JupyterHub's upgrade-db;
+    # a SQLite database is copied aside first), instead of refusing to start.
+    c.JupyterHub.upgrade_db = True
     c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
     c.ConfigurableHTTPProxy.command = [settings.proxy_executable() or settings.proxy_command]
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"

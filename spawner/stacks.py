@@ -8,6 +8,7 @@ Every AWS failure becomes a :class:`PlaygroundError` whose message is meant for 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
@@ -147,11 +148,16 @@ DEFAULT_HUB_ID = "profiler-workbench"
 TAG_OWNER = "owner"
 TAG_HUB = "hub"
 TAG_CREATED_BY = "created-by"
+# Which template and parameters made the stack (a digest): a hub with a newer template updates it in place.
+TAG_TEMPLATE = "template"
 CREATED_BY = "PlaygroundSpawner"
 
 
+def template_digest(template_body: str, parameters: tuple[tuple[str, str], ...]) -> str:
+    return hashlib.sha256(repr((template_body, sorted(parameters))).encode()).hexdigest()[:16]
+
+
 def build_request(names: PlaygroundNames, template_body: str, hub_id: str) -> StackRequest:
-    tags = ((TAG_OWNER, names.username), (TAG_HUB, hub_id), (TAG_CREATED_BY, CREATED_BY))
     parameters = (
         ("NamePrefix", names.prefix),
         ("UserSlug", names.slug),
@@ -159,6 +165,8 @@ def build_request(names: PlaygroundNames, template_body: str, hub_id: str) -> St
         ("Hub", hub_id),
         ("CreatedBy", CREATED_BY),
     )
+    tags = ((TAG_OWNER, names.username), (TAG_HUB, hub_id), (TAG_CREATED_BY, CREATED_BY),
+            (TAG_TEMPLATE, template_digest(template_body, parameters)))
     return StackRequest(names=names, template_body=template_body, parameters=parameters, tags=tags)
 
 
@@ -245,6 +253,24 @@ class StackClient:
         )
         return response["StackId"]
 
+    def update(self, request: StackRequest, stack_id: str) -> bool:
+        """Start updating the stack in place to ``request``'s template, parameters and tags (its resources, the
+        tables with their items included, are kept where the template keeps them); False when CloudFormation
+        finds nothing to change."""
+        try:
+            self.cloudformation.update_stack(
+                StackName=stack_id,
+                TemplateBody=request.template_body,
+                Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in request.parameters],
+                Tags=[{"Key": key, "Value": value} for key, value in request.tags],
+                Capabilities=["CAPABILITY_NAMED_IAM"],
+            )
+        except ClientError as error:
+            if "No updates are to be performed" in str(error):
+                return False
+            raise
+        return True
+
     def events(self, stack_id: str) -> list[dict]:
         """The newest page of the stack's events (enough to follow progress between two polls)."""
         return self.cloudformation.describe_stack_events(StackName=stack_id).get("StackEvents", [])
@@ -320,6 +346,13 @@ async def create_or_adopt(client: StackClient, request: StackRequest, *, delete_
                     f"A stack named {name} exists but belongs to {owner}, not to you: nothing was "
                     "changed. Ask the hub's operator to look at it.", reason="playground-owner")
             status = stack["StackStatus"]
+            wanted = dict(request.tags)[TAG_TEMPLATE]
+            if status in HEALTHY and tags_of(stack).get(TAG_TEMPLATE) != wanted:
+                # made by an earlier release of the hub, or with other parameters: updated, never replaced
+                if await call(client.update, request, stack["StackId"], doing="updating your playground"):
+                    report(f"Updating your playground {name} to this hub's template; your tables and their items "
+                           "are kept.")
+                return stack["StackId"], False
             if status in HEALTHY or status in IN_PROGRESS:
                 report(f"Found your playground {name} ({status.replace('_', ' ').lower()}); reusing it.")
                 return stack["StackId"], False

@@ -183,6 +183,13 @@ class ScriptedCloudFormation:
     def _missing(self, name: str) -> ClientError:
         return client_error("ValidationError", f"Stack with id {name} does not exist", "DescribeStacks")
 
+    def update_stack(self, StackName: str, Tags: list[dict], **_) -> dict:  # boto3's parameter names
+        """An update that changes nothing but the tags (the scripted resources stay as they are)."""
+        self.calls.append("update_stack")
+        self._tags = list(Tags)
+        self._status = "UPDATE_COMPLETE"
+        return {"StackId": self._stack_id}
+
     def describe_stacks(self, StackName: str) -> dict:  # boto3's parameter names
         self.calls.append("describe_stacks")
         if self._status is None:

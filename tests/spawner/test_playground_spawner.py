@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from jupyterhub.spawner import SpawnException
 from spawner import environment, names
 from spawner.playground import STATE_KEY, STATE_VERSION, PlaygroundSpawner
 from spawner.stacks import AwsClients, StackClient, build_request
+from testing.support import REPO_ROOT
 from tests.spawner.conftest import HUB_KEY_ID, HUB_SECRET
 from tests.spawner.mocking import hub_start, hub_stop, make_spawner, server_environment
 
@@ -46,8 +48,9 @@ async def test_login_creates_the_users_playground_and_hands_its_names_to_the_ser
 
     stack = aws("cloudformation").describe_stacks(StackName="profiler-ada")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {
-        "owner": "ada", "hub": "profiler-workbench", "created-by": "PlaygroundSpawner"}
+    tags = {tag["Key"]: tag["Value"] for tag in stack["Tags"]}
+    assert re.fullmatch("[0-9a-f]{16}", tags.pop("template"))  # which template made it
+    assert tags == {"owner": "ada", "hub": "profiler-workbench", "created-by": "PlaygroundSpawner"}
     assert env[environment.STACK_NAME] == "profiler-ada"
     assert env[environment.LOADTEST_TABLE] == "profiler-ada-loadtest"
     assert env[environment.RUNS_TABLE] == "profiler-ada-runs"
@@ -255,6 +258,34 @@ async def test_deleting_the_user_deletes_their_playground_even_without_state(tmp
     await fresh.delete_forever()
     assert StackClient(aws("cloudformation"), aws("elbv2")).describe("profiler-leaver") is None
     assert not StackClient(aws("cloudformation"), aws("elbv2")).leftover_target_groups(names.for_user("leaver"))
+
+
+async def test_a_playground_made_by_an_earlier_template_is_updated_in_place_keeping_its_items(tmp_path, moto_endpoint,
+                                                                                           aws):
+    shipped = (REPO_ROOT / "stacks" / "playground.yaml").read_text()
+    earlier = tmp_path / "earlier.yaml"
+    earlier.write_text(shipped.replace("  VpcId:\n", "  EarlierOnly:\n    Value: earlier\n  VpcId:\n"))
+    first = spawner_for("upgrader", tmp_path, moto_endpoint, template_path=str(earlier))
+    await first.start()
+    await first.stop(now=True)
+    made = aws("cloudformation").describe_stacks(StackName="profiler-upgrader")["Stacks"][0]
+    aws("dynamodb").put_item(TableName="profiler-upgrader-loadtest", Item={"pk": {"S": "kept"}, "sk": {"S": "1"}})
+
+    upgraded = spawner_for("upgrader", tmp_path, moto_endpoint)  # the hub's new release, the shipped template
+    await upgraded.start()
+    messages = [event["message"] for event in await collect_progress(upgraded)]
+    await upgraded.stop(now=True)
+    stack = aws("cloudformation").describe_stacks(StackName="profiler-upgrader")["Stacks"][0]
+    assert stack["StackId"] == made["StackId"] and stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert "EarlierOnly" not in {output["OutputKey"] for output in stack["Outputs"]}
+    assert aws("dynamodb").scan(TableName="profiler-upgrader-loadtest")["Items"] == [
+        {"pk": {"S": "kept"}, "sk": {"S": "1"}}]
+    assert any("Updating your playground" in message and "items are kept" in message for message in messages), messages
+    # and the next login finds it current: nothing more to update
+    again = spawner_for("upgrader", tmp_path, moto_endpoint)
+    await again.start()
+    await again.stop(now=True)
+    assert not any("Updating" in event["message"] for event in await collect_progress(again))
 
 
 async def test_removing_a_named_server_keeps_the_users_playground(tmp_path, moto_endpoint, aws):
