@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         # The first spawn after a hub starts pays once for what no later login pays (a cold page cache for the
         # server's imports: 9.2 s for an isolated hub's first login, then 3.6 and 4.9 s, measured 2026-12-07):
         # one untimed login per hub first, so the medians compare logins as users meet them.
-        for kind, hub in hubs.items():
+        for hub in hubs.values():
             timed_login(hub, "warmup")
         for number in range(rounds):
             order = kinds if number % 2 == 0 else tuple(reversed(kinds))

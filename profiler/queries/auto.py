@@ -10,36 +10,91 @@ finishes clean.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect
 
 from .plans import LoadPlan, Path
 
-_RAISED = re.compile(r"'(?P<owner>\w+)\.(?P<key>\w+)' is not available due to lazy='raise'")
+_RAISED = re.compile(r"'(?P<owner>\w+)\.(?P<key>\w+)' is not available due to lazy='raise(?:_on_sql)?'")
 
 
-class AutoPlanError(RuntimeError):
-    """The auto strategy could not find a plan."""
+@dataclass
+class AutoPlan:
+    plan: LoadPlan
+    rounds: int  # workload runs it took
+    notes: list[str] = field(default_factory=list)  # why the plan may be incomplete, whole and actionable
 
 
-def derive_plan(context, max_rounds: int = 12) -> tuple[LoadPlan, int]:
-    """The plan and how many workload runs it took."""
+def derive_plan(context, max_rounds: int = 12) -> AutoPlan:
+    """The plan, found round by round. It never fails on a workload that runs lazily: when a round fails for
+    another reason than a planned-out lazy load (the workload's own options clash, a raise the plan cannot
+    reach), the plan found so far is kept if the workload runs with it, else no plan at all, with a note."""
     plan = LoadPlan({root: {} for root in (context.tree.paths or {})})
+    stopped = None
     for round_number in range(1, max_rounds + 1):
         try:
             context.run(plan, raise_elsewhere=True)
         except sa_exc.InvalidRequestError as error:
             match = _RAISED.search(str(error))
-            if match is None:
-                raise
-            plan = _add_loader(plan, context.models, match["owner"], match["key"])
-            continue
-        return plan, round_number
-    raise AutoPlanError(f"no clean plan after {max_rounds} rounds; last plan:\n{plan.to_code(context.models)}")
+            try:
+                placed = (_add_loader(plan, context.models, match["owner"], match["key"], context.tree)
+                          if match else None)
+            except Exception as failure:  # noqa: BLE001 - auto never fails a workload that runs lazily
+                stopped = (f"placing {match['owner']}.{match['key']} failed "
+                           f"({type(failure).__name__}: {_whole(failure)})")
+                break
+            if placed is not None:
+                plan = placed
+                continue
+            stopped = (
+                f"round {round_number} stopped on {type(error).__name__}: {_whole(error)}"
+                if match is None else
+                f"{match['owner']}.{match['key']} was touched on objects that no planned query loads"
+            )
+        else:
+            return AutoPlan(plan, round_number)
+        break
+    else:
+        stopped = f"no clean round after {max_rounds} (AutoStrategy(max_rounds=...) allows more)"
+    return _fallback(context, plan, round_number, stopped)
 
 
-def _add_loader(plan: LoadPlan, models: dict[str, type], owner: str, key: str) -> LoadPlan:
+def _fallback(context, plan: LoadPlan, rounds: int, stopped: str) -> AutoPlan:
+    """The plan so far, run without raising, so relationships it does not cover load lazily as before."""
+    try:
+        context.run(plan)
+    except Exception as error:  # noqa: BLE001 - the workload ran lazily in discovery, so no plan still works
+        return AutoPlan(LoadPlan(), rounds + 1, [
+            f"auto found no plan: {stopped}; and its plan so far failed ({type(error).__name__}: {_whole(error)}), "
+            "so it loads everything lazily. Give a CustomStrategy(loaders=...) for this workload instead."
+        ])
+    return AutoPlan(plan, rounds + 1, [
+        f"auto's plan may be incomplete: {stopped}. What it does not cover still loads lazily; its N+1 findings "
+        "below say what is left."
+    ])
+
+
+def _whole(error: BaseException) -> str:
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+
+
+def _add_loader(plan: LoadPlan, models: dict[str, type], owner: str, key: str, tree=None) -> LoadPlan | None:
+    """The plan with a loader for ``owner.key``, or None when every planned path ending at ``owner`` has it.
+
+    Objects of ``owner`` may come from several roots and paths, and the error does not say which one loaded
+    the object that raised. The path the lazy discovery run walked to ``owner.key`` goes first; otherwise the
+    longest planned path ending at ``owner`` that does not have the loader yet."""
+    # every path the lazy discovery run loaded it along, at once: the same relationship walked from two roots
+    # needs a loader on each root's query
+    walked_all = [(root, path) for root, path in (tree.placements.get(f"{owner}.{key}", []) if tree else [])
+                  if root in models and path not in plan.paths_for(root)]
+    if walked_all:
+        for root, path in walked_all:
+            relationship = inspect(models[_class_name_at(models, root, path[:-1])]).relationships[key]
+            plan = plan.with_loader(root, path, "selectin" if relationship.uselist else "joined")
+        return plan
     candidates: list[tuple[str, Path]] = []
     for root, paths in plan.loaders.items():
         if root == owner:
@@ -50,9 +105,18 @@ def _add_loader(plan: LoadPlan, models: dict[str, type], owner: str, key: str) -
     for root in models:
         if root == owner and (root, ()) not in candidates:
             candidates.append((root, ()))
+    walked = tree.located.get(f"{owner}.{key}") if tree is not None else None
+    if walked is not None and walked[1][:-1] and (walked[0], walked[1][:-1]) not in candidates:
+        # reached through the query's own loader options, which are not in the plan
+        if walked[0] in models and _class_at(models, walked[0], walked[1][:-1]) == owner:
+            candidates.append((walked[0], walked[1][:-1]))
+    candidates = [(root, prefix) for root, prefix in candidates if prefix + (key,) not in plan.paths_for(root)]
     if not candidates:
-        raise AutoPlanError(f"{owner}.{key} raised, but no planned path reaches {owner}")
-    root, prefix = max(candidates, key=lambda candidate: len(candidate[1]))
+        return None
+    if walked is not None and (walked[0], walked[1][:-1]) in candidates:
+        root, prefix = walked[0], walked[1][:-1]
+    else:
+        root, prefix = max(candidates, key=lambda candidate: len(candidate[1]))
     relationship = inspect(models[_class_name_at(models, root, prefix)]).relationships[key]
     kind = "selectin" if relationship.uselist else "joined"
     return plan.with_loader(root, prefix + (key,), kind)

@@ -39,6 +39,8 @@ from typing import Any, Callable
 
 import sqlalchemy
 from sqlalchemy import event
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 
 _SQLALCHEMY_DIR = os.path.dirname(sqlalchemy.__file__)
 _STDLIB_DIR = os.path.dirname(os.__file__)
@@ -63,12 +65,24 @@ class StatementRecord:
     execute_s: float = 0.0
     fetch_s: float = 0.0
     rows: int = 0
-    loader: str = "query"  # "query" (top level or Core), "lazy", "eager" (selectin/subquery/immediate...)
+    # "query" (top level or Core), "get" (a top-level load of one entity by its whole primary key: session.get()
+    # or select(X).where(X.id == ...)), "lazy", "eager" (selectin/subquery/immediate...), "dynamic" (the query
+    # of a lazy="dynamic" or "write_only" relationship for one parent, unfiltered), "columns" (a joined-table
+    # subclass's own columns loaded for one object)
+    loader: str = "query"
     relationship: str | None = None  # e.g. "Book.stores"
     parent: str | None = None  # class owning the relationship, e.g. "Book"
     target: str | None = None  # class the relationship loads, e.g. "Store"
     collection: bool = False  # one-to-many / many-to-many (True) or many-to-one (False)
     entity: str | None = None  # root entity of a top-level ORM query, e.g. "Author"
+    # of a "get": the primary-key attributes it looks up by, e.g. ("id",); of a "dynamic": the parent's and the
+    # child's attribute joining them, e.g. ("id", "author_id"), when one column pair without a secondary does;
+    # of a "columns": the base class, e.g. ("Media",)
+    lookup: tuple[str, ...] | None = None
+    # of a relationship load: the entity the path starts from and the relationship keys from it, as SQLAlchemy
+    # tracks it, ("Author", "books", "publisher"); the whole way from the query's root entity when the objects
+    # were loaded with options that propagate (the profiler adds one, see execution.py), else just one step
+    path: tuple[str, ...] | None = None
     source: str | None = None  # "file.py:12 in func" of the user's code, when source lines are on
     error: str | None = None
 
@@ -143,8 +157,8 @@ def user_source_line() -> str | None:
     return None
 
 
-# what the ORM context says about a statement, in StatementRecord's field order from `loader` to `entity`
-_NO_ORIGIN = ("query", None, None, None, False, None)
+# what the ORM context says about a statement, in StatementRecord's field order from `loader` to `path`
+_NO_ORIGIN = ("query", None, None, None, False, None, None, None)
 
 
 class QueryCapture:
@@ -256,20 +270,39 @@ class QueryCapture:
     # -- listeners: they run once per statement, so they stay small and repeat themselves on purpose ---------
     def _do_orm_execute(self, state) -> None:
         path = state.loader_strategy_path
-        if path is not None and not path.is_root:
+        if path is not None and not path.is_root and not state.is_column_load:
             lazy = state.lazy_loaded_from is not None
-            prop = path.natural_path[-1]
-            origin = self._origins.get((prop, lazy))
+            origin = self._origins.get((path, lazy))
             if origin is None:
-                origin = self._origins[(prop, lazy)] = _relationship_origin(prop, lazy)
+                origin = self._origins[(path, lazy)] = _relationship_origin(path.natural_path, lazy)
         else:
-            entity = None
-            if state.is_select and not state.is_column_load:
+            entity = lookup = dynamic = None
+            if state.is_column_load:
                 mappers = state.all_mappers
-                entity = mappers[0].class_.__name__ if mappers else None
-            origin = self._origins.get(entity)
-            if origin is None:
-                origin = self._origins[entity] = ("query", None, None, None, False, entity)
+                if mappers and mappers[0].inherits is not None and (
+                        mappers[0].local_table is not mappers[0].inherits.local_table):
+                    # a subclass's own columns, loaded per object (joined-table inheritance)
+                    entity, lookup = mappers[0].class_.__name__, (mappers[0].base_mapper.class_.__name__,)
+            elif state.is_select:
+                mappers = state.all_mappers
+                if mappers:
+                    entity = mappers[0].class_.__name__
+                    lookup = _key_lookup(state.statement, mappers[0])
+                    if lookup is None:
+                        dynamic = _dynamic_relationship(state.statement, mappers[0])
+            if dynamic is not None:
+                origin = self._origins.get(dynamic)
+                if origin is None:
+                    origin = self._origins[dynamic] = (
+                        "dynamic", *_relationship_origin((dynamic.parent, dynamic), True)[1:5], entity,
+                        _joining_keys(dynamic), (dynamic.parent.class_.__name__, dynamic.key))
+            else:
+                columns = state.is_column_load
+                origin = self._origins.get((entity, lookup, columns))
+                if origin is None:
+                    loader = "columns" if columns and lookup else "get" if lookup else "query"
+                    origin = self._origins[(entity, lookup, columns)] = (
+                        loader, None, None, None, False, entity, lookup, None)
         self._pending = origin
         if self.source_lines:
             self._pending_source = user_source_line()
@@ -351,12 +384,100 @@ class QueryCapture:
         return True
 
 
-def _relationship_origin(prop, lazy: bool) -> tuple:
+def _relationship_origin(natural_path, lazy: bool) -> tuple:
     loader = "lazy" if lazy else "eager"
+    prop = natural_path[-1]
     if not hasattr(prop, "mapper"):
-        return (loader, None, None, None, False, None)
+        return (loader, None, None, None, False, None, None, None)
     parent = prop.parent.class_.__name__
-    return (loader, f"{parent}.{prop.key}", parent, prop.mapper.class_.__name__, bool(prop.uselist), None)
+    start = getattr(natural_path[0], "class_", None)
+    path = (start.__name__, *(getattr(step, "key", "?") for step in natural_path[1::2])) if start else None
+    return (loader, f"{parent}.{prop.key}", parent, prop.mapper.class_.__name__, bool(prop.uselist), None, None, path)
+
+
+_dynamic_by_target: dict = {}  # mapper -> [(relationship, its remote columns)] of dynamic relationships to it
+
+
+def _column_key(column) -> tuple:
+    table = getattr(column, "table", None)
+    return getattr(table, "name", None), getattr(column, "name", None)
+
+
+def _dynamic_relationship(statement, mapper):
+    """The lazy="dynamic" (or "write_only") relationship whose per-parent query ``statement`` is, unfiltered:
+    its WHERE is the relationship's own criterion (remote columns = bound parent values, and for a secondary
+    table its join), nothing more. Such queries are top-level to the ORM, not lazy loads, so a loop over
+    them is only an N+1 when recognised here."""
+    known = _dynamic_by_target.get(mapper)
+    # models defined later in a notebook join the registry: look again when it has grown
+    if known is None or known[0] != len(mapper.registry.mappers):
+        known = _dynamic_by_target[mapper] = (len(mapper.registry.mappers), [
+            (prop, frozenset(_column_key(remote) for _, remote in prop.local_remote_pairs))
+            for other in mapper.registry.mappers for prop in other.relationships
+            if prop.lazy in ("dynamic", "write_only") and prop.mapper is mapper
+        ])
+    candidates = known[1]
+    if not candidates:
+        return None
+    where = getattr(statement, "whereclause", None)
+    if where is None:
+        return None
+    clauses = where.clauses if isinstance(where, BooleanClauseList) and where.operator is operators.and_ else [where]
+    bound, joined = set(), set()
+    for clause in clauses:
+        if not isinstance(clause, BinaryExpression) or clause.operator is not operators.eq:
+            return None
+        left, right = clause.left, clause.right
+        if isinstance(left, BindParameter) or isinstance(right, BindParameter):
+            column = right if isinstance(left, BindParameter) else left
+            if isinstance(column, BindParameter):
+                return None
+            bound.add(_column_key(column))
+        else:
+            joined.update((_column_key(left), _column_key(right)))
+    for prop, remote in candidates:
+        if bound and bound <= remote and remote <= bound | joined:
+            return prop
+    return None
+
+
+def _joining_keys(prop) -> tuple[str, str] | None:
+    if prop.secondary is not None or len(prop.local_remote_pairs) != 1:
+        return None
+    local, remote = prop.local_remote_pairs[0]
+    try:
+        return prop.parent.get_property_by_column(local).key, prop.mapper.get_property_by_column(remote).key
+    except Exception:  # noqa: BLE001 - a column not mapped as an attribute: no batched query to suggest
+        return None
+
+
+def _key_lookup(statement, mapper) -> tuple[str, ...] | None:
+    """The primary-key attribute names when ``statement`` selects ``mapper``'s entity by its whole primary key
+    (``pk = :param`` for every key column and nothing else), as ``session.get()`` does; else None. Only
+    top-level queries come here, so the lazy N+1 path pays nothing for it."""
+    descriptions = statement.column_descriptions if hasattr(statement, "column_descriptions") else ()
+    if not descriptions or descriptions[0].get("expr") is not mapper.class_:
+        return None  # a column or expression query, not an entity load
+    where = getattr(statement, "whereclause", None)
+    if where is None:
+        return None
+    clauses = where.clauses if isinstance(where, BooleanClauseList) and where.operator is operators.and_ else [where]
+    keys = {}
+    for clause in clauses:
+        if not isinstance(clause, BinaryExpression) or clause.operator is not operators.eq:
+            return None
+        column, value = clause.left, clause.right
+        if isinstance(column, BindParameter):
+            column, value = value, column
+        if not isinstance(value, BindParameter):
+            return None
+        owner = next((key for key in mapper.primary_key if key.shares_lineage(column)), None)
+        if owner is None:
+            return None
+        keys[owner.key] = owner
+    if len(keys) != len(mapper.primary_key):
+        return None
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
 
 
 __all__ = ["QueryCapture", "StatementRecord", "user_source_line"]

@@ -64,6 +64,12 @@ class LoadPlan:
         loaders.setdefault(root, {})[path] = kind
         return LoadPlan(loaders)
 
+    def without(self, own_paths: Mapping[str, Mapping[Path, str]]) -> LoadPlan:
+        """The plan less the paths the workload's queries load by options of their own (root -> {path: kind}),
+        as it is applied to those queries."""
+        return LoadPlan({root: {path: kind for path, kind in paths.items() if path not in own_paths.get(root, {})}
+                         for root, paths in self.loaders.items()})
+
     def eager_paths(self) -> list[tuple[str, Path]]:
         return [
             (root, path) for root, paths in self.loaders.items() for path, kind in paths.items() if kind in EAGER_KINDS
@@ -94,27 +100,49 @@ class LoadPlan:
             resolved[path] = attributes
         return resolved
 
-    def options_for(self, root: type, *, raise_elsewhere: bool = False) -> list:
+    def options_for(
+        self, root: type, *, raise_elsewhere: bool = False, own: frozenset = frozenset(), entity=None
+    ) -> list:
         """Loader options for a query whose root entity is ``root``.
 
-        With ``raise_elsewhere`` every relationship the plan does not cover raises when touched (``raiseload``
-        on the root and below each planned path): that is how the auto strategy discovers what is missing.
+        With ``raise_elsewhere`` every relationship the plan does not cover raises when touching it would run
+        SQL (``raiseload(..., sql_only=True)`` on the root and below each planned path): that is how the auto
+        strategy discovers what is missing. A many-to-one whose object is already in the session costs nothing
+        and does not raise, so a walk back along a relationship (book.author of an author's book) gets no
+        loader it does not need.
+
+        ``own`` are the paths the query loads by options of its own: the plan leaves them as they are (a second
+        loader for one path is refused by SQLAlchemy) and reaches past them with ``defaultload``.
+
+        ``entity`` is the query's entity when it is an alias of ``root`` (``aliased(User)``,
+        ``with_polymorphic(Media, ...)``): options must start from the entity the query selects.
         """
         resolved = self.resolve(root)
-        kinds = self.loaders.get(root.__name__, {})
+        start = root if entity is None else entity
+
+        def attribute(path: Path, depth: int):
+            return getattr(start, path[0]) if depth == 1 and entity is not None else resolved[path][depth - 1]
+
+        kinds = {path: kind for path, kind in self.loaders.get(root.__name__, {}).items() if path not in own}
         options = []
         # raiseload("*") must sit under every planned path, not only the leaves: below a leaf it covers the
         # leaf's class, below an inner path the siblings the plan has not reached yet
-        for path in sorted(kinds) if raise_elsewhere else _leaves(kinds):
-            option = Load(root)
+        for path in sorted(kinds) if raise_elsewhere else leaf_paths(kinds):
+            option = Load(start)
             for depth in range(1, len(path) + 1):
                 kind = kinds.get(path[:depth], "default")
-                option = getattr(option, LOADER_FUNCTIONS[kind])(resolved[path][depth - 1])
+                option = getattr(option, LOADER_FUNCTIONS[kind])(attribute(path, depth))
             if raise_elsewhere:
-                option = option.raiseload("*")
+                option = option.raiseload("*", sql_only=True)
             options.append(option)
         if raise_elsewhere:
-            options.append(Load(root).raiseload("*"))
+            options.append(Load(start).raiseload("*", sql_only=True))
+            # below the query's own loaders too, or what it loads would walk on lazily, unseen
+            for path in sorted(own):
+                option = Load(start)
+                for depth, step in enumerate(_attributes(root, path), start=1):
+                    option = option.defaultload(getattr(start, path[0]) if depth == 1 and entity is not None else step)
+                options.append(option.raiseload("*", sql_only=True))
         return options
 
     def needs_unique(self, root: type) -> bool:
@@ -127,13 +155,17 @@ class LoadPlan:
         """The plan as code a user can paste: imports plus one ``select(...).options(...)`` per root."""
         if not self:
             return "# no loader options: every relationship loads lazily (the model defaults)"
-        functions = sorted({LOADER_FUNCTIONS[kind] for paths in self.loaders.values() for kind in paths.values()})
+        functions = {LOADER_FUNCTIONS[kind] for paths in self.loaders.values() for kind in paths.values()}
+        if any(path[:depth] not in kinds for kinds in self.loaders.values() for path in leaf_paths(kinds)
+               for depth in range(1, len(path))):
+            functions.add("defaultload")  # a step the plan leaves as it is, on the way to one it loads
+        functions = sorted(functions)
         lines = [f"from sqlalchemy import select\nfrom sqlalchemy.orm import {', '.join(functions)}", ""]
         for root, kinds in self.loaders.items():
             if not kinds:
                 continue
             lines.append(f"select({root}).options(")
-            for path in _leaves(kinds):
+            for path in leaf_paths(kinds):
                 lines.append(f"    {self.option_code(root, path, models)},")
             lines.append(")")
         return "\n".join(lines)
@@ -149,7 +181,15 @@ class LoadPlan:
         return ".".join(parts)
 
 
-def _leaves(kinds: Mapping[Path, str]) -> list[Path]:
+def _attributes(root: type, path: Path) -> list:
+    attributes, current = [], root
+    for key in path:
+        attributes.append(getattr(current, key))
+        current = class_mapper(current).relationships[key].mapper.class_
+    return attributes
+
+
+def leaf_paths(kinds: Mapping[Path, str]) -> list[Path]:
     """Paths that are not a prefix of another path; each becomes one chained option."""
     paths = sorted(kinds)
     return [path for path in paths if not any(len(other) > len(path) and other[: len(path)] == path for other in paths)]

@@ -27,7 +27,6 @@ class RunMeasurement:
     fetch_s: float
     statements: int
     rows: int
-    fingerprint: Fingerprint
 
     @property
     def python_s(self) -> float:
@@ -84,6 +83,8 @@ class StrategyResult:
     explains: list[ExplainPlan] = field(default_factory=list, repr=False)
     code: str | None = None
     plan_rounds: int | None = None
+    fingerprint: Fingerprint | None = None  # of the data of the last warm run
+    fingerprint_s: float = 0.0  # spent fingerprinting this strategy's data, outside its runs' times
     data_matches: bool | None = None  # against the reference strategy; None when not comparable
     data_note: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -91,11 +92,6 @@ class StrategyResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-    @property
-    def fingerprint(self) -> Fingerprint | None:
-        runs = self.warm or ([self.cold] if self.cold else [])
-        return runs[-1].fingerprint if runs else None
 
     def _warm(self, attribute: str) -> float | None:
         return _median([getattr(run, attribute) for run in self.warm])
@@ -119,12 +115,14 @@ class StrategyResult:
             "python_ms": ms(self._warm("python_s")),
             "cold_wall_ms": ms(self.cold.wall_s if self.cold else None),
             "repeats": len(self.warm),
-            "nplusone": len(self.nplusone),
+            "nplusone": sum(1 for finding in self.nplusone if not finding.ignored),
+            "ignored": sum(1 for finding in self.nplusone if finding.ignored),
             "duplicate_groups": len(self.duplicates),
             "similar_groups": sum(1 for group in self.similar if group.count > 1),
             "unused_eager_loads": len(self.unused_eager_loads),
             "data_matches": self.data_matches,
             "fingerprint": self.fingerprint.unordered if self.fingerprint else None,
+            "fingerprint_ms": ms(self.fingerprint_s) if self.fingerprint else None,
             "overhead_ratio": round(self.overhead.ratio, 3) if self.overhead else None,
             "overhead_us_per_statement": (
                 round(self.overhead.per_statement_us, 2)
@@ -143,6 +141,7 @@ class Comparison:
     dialect: str
     results: list[StrategyResult]
     reference: str | None  # label of the strategy whose data the others are checked against
+    notes: list[str] = field(default_factory=list)  # about the whole run: e.g. ignore entries matching nothing
 
     def __getitem__(self, label: str) -> StrategyResult:
         for result in self.results:
@@ -218,6 +217,7 @@ class Comparison:
                     "workload": self.workload,
                     "dialect": self.dialect,
                     "reference": self.reference,
+                    "notes": self.notes,
                     "strategies": strategies,
                 },
                 default=_jsonable,
@@ -231,7 +231,7 @@ class Comparison:
 
     def report(self) -> str:
         """A plain-text summary: one line per strategy, then N+1 findings, data mismatches and errors."""
-        lines = [f"{self.workload} on {self.dialect}"]
+        lines = [f"{self.workload} on {self.dialect}"] + [f"  note: {note}" for note in self.notes]
         for result in self.results:
             if not result.ok:
                 lines.append(f"  {result.label:<12} {result.status.upper()}: {result.error}")
@@ -241,6 +241,7 @@ class Comparison:
             lines.append(
                 f"  {result.label:<12} {row['statements']:>6} statements  {row['wall_ms']:>9.1f} ms "
                 f"(db {row['db_ms']:.1f}, fetch {row['fetch_ms']:.1f}, python {row['python_ms']:.1f}){overhead}"
+                f"; its data fingerprinted in {row['fingerprint_ms'] or 0:.1f} ms more"
             )
             lines += [f"      {finding.message}" for finding in result.nplusone]
             lines += [f"      unused eager load: {option}" for option in result.unused_eager_loads]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .plans import LoadPlan
+from .plans import LoadPlan, leaf_paths
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class Preparation:
     function: Callable | None = None
     code: str | None = None  # what to paste to reproduce it
     rounds: int | None = None  # auto: how many runs it took to find the plan
+    notes: list[str] = field(default_factory=list)  # shown with the result (e.g. why auto's plan is partial)
 
 
 class Strategy:
@@ -138,7 +139,13 @@ class UniformStrategy(Strategy):
 
     def prepare(self, context) -> Preparation:
         plan = LoadPlan.uniform(context.tree.paths, self.key)
-        return Preparation(plan=plan, code=plan.to_code(context.models))
+        code = plan.without(context.own_paths).to_code(context.models)
+        own = LoadPlan({root: dict(paths) for root, paths in context.own_paths.items()})
+        kept = [own.option_code(root, path, context.models) for root, paths in own.loaders.items()
+                for path in leaf_paths(paths)]
+        if kept:
+            code += "\n# with the workload's own options, kept as they are: " + ", ".join(kept)
+        return Preparation(plan=plan, code=code)
 
 
 class CustomStrategy(Strategy):
@@ -185,10 +192,16 @@ class AutoStrategy(Strategy):
         self.max_rounds = max_rounds
 
     def prepare(self, context) -> Preparation:
+        from .analysis import find_get_loops
         from .auto import derive_plan
 
-        plan, rounds = derive_plan(context, self.max_rounds)
-        return Preparation(plan=plan, code=plan.to_code(context.models), rounds=rounds)
+        found = derive_plan(context, self.max_rounds)
+        code = found.plan.to_code(context.models)
+        # a loop of session.get() is not something loader options change: its fix is code the user writes
+        for loop in find_get_loops(context.statements):
+            code += (f"\n\n# {loop.relationship} is loaded one primary key at a time ({loop.statements} statements): "
+                     f"load them in one statement before the loop\n{loop.fix}")
+        return Preparation(plan=found.plan, code=code, rounds=found.rounds, notes=found.notes)
 
 
 def strategy_from(spec: str | Strategy) -> Strategy:

@@ -19,3 +19,37 @@ def engine(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("queries")
     with bookstore_database(request.param, SCALE, folder, postgres_url, label="queries_test") as engine:
         yield engine
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def corpus_engine(request, tmp_path_factory):
+    """The corpus's community site (tests/queries/corpus/models.py), on SQLite or in a PostgreSQL schema of
+    its own that is dropped at the end."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from .corpus.models import create_corpus
+
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('corpus')}/corpus.db")
+        try:
+            create_corpus(engine)
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    postgres_url = request.getfixturevalue("postgres_url")
+    schema = f"queries_corpus_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        create_corpus(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
