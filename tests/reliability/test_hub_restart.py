@@ -104,7 +104,17 @@ print(test.start())
 """
 
 
-def test_a_restart_of_the_hub_leaves_users_servers_kernels_and_running_load_tests_alone(tmp_path):
+def crash(hub: Hub) -> list[psutil.Process]:
+    """``kill -9`` of the hub process itself (JupyterHub, under the runner): return what it left running."""
+    children = hub.descendants()
+    jupyterhub = next(process for process in children if "hub.app" in " ".join(process.cmdline()))
+    jupyterhub.kill()
+    hub.process.wait(timeout=60)  # the runner ends with it
+    return [child for child in children if child.pid != jupyterhub.pid and alive(child)]
+
+
+@pytest.mark.parametrize("fault", ["restart", "kill -9"])
+def test_a_restart_or_crash_of_the_hub_leaves_users_servers_kernels_and_running_load_tests_alone(tmp_path, fault):
     state = tmp_path / "state"
     first = Hub(state)
     left: list[psutil.Process] = []
@@ -116,10 +126,13 @@ def test_a_restart_of_the_hub_leaves_users_servers_kernels_and_running_load_test
         kernel = UserKernel(first, browser, "ben")
         run_id = kernel.run(START_A_LONG_RUN).strip()
 
-        # SIGTERM, as a service manager restarting the hub sends: the hub and its proxy go, nothing else.
-        left = first.restart_stop()
+        if fault == "restart":
+            # SIGTERM, as a service manager restarting the hub sends: the hub and its proxy go, nothing else.
+            left = first.restart_stop()
+            assert "keep running until it is back" in first.log()
+        else:
+            left = crash(first)  # the hub dies; its proxy, users' servers and local AWS are orphaned
         assert {server.pid, local_aws.pid} <= {process.pid for process in left}, left
-        assert "keep running until it is back" in first.log()
 
         with Hub(state, extra_env=first.same_ports()) as second:
             # The same server process, ready, without a new spawn; the same kernel, its run still going.
