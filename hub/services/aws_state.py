@@ -250,10 +250,15 @@ def still_serving(state_file: Path, port: int) -> int | None:
     for a restart), or None."""
     try:
         pid, recorded_port = _read_serving(serving_record(state_file))
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        process = Path(f"/proc/{pid}")
+        owner = process.stat().st_uid
+        command = (process / "cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    if recorded_port != port or b"hub.services.local_aws" not in command or str(state_file).encode() not in command:
+    # The recorded process may be gone and its pid reused: only a process of this account (users' processes are
+    # other accounts') running this service on this state file counts.
+    if (recorded_port != port or owner != os.geteuid() or b"hub.services.local_aws" not in command
+            or str(state_file).encode() not in command):
         return None
     return pid
 
