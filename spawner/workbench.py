@@ -105,17 +105,6 @@ class WorkbenchSpawnerMixin(Spawner):
     async def poll(self):
         return await super().poll()
 
-    async def delete_forever(self):
-        """The user is deleted from the hub (JupyterHub calls this for each of their servers): with their default
-        server, their account goes, home and files included, so whoever signs up with that name later starts
-        with nothing of theirs. Removing one named server removes nothing of the user's."""
-        await maybe_future(super().delete_forever())
-        if not self.name:
-            await asyncio.to_thread(self.control_group.remove)
-            comment = accounts.comment_for(self.account_hub_id, self.user.name)
-            if await asyncio.to_thread(accounts.remove_account, self.account_name, comment):
-                self.log.info("Removed %s's system account %s and its home", self.user.name, self.account_name)
-
     def get_args(self):
         args = list(super().get_args())
         dashboard = self.publishes

@@ -76,3 +76,9 @@ async def test_without_a_playground_the_server_still_never_sees_the_hubs_aws_key
         assert seen[environment.DATA_URL].startswith("sqlite:///")
     finally:
         await spawner.stop()
+
+
+async def test_deleting_a_user_of_a_shared_account_hub_cleans_up_without_an_error(tmp_path):
+    # JupyterHub only logs what delete_forever raises: an error here would go unseen by the admin who deleted them
+    for server_name in ("", "scratch"):
+        await workbench_spawner(tmp_path, server_name=server_name).delete_forever()
