@@ -8,6 +8,8 @@
 - ``workbench provision``: the provisioning step alone.
 - ``workbench password NAME``: create or reset a local account (administrators' names cannot sign up); the
   password is asked for, or read from standard input, never taken from the command line.
+- ``workbench backup DIR`` / ``workbench restore DIR [--force]``: a stopped hub's whole state into a new folder,
+  and back under the settings in force, here or on another machine (:mod:`hub.backup`).
 
 May import every :mod:`hub` module; never the user side.
 """
@@ -75,6 +77,8 @@ def problems(settings: WorkbenchSettings) -> list[str]:
         found += _database_problems(settings.db_url, "WORKBENCH_DB_URL")
     if not settings.runs_local_aws and settings.effective_aws_endpoint is None:
         found += _real_aws_problems()
+    if settings.spawner == "local" and os.geteuid() == 0:
+        found.append(workbench_settings.LOCAL_AS_ROOT)
     if settings.spawner == "system-users" and os.geteuid() != 0:
         found.append(
             "WORKBENCH_SPAWNER=system-users runs each user's server as an account of their own, which only root can "
@@ -218,6 +222,24 @@ def set_password(settings: WorkbenchSettings, name: str) -> int:
     return 0
 
 
+def save_or_restore(settings: WorkbenchSettings, args: argparse.Namespace) -> int:
+    from hub.backup import commands, databases
+    from hub.backup.restore import restore
+    from spawner.accounts import AccountError
+
+    try:
+        if args.command == "backup":
+            done = commands.backup(settings, Path(args.folder))
+        else:
+            done = restore(settings, Path(args.folder), force=args.force)
+    except (commands.BackupRefused, databases.DatabaseCopyError, AccountError) as error:
+        print(f"{'Backup' if args.command == 'backup' else 'Restore'} refused or failed: {error}", file=sys.stderr)
+        return 2
+    heading = f"{'Backed up into' if args.command == 'backup' else 'Restored from'} {Path(args.folder).absolute()}:"
+    print("\n".join([heading, *(f"  {line}" if line.startswith("  ") else f"  - {line}" for line in done)]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -228,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("provision", help="make the state folder, databases and built-in data, then exit")
     password = commands.add_parser("password", help="create or reset a local account, e.g. an administrator's")
     password.add_argument("name")
+    saved = commands.add_parser("backup", help="save the stopped hub (databases, secrets, homes, local AWS) into DIR")
+    saved.add_argument("folder", metavar="DIR", help="a new folder (made 0700), or an empty one")
+    restored = commands.add_parser("restore", help="put a backup back under the settings in force")
+    restored.add_argument("folder", metavar="DIR", help="a folder made by `workbench backup`")
+    restored.add_argument("--force", action="store_true", help="restore into a state folder that is not empty")
     args = parser.parse_args(argv)
     if getattr(args, "markdown", False):
         print(workbench_settings.markdown_table())
@@ -247,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if found else 0
     if args.command == "password":
         return set_password(settings, args.name)
+    if args.command in ("backup", "restore"):
+        return save_or_restore(settings, args)
     if args.command == "provision":
         from hub.services.provisioning import provision
 

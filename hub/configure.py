@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import nativeauthenticator
+from traitlets.config import LazyConfigValue
 
 from hub.auth.oauth import configure_oauth
 from hub.services import culler, local_aws, provisioning, reaper
-from hub.settings import WorkbenchSettings
+from hub.settings import LOCAL_AS_ROOT, WorkbenchSettings
 from hub.sharing import pages, rules
 from spawner import dashboards
 
@@ -26,7 +27,8 @@ NOT_ISOLATED = (
     "<code>WORKBENCH_SPAWNER=system-users</code>)."
 )
 # Entry points of the `jupyterhub.spawners` group (pyproject.toml), by the `spawner` setting.
-SPAWNERS = {"local": "workbench-shared-account", "system-users": "workbench-system-users"}
+SPAWNERS = {"local": "workbench-shared-account", "system-users": "workbench-system-users",
+            "kubernetes": "workbench-kubernetes"}
 
 
 def offered_dashboards() -> list[dashboards.Dashboard]:
@@ -114,11 +116,9 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     c.Spawner.mem_limit = settings.server_memory_limit or None
     c.Spawner.cpu_limit = settings.server_cpu_limit or None
     if settings.spawner == "local":
-        c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
         if os.geteuid() == 0:
-            # Without it a single-user server refuses to run as root, and the hub would only notice after
-            # http_timeout.
-            c.Spawner.args = ["--allow-root"]
+            raise ValueError(LOCAL_AS_ROOT)
+        c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
     else:
         c.SystemAccountSpawnerMixin.homes_dir = settings.homes_dir
         c.SystemAccountSpawnerMixin.account_prefix = settings.account_prefix
@@ -134,6 +134,9 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     c.PlaygroundSpawnerMixin.aws_endpoint_url = settings.effective_aws_endpoint or ""
     c.PlaygroundSpawnerMixin.hub_id = settings.hub_id
     c.PlaygroundSpawnerMixin.retention = settings.playground_retention
+    c.PlaygroundSpawnerMixin.vpc_id = settings.playground_vpc_id
+    c.PlaygroundSpawnerMixin.subnet_ids = list(settings.playground_subnet_ids)
+    c.PlaygroundSpawnerMixin.permissions_boundary = settings.playground_permissions_boundary
     c.PlaygroundSpawnerMixin.playground_timeout = max(60, settings.start_timeout - 120)
     c.PlaygroundSpawnerMixin.credentials_dir = str(state / "credentials")
 
@@ -142,6 +145,49 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
         c.UserDataSpawnerMixin.data_passwords_dir = str(provisioning.data_passwords_dir(settings))
     else:
         c.UserDataSpawnerMixin.builtin_data_file = str(provisioning.builtin_file(settings))
+
+
+def configure_kubernetes(c, settings: WorkbenchSettings) -> None:
+    """The hub as Zero to JupyterHub runs it: ``hub.extraConfig`` in deploy/kubernetes/values.yaml calls this after
+    the chart's own configuration, which has set the proxy, the hub's addresses, its database and cookie secret,
+    the culler (``cull.*``) and the image. This adds the workbench's login, pages, sharing, services and spawner."""
+    if settings.spawner != "kubernetes":
+        raise ValueError("On Kubernetes set WORKBENCH_SPAWNER=kubernetes (users' servers are pods)")
+    if settings.runs_local_aws:
+        raise ValueError("On Kubernetes set WORKBENCH_LOCAL_AWS=false: playgrounds are made in real AWS with the "
+                         "hub's service-account role")
+    if not settings.data_admin_url:
+        raise ValueError("On Kubernetes set WORKBENCH_DATA_ADMIN_URL: users' data lives in PostgreSQL (a pod has "
+                         "no place for the SQLite files)")
+    configure_login(c, settings)
+    configure_pages(c, settings)
+    configure_sharing(c, settings)
+    if settings.playground:
+        c.JupyterHub.services.append(reaper.service_definition(settings))
+        c.JupyterHub.load_roles.append(reaper.ROLE)
+    culler.configure(c, settings)  # servers and kernels alike (the chart's own culler is left off)
+    configure_kubernetes_spawner(c, settings)
+
+
+def configure_kubernetes_spawner(c, settings: WorkbenchSettings) -> None:
+    """The spawner part of :func:`configure_kubernetes`. The chart writes its values into the ``KubeSpawner``
+    section, which outranks ``Spawner``: what the workbench's settings decide is written there too."""
+    from spawner import kube
+
+    configure_spawner(c, settings)
+    chart_environment = _config_dict(c.KubeSpawner.get("environment", {}))
+    c.Spawner.cmd = list(kube.SERVER_COMMAND)  # the image's server, not this interpreter
+    c.KubeSpawner.start_timeout = settings.start_timeout
+    c.KubeSpawner.mem_limit = settings.server_memory_limit or None
+    c.KubeSpawner.cpu_limit = settings.server_cpu_limit or None
+    c.KubeSpawner.mem_guarantee = settings.server_memory_request or None
+    c.KubeSpawner.cpu_guarantee = settings.server_cpu_request or None
+    c.KubeSpawner.environment = {**chart_environment, **_config_dict(c.Spawner.get("environment", {}))}
+
+
+def _config_dict(value) -> dict:
+    """A dict from configuration, which holds a LazyConfigValue where only .update() was called."""
+    return value.get_value({}) if isinstance(value, LazyConfigValue) else dict(value)
 
 
 def configure_sharing(c, settings: WorkbenchSettings) -> None:

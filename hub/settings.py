@@ -30,6 +30,13 @@ PREFIX = "WORKBENCH_"
 MASK = "********"
 
 
+LOCAL_AS_ROOT = (
+    "WORKBENCH_SPAWNER=local runs every user's server as the hub's own account, which is root here: users' code "
+    "would run as root. As root keep the default (system-users: an account of their own per user), or start the "
+    "hub as an unprivileged account."
+)
+
+
 class SettingsError(ValueError):
     """A WORKBENCH_* variable holds a value that cannot be used; the message names it."""
 
@@ -210,7 +217,8 @@ class WorkbenchSettings(Configurable):
         ["local", "system-users"],
         help="Base of each user's server: `system-users` (a process run as a system account of the user's own, "
         "made on their first login: needs the hub to run as root) or `local` (a process run as the hub's own "
-        "account: users are not isolated; for one person's laptop).",
+        "account: users are not isolated; for one person's laptop, and refused as root, which would run users' "
+        "code as root).",
     ).tag(config=True, default_text="system-users as root, local otherwise")
     homes_dir = Unicode(
         SystemAccountSpawnerMixin.homes_dir.default_value,

@@ -18,6 +18,8 @@ import psutil
 import requests
 
 from hub.services import local_aws
+from spawner import names
+from testing.isolation import TestAccounts
 from testing.support import REPO_ROOT, free_port, resolve_localhost_names, wait_for
 
 resolve_localhost_names()
@@ -71,9 +73,10 @@ class Hub:
             **LOCAL_AWS_KEYS,
             # every server would run each dashboard in advance: tests that need it turn it on
             "WORKBENCH_DASHBOARD_POOL_SIZE": "0",
-            # most tests sign people up on a hub whose servers share one account (no system accounts made on the
-            # machine): said explicitly, as an operator must; isolation tests ask for system-users
-            "WORKBENCH_SPAWNER": "local",
+            # what the hub itself chooses, said explicitly: as root each user's server runs as a system account
+            # of their own (made for the test and removed after: testing.isolation.TestAccounts); an ordinary
+            # account can only run them all as itself
+            "WORKBENCH_SPAWNER": "system-users" if os.geteuid() == 0 else "local",
             "WORKBENCH_OPEN_SIGNUP": "true",
             **(extra_env or {}),
         }
@@ -83,6 +86,15 @@ class Hub:
         # a setting given as None is left unset, so the hub's own default applies
         self.env = {name: value for name, value in self.env.items() if value is not None}
         self.port = int(self.env["WORKBENCH_PORT"])
+        self.run_as: list[str] = []  # what runs a command as the hub's own account (the operator's commands)
+        self.accounts = None
+        if os.geteuid() == 0 and self.env.get("WORKBENCH_SPAWNER") == "system-users":
+            self.accounts = TestAccounts.for_state(state_dir, self.env.get("WORKBENCH_ACCOUNT_PREFIX"))
+            self.env.update(self.accounts.settings())
+            self.state_dir = state_dir = self.accounts.state_dir
+            self.env["WORKBENCH_STATE_DIR"] = str(state_dir)
+        self.account_prefix = self.env.get("WORKBENCH_ACCOUNT_PREFIX", names.DEFAULT_ACCOUNT_PREFIX)
+        self.homes_dir = Path(self.env.get("WORKBENCH_HOMES_DIR", "/home"))
         # where people open the hub: its public address (hub.localhost) when users' servers have origins of their
         # own, else where it listens
         self.user_subdomains = self.env.get("WORKBENCH_USER_SUBDOMAINS", "true").lower() not in ("false", "0", "no")
@@ -123,6 +135,17 @@ class Hub:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    @property
+    def isolated(self) -> bool:
+        return self.env.get("WORKBENCH_SPAWNER") == "system-users"
+
+    def home_of(self, username: str) -> Path:
+        """The user's home folder: their own account's, or their folder in the state folder when all servers
+        share the hub's account."""
+        if self.isolated:
+            return self.homes_dir / names.account_name(username, self.account_prefix)
+        return self.state_dir / "users" / username
 
     # --- what a person does, over HTTP --------------------------------------------------------------------------
     def signup(self, username: str, password: str, confirmation: str | None = None) -> requests.Response:
@@ -165,7 +188,8 @@ class Hub:
     def admin_login(self, username: str, password: str = "correct horse battery") -> requests.Session:
         """An administrator (named in WORKBENCH_ADMIN_USERS) gets their account from the operator's
         ``workbench password NAME``, as sign-up refuses their name; then they log in."""
-        made = subprocess.run([sys.executable, "-m", "hub.cli", "password", username], input=password + "\n",
+        made = subprocess.run([*self.run_as, sys.executable, "-m", "hub.cli", "password", username],
+                              input=password + "\n",
                               env=self.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
         assert made.returncode == 0, made.stderr
         browser, response = self.login(username, password)
@@ -232,7 +256,8 @@ class Hub:
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 60) -> list[psutil.Process]:
         """Stop the hub as Ctrl-C would; return the processes it started that are still alive afterwards (and
-        then killed)."""
+        then killed). The users' accounts stay for a hub started again on the same state folder (removed when
+        the tests of the module end: :meth:`TestAccounts.remove_all`)."""
         children = self.descendants()
         self._end(sig, timeout)
         _, alive = psutil.wait_procs(children, timeout=15)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from testing.isolation import TestAccounts
 from testing.support import REPO_ROOT, port_open
 from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IN_CI
 
@@ -25,6 +26,13 @@ def missing(reason: str):
     if IN_CI:
         pytest.fail(f"{reason} (CI must run every test: start the service, see README)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def test_hub_accounts():
+    """The system accounts a module's hubs made for their users go when its tests end (its hubs have stopped)."""
+    yield
+    TestAccounts.remove_all()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import bcrypt
+import pytest
 import sqlalchemy
 
 from testing.support import REPO_ROOT
@@ -81,3 +82,18 @@ def test_check_says_when_users_accounts_could_not_run_the_hubs_python(monkeypatc
     # (the checkout itself may sit in a closed folder too, as a clone in `mktemp -d` does: that is named then)
     assert not any(f"{closed} is closed" in problem for problem in found), found
     shutil.rmtree(scratch)
+
+
+def test_check_and_hub_refuse_to_run_users_servers_as_root(tmp_path):
+    """`local` runs every server as the hub's own account: as root that would be root, so neither `check` nor
+    `hub` accepts it, and both say what to choose instead; nothing is started or made."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can be refused")
+    state = tmp_path / "state"
+    for command in ("check", "hub"):
+        refused = workbench(command, WORKBENCH_SPAWNER="local", WORKBENCH_STATE_DIR=str(state),
+                            WORKBENCH_PROXY_COMMAND="/bin/true")
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0, said
+        assert "users' code would run as root" in said and "system-users" in said, said
+    assert not state.exists()

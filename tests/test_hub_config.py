@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 import pytest
 
 from testing.support import REPO_ROOT
+from tests.models.conftest import private_cluster  # noqa: F401 - a fixture, found by name
 
 LOAD_CONFIG = """
 import json, sys
@@ -60,18 +61,19 @@ def test_loading_the_configuration_changes_nothing(tmp_path):
 
 
 @pytest.mark.postgres
-def test_loading_the_configuration_touches_no_database(tmp_path):
+def test_loading_the_configuration_touches_no_database(tmp_path, private_cluster):  # noqa: F811 - the fixture
+    """On a cluster of its own: the machine's shared one gains roles from tests running beside this one."""
     import psycopg
 
-    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    admin = private_cluster.url(database="postgres").replace("+psycopg", "")
     with psycopg.connect(admin) as connection:
         roles = connection.execute("SELECT count(*) FROM pg_roles").fetchone()
         schemas = connection.execute("SELECT count(*) FROM pg_namespace").fetchone()
-    load_config(tmp_path, WORKBENCH_DATA_ADMIN_URL=admin + "_never_made")
+    load_config(tmp_path, WORKBENCH_DATA_ADMIN_URL=private_cluster.url(database="never_made"))
     with psycopg.connect(admin) as connection:
         assert connection.execute("SELECT count(*) FROM pg_roles").fetchone() == roles
         assert connection.execute("SELECT count(*) FROM pg_namespace").fetchone() == schemas
-        made = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'test_never_made'").fetchone()
+        made = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'never_made'").fetchone()
     assert made is None
 
 
@@ -79,8 +81,12 @@ def test_loading_the_configuration_touches_no_database(tmp_path):
 @pytest.mark.slow  # loads the configuration in a new Python
 def test_the_spawner_the_hub_uses_is_a_registered_entry_point(tmp_path, choice, cls):
     import spawner.workbench
+    from hub.configure import SPAWNERS
 
-    name = load_config(tmp_path, WORKBENCH_SPAWNER=choice)["spawner_class"]
+    if choice == "local" and os.geteuid() == 0:
+        name = SPAWNERS[choice]  # as root the configuration refuses it (below): the name it would have given
+    else:
+        name = load_config(tmp_path, WORKBENCH_SPAWNER=choice)["spawner_class"]
     (point,) = [p for p in entry_points(group="jupyterhub.spawners") if p.name == name]
     assert point.load() is getattr(spawner.workbench, cls)
 
@@ -96,3 +102,21 @@ def test_the_default_hub_as_root_runs_each_user_as_their_own_limited_account(tmp
     assert config["accounts"] == {"homes_dir": "/srv/homes", "account_prefix": "wb-", "max_processes": 300,
                                   "max_open_files": 4096}
     assert config["mem_limit"] == "2G" and config["cpu_limit"] == 2.0
+
+
+@pytest.mark.slow  # loads the configuration in a new Python
+def test_a_hub_run_as_root_never_runs_users_servers_as_root(tmp_path):
+    """The hub's account runs every server with `local`: as root the configuration refuses it, whoever starts
+    JupyterHub with it, and says what to do."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can be refused")
+    from hub.settings import LOCAL_AS_ROOT
+
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_CONFIG, str(REPO_ROOT / "hub" / "jupyterhub_config.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "WORKBENCH_STATE_DIR": str(tmp_path / "state"),
+             "WORKBENCH_SPAWNER": "local"},
+    )
+    assert out.returncode != 0 and LOCAL_AS_ROOT in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "state").exists()

@@ -38,20 +38,7 @@ def test_wrong_password_shows_the_login_page_with_an_error_and_no_server(shared_
     assert response.status_code == 403
     assert "Invalid username or password" in response.text
     assert browser.get(f"{shared_hub.url}/hub/home", timeout=10, allow_redirects=False).status_code == 302
-    assert not (shared_hub.state_dir / "users" / "linus").exists()
-
-
-def test_a_hub_whose_servers_share_one_account_says_so_and_lets_no_stranger_in(start_hub):
-    # the default: servers share the hub's account
-    hub = start_hub(WORKBENCH_OPEN_SIGNUP=None, WORKBENCH_ADMIN_USERS="boss")
-    page = hub.signup("stranger", PASSWORD)
-    assert "not isolated" in page.text and "sent to the admin" in page.text
-    _, login = hub.login("stranger", PASSWORD)
-    assert login.status_code == 403
-    assert "not isolated" in requests.get(f"{hub.url}/hub/login", timeout=10).text
-    admin = hub.admin_login("boss")
-    assert "not isolated" in admin.get(f"{hub.url}/hub/admin", timeout=10).text
-    assert "users are not isolated from each other or from the hub" in hub.log()
+    assert not shared_hub.home_of("linus").exists()
 
 
 def test_nobody_can_claim_an_administrators_name_by_signing_up_first(start_hub):
@@ -139,7 +126,6 @@ def test_many_sign_ups_at_once_do_not_stall_the_hub(shared_hub):
     import threading
     import time
 
-    import requests
 
     results: list[int] = []
     workers = [

@@ -182,7 +182,7 @@ def test_a_hub_killed_mid_spawn_then_restarted_leaves_no_orphan_and_the_user_log
     finally:
         first.stop(signal.SIGKILL)
     spawn.join(timeout=30)
-    _kill_and_wait(_processes_of(state))
+    _kill_and_wait(_processes_of(first))
 
     second = Hub(state, extra_env=settings)
     try:
@@ -221,13 +221,15 @@ def _log_tail(hub: Hub, lines: int = 60) -> str:
                      [-lines:])
 
 
-def _processes_of(state) -> list[psutil.Process]:
-    """Processes a hub with this state folder left behind: its proxy (inherits the hub's environment) and
-    user servers (run in home folders inside it)."""
+def _processes_of(hub: Hub) -> list[psutil.Process]:
+    """Processes a hub left behind: its proxy (inherits the hub's environment) and user servers (run in their
+    home folders)."""
     found = []
+    homes = hub.homes_dir if hub.isolated else hub.state_dir
     for process in psutil.process_iter():
         try:
-            if process.environ().get("WORKBENCH_STATE_DIR") == str(state) or process.cwd().startswith(str(state)):
+            if (process.environ().get("WORKBENCH_STATE_DIR") == str(hub.state_dir)
+                    or process.cwd().startswith(f"{homes}/")):
                 found.append(process)
         except psutil.Error:
             continue

@@ -43,7 +43,7 @@ def test_login_spawn_progress_ready_status_and_stop(start_hub):
     assert_server_timing(status.headers["Server-Timing"])
 
     # the user's own database file lives in a private folder of their home; the built-ins are read-only
-    data = hub.state_dir / "users" / "ada" / "data"
+    data = hub.home_of("ada") / "data"
     assert data.is_dir() and data.stat().st_mode & 0o777 == 0o700
     assert (hub.state_dir / "builtin.sqlite").stat().st_mode & 0o222 == 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from testing.hub import Hub
+from testing.isolation import reachable
 from testing.support import REPO_ROOT
 from tests.hub.test_sharing import open_page, wait_until_ready
 
@@ -102,7 +103,9 @@ def test_workbench_settings_masks_secrets_and_check_says_what_is_missing(install
     assert "configurable-http-proxy" in missing.stdout and "npm install" in missing.stdout
     assert "WORKBENCH_DATA_ADMIN_URL" in missing.stdout and "cannot be reached" in missing.stdout
 
-    ready = workbench(installed, tmp_path, "check", WORKBENCH_PROXY_COMMAND=str(PROXY), WORKBENCH_SPAWNER="local")
+    # the hub's own choice of spawner, with the venv opened to users' accounts as an operator's install is
+    with reachable(installed.parent):
+        ready = workbench(installed, tmp_path, "check", WORKBENCH_PROXY_COMMAND=str(PROXY))
     assert (ready.returncode, ready.stdout.strip()) == (0, "Nothing is missing.")
 
 
@@ -112,33 +115,34 @@ def test_the_installed_hub_logs_in_spawns_opens_every_dashboard_and_shares_one(i
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     env = outside_env(installed, WORKBENCH_PROXY_COMMAND=str(PROXY))
-    hub = Hub(tmp_path / "state", extra_env=env, command=[str(installed / "workbench"), "hub"], cwd=outside)
-    try:
-        alice = hub.signup_and_login("alice")
-        bob = hub.signup_and_login("bob")
-        progress = hub.start_server(alice, "alice", timeout=300)
-        assert progress.ready, progress.messages
-        assert any("playground" in message.lower() for message in progress.messages), progress.messages
+    with reachable(installed.parent):  # users' servers run the venv as their own accounts
+        hub = Hub(tmp_path / "state", extra_env=env, command=[str(installed / "workbench"), "hub"], cwd=outside)
+        try:
+            alice = hub.signup_and_login("alice")
+            bob = hub.signup_and_login("bob")
+            progress = hub.start_server(alice, "alice", timeout=300)
+            assert progress.ready, progress.messages
+            assert any("playground" in message.lower() for message in progress.messages), progress.messages
 
-        for dashboard in load_manifest(shipped_manifest()):
-            started = time.monotonic()
-            page = alice.get(f"{hub.user_url('alice')}voila/render/dashboards/{dashboard.notebook}", timeout=180)
-            assert page.status_code == 200, (dashboard.notebook, page.status_code, page.text[-2000:])
-            assert "application/vnd.jupyter.widget-view+json" in page.text, dashboard.notebook
-            assert "There was an error when executing cell" not in page.text, dashboard.notebook
-            assert time.monotonic() - started < 180
-        fonts = alice.get(f"{hub.user_url('alice')}voila/templates/workbench/static/fontawesome/css/all.min.css",
-                          timeout=30)
-        assert fonts.status_code == 200
+            for dashboard in load_manifest(shipped_manifest()):
+                started = time.monotonic()
+                page = alice.get(f"{hub.user_url('alice')}voila/render/dashboards/{dashboard.notebook}", timeout=180)
+                assert page.status_code == 200, (dashboard.notebook, page.status_code, page.text[-2000:])
+                assert "application/vnd.jupyter.widget-view+json" in page.text, dashboard.notebook
+                assert "There was an error when executing cell" not in page.text, dashboard.notebook
+                assert time.monotonic() - started < 180
+            fonts = alice.get(f"{hub.user_url('alice')}voila/templates/workbench/static/fontawesome/css/all.min.css",
+                              timeout=30)
+            assert fonts.status_code == 200
 
-        server = "dash-query-optimization"
-        response = hub.hub_api(alice, "POST", f"/users/alice/servers/{server}")
-        assert response.status_code in (201, 202), response.text
-        wait_until_ready(hub, alice, "alice", server, timeout=300)
-        shared = hub.hub_api(alice, "POST", f"/shares/alice/{server}", json={"user": "bob"})
-        assert shared.status_code == 200, shared.text
-        page = open_page(bob, hub.user_url("alice", server))
-        assert page.status_code == 200 and "Run one workload under several loading strategies" in page.text
-    finally:
-        leftovers = hub.stop()
+            server = "dash-query-optimization"
+            response = hub.hub_api(alice, "POST", f"/users/alice/servers/{server}")
+            assert response.status_code in (201, 202), response.text
+            wait_until_ready(hub, alice, "alice", server, timeout=300)
+            shared = hub.hub_api(alice, "POST", f"/shares/alice/{server}", json={"user": "bob"})
+            assert shared.status_code == 200, shared.text
+            page = open_page(bob, hub.user_url("alice", server))
+            assert page.status_code == 200 and "Run one workload under several loading strategies" in page.text
+        finally:
+            leftovers = hub.stop()
     assert not leftovers, f"the installed hub left processes behind: {leftovers}"

@@ -120,7 +120,7 @@ def test_a_hostile_published_page_cannot_act_as_its_viewer(start_hub, browser, s
     wait_ready(hub, alice, "alice", SERVER)
     assert hub.hub_api(alice, "POST", f"/shares/alice/{SERVER}", json={"user": "bob"}).status_code == 200
     # alice's own edit of the page she publishes (her home is hers to change)
-    plant_hostile_cell(hub.state_dir / "users" / "alice" / "dashboards" / NOTEBOOK, hub.url, "bob",
+    plant_hostile_cell(hub.home_of("alice") / "dashboards" / NOTEBOOK, hub.url, "bob",
                        hub.user_url("bob"))
     tokens_before = api_tokens(hub, bob)
 

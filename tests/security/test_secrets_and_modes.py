@@ -14,18 +14,11 @@ account, with no spawner named, so that it picks its own.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pwd
 import re
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 import psutil
@@ -36,7 +29,7 @@ from hub.services import local_aws
 from hub.settings import MASK
 from spawner import names
 from testing.hub import LOCAL_AWS_KEYS, Hub
-from testing.isolation import MARK, isolated_hub, reachable_code, remove_accounts
+from testing.isolation import isolated_hub, unprivileged_hub
 from testing.kernel import UserKernel
 from testing.support import REPO_ROOT
 from tests.models.conftest import private_cluster  # noqa: F401 - a fixture, found by name
@@ -197,69 +190,15 @@ def test_workbench_settings_masks_every_secret_passwords_in_urls_included():
 
 # --- point 3: a hub whose users are not isolated says what it is ------------------------------------------------
 
-@contextlib.contextmanager
-def non_root_hub(tmp_path: Path, **settings: str | None) -> Iterator[Hub]:
-    """A hub run by an ordinary account, which cannot switch accounts, with no spawner named: what a person runs
-    on a laptop. The tests run as root, so the hub runs as a throwaway system account of its own (removed after)."""
-    env = {"WORKBENCH_SPAWNER": None, "WORKBENCH_PLAYGROUND": "false", **settings}
-    if os.geteuid() != 0:
-        hub = Hub(tmp_path / "hub", extra_env=env)
-        hub.as_hub = []
-        try:
-            yield hub
-        finally:
-            leftovers = hub.stop()
-        assert not leftovers, f"the hub left processes behind: {leftovers}"
-        return
-    prefix = f"t{secrets.token_hex(3)}-"
-    account = f"{prefix}hub"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-                    "/usr/sbin/nologin", "--comment", f"{MARK} test hub", "--user-group", account], check=True)
-    root = Path(tempfile.mkdtemp(prefix="non-root-hub-", dir="/var/tmp"))
-    hub = None
-    try:
-        entry = pwd.getpwnam(account)
-        root.chmod(0o755)
-        state = root / "state"
-        state.mkdir(mode=0o700)
-        # the hub's own local AWS keys, as `workbench hub` would have made them: the account's
-        local_aws.write_hub_credentials(state / local_aws.HUB_KEY_FILE, LOCAL_AWS_KEYS)
-        for path in (state, state / local_aws.HUB_KEY_FILE):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        as_hub = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
-        with reachable_code():
-            hub = Hub(state, extra_env={**env, "HOME": str(root)},
-                      command=[*as_hub, sys.executable, "-m", "hub.cli", "hub"])
-            hub.as_hub = as_hub
-            assert psutil.Process(hub.process.pid).uids().real == entry.pw_uid
-            yield hub
-            leftovers = hub.stop()
-            assert not leftovers, f"the hub left processes behind: {leftovers}"
-    finally:
-        if hub is not None:
-            hub.stop()
-        remove_accounts(prefix)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def operator_made_admin(hub: Hub, name: str) -> requests.Session:
-    """The administrator's account, made by the operator as the hub's own account (`workbench password`)."""
-    made = subprocess.run([*hub.as_hub, sys.executable, "-m", "hub.cli", "password", name], input=PASSWORDS["jules"]
-                          + "\n", env=hub.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    browser, login = hub.login(name, PASSWORDS["jules"])
-    assert login.status_code == 302
-    return browser
-
-
-def test_a_non_root_hub_lets_no_stranger_in_by_any_door(tmp_path):
+def test_a_non_root_hub_lets_no_stranger_in_by_any_door():
     """Nothing said about the spawner nor about sign-up: the hub says its users are not isolated before anyone
     signs up, and a stranger's account waits for an administrator at the login page and at the token API's
     password door alike."""
-    with non_root_hub(tmp_path, WORKBENCH_OPEN_SIGNUP=None) as hub:
+    with unprivileged_hub(WORKBENCH_OPEN_SIGNUP=None) as hub:
         assert ("Every user's server runs as this hub's own account (WORKBENCH_SPAWNER=local): users are not "
                 "isolated from each other or from the hub. Open sign-up is off.") in hub.log()
         assert "not isolated" in requests.get(f"{hub.url}/hub/signup", timeout=30).text
+        assert "not isolated" in requests.get(f"{hub.url}/hub/login", timeout=30).text
         assert "sent to the admin" in hub.signup("stranger", PASSWORDS["ines"]).text
         assert hub.login("stranger", PASSWORDS["ines"])[1].status_code == 403
         door = requests.post(f"{hub.url}/hub/api/users/stranger/tokens", timeout=30,
@@ -267,8 +206,8 @@ def test_a_non_root_hub_lets_no_stranger_in_by_any_door(tmp_path):
         assert door.status_code == 403 and "token" not in door.json()
 
 
-def test_a_non_root_hub_open_on_purpose_warns_on_every_page(tmp_path):
-    with non_root_hub(tmp_path, WORKBENCH_OPEN_SIGNUP="true", WORKBENCH_ADMIN_USERS="boss") as hub:
+def test_a_non_root_hub_open_on_purpose_warns_on_every_page():
+    with unprivileged_hub(WORKBENCH_OPEN_SIGNUP="true", WORKBENCH_ADMIN_USERS="boss") as hub:
         assert "users are not isolated" in hub.log() and "Open sign-up is on (WORKBENCH_OPEN_SIGNUP=true)" in hub.log()
         assert "not isolated" in requests.get(f"{hub.url}/hub/signup", timeout=30).text
         signed_up = hub.signup("ines", PASSWORDS["ines"])
@@ -276,7 +215,8 @@ def test_a_non_root_hub_open_on_purpose_warns_on_every_page(tmp_path):
         browser, login = hub.login("ines", PASSWORDS["ines"])
         assert login.status_code == 302
         assert "not isolated" in browser.get(f"{hub.url}/hub/home", timeout=30).text
-        assert "not isolated" in operator_made_admin(hub, "boss").get(f"{hub.url}/hub/admin", timeout=30).text
+        admin = hub.admin_login("boss", PASSWORDS["jules"])
+        assert "not isolated" in admin.get(f"{hub.url}/hub/admin", timeout=30).text
 
 
 @as_root
