@@ -8,6 +8,8 @@ from typing import Callable, Mapping, TypeVar
 
 import pandas as pd
 
+from profiler.inputs import InputError
+
 # Set by the hub for a published dashboard's (Voila-only) server: spawner/sharing.py VIEWER_VARIABLE.
 VIEWER_ENV = "WORKBENCH_DASHBOARD_VIEWER"
 INSPECT_TITLE = "Inspect the data"
@@ -38,10 +40,10 @@ def problems_html(problems: list[str], *, warning: bool = False) -> str:
 
 def read_form(message, read: Callable[[], T]) -> T | None:
     """What ``read()`` makes of a form, with the ``message`` widget next to it emptied; None, with every problem
-    shown in ``message``, when it raises :class:`FormError`."""
+    shown in ``message``, when it raises :class:`FormError` (or an engine's :class:`InputError`)."""
     try:
         value = read()
-    except FormError as error:
+    except (FormError, InputError) as error:  # an engine's own check of a value says it in the same words
         message.value = problems_html(error.problems)
         return None
     message.value = ""

@@ -30,6 +30,7 @@ from dashboards.style import stylesheet
 from dashboards.walk_profile import WalkProfile, set_options
 from profiler.catalog.catalog import Catalog, ModelInfo
 from profiler.catalog.spec import TYPES, ModelError
+from profiler.inputs import InputError
 from profiler.playground import DATA_URL
 from profiler.queries import Comparison
 from widgets import JsonViewer, Progress, RequestTiming, ScrollTo, section_anchor
@@ -47,7 +48,7 @@ def status_html(text: str) -> str:
 
 def describe(error: BaseException) -> str:
     """What the catalog says (its messages name the model and what to do); other errors with their type."""
-    return str(error) if isinstance(error, (ModelError, PermissionError)) else f"{type(error).__name__}: {error}"
+    return str(error) if isinstance(error, (InputError, PermissionError)) else f"{type(error).__name__}: {error}"
 
 
 def json_ready(value: Any) -> Any:
@@ -243,18 +244,29 @@ class DataModelsDashboard:
         self._set_buttons()
         if self.catalog is None:
             return
-        own = self.catalog.list(builtins=False)
-        builtins = [info for info in self.catalog.list(count_rows=False) if info.builtin]
+        problems = []
+        try:
+            own = self.catalog.list(builtins=False)
+            builtins = [info for info in self.catalog.list(count_rows=False) if info.builtin]
+        except Exception as error:  # noqa: BLE001 - the dashboard must open whatever is in the space
+            own, builtins = [], []
+            problems.append(f"Your models could not be read: {describe(error)}")
+        classes = {}
+        try:
+            classes = dict(self.catalog.classes()) if own else {}
+        except Exception as error:  # noqa: BLE001 - e.g. a model made before a clash was checked for
+            problems.append(f"Your models could not be mapped to classes, so they cannot be profiled: "
+                            f"{describe(error)}. Listing, filling and dropping still work: drop the model named "
+                            "there to profile again.")
         self.infos = {info.name: info for info in [*own, *builtins]}
-        self.listing.value = models_table(own, builtins)
+        self.listing.value = models_table(own, builtins) + (problems_html(problems) if problems else "")
         choices = [(info.name, info.name) for info in own] + [(f"{info.name} (built-in, read-only)", info.name)
                                                               for info in builtins]
         for dropdown in (self.model_choice, self.inspect_choice):
             set_options(dropdown, choices, select)
         self._chosen_model_changed()  # its columns may have changed even if the choice did not
         self.form.set_targets([info.name for info in [*own, *builtins]])
-        self.profiler.set_models(dict(self.catalog.classes()) if own else {}, [info.name for info in builtins],
-                                 select)
+        self.profiler.set_models(classes, [info.name for info in builtins], select)
 
     def _chosen_model_changed(self) -> None:
         info = self.infos.get(self.model_choice.value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import threading
 from typing import Any, Mapping
 
 import ipywidgets as w
@@ -107,6 +108,8 @@ class LoadTestDashboard:
         self.allow_runs = not is_viewer(self._environ) if allow_runs is None else allow_runs
         self.store = store if store is not None else default_store(playground)
         self.test: LoadTest | None = None
+        self._ending = threading.Lock()  # start() and the end of a run both set the progress bar
+        self._ended: LoadTest | None = None
         self.run: Run | None = None  # the stored run last loaded into the graph and JSON view
 
         # --- the spec form -------------------------------------------------------------------------------
@@ -220,6 +223,9 @@ class LoadTestDashboard:
         problems = []
         if table is None and self.playground is None:
             problems.append("name the table to load: this server has no playground with a load-test table")
+        if table is not None and self.playground is not None and table != self.playground.loadtest_table:
+            problems.append(f"Table must be your playground's load-test table {self.playground.loadtest_table!r}: "
+                            "only that table is yours to load")
         try:
             spec = WorkloadSpec(
                 operations={name: box.value for name, box in self.weights.items()},
@@ -285,19 +291,22 @@ class LoadTestDashboard:
             test = LoadTest(spec, playground=self._target(), store=self.store, on_interval=self._on_record)
             self.test = test  # before start(): its first record may arrive before start() returns
             self.graph.clear()
+            self.timer.start()  # before too: a run that fails at once stops it from the engine's thread
             test.start()
         except Exception as error:  # noqa: BLE001 - no table, no AWS, no credentials...: said next to the form
+            self.timer.reset()
             self.test = None
             problems = error.problems if isinstance(error, SpecError) else [
                 f"Could not start: {type(error).__name__}: {error}"]
             self.form_message.value = problems_html(problems)
             self._set_buttons()
             return None
-        self.run = None
-        self.timer.start()
-        self.progress.layout.display = None
-        total = (spec.warmup + spec.duration) if spec.duration is not None else spec.requests
-        self.progress.update(0, total=total, message=f"Run {test.run_id} started on table {test.table}")
+        with self._ending:  # a run that failed at once may have ended (and said so) before start() returned
+            if self._ended is not test:
+                self.run = None
+                self.progress.layout.display = None
+                total = (spec.warmup + spec.duration) if spec.duration is not None else spec.requests
+                self.progress.update(0, total=total, message=f"Run {test.run_id} started on table {test.table}")
         if test.warnings:
             self.form_message.value = problems_html(test.warnings, warning=True)
         self._set_buttons()
@@ -349,6 +358,12 @@ class LoadTestDashboard:
             self._show_live()
 
     def _on_end(self, end: dict[str, Any]) -> None:
+        with self._ending:
+            self._ended = self.test
+            self.progress.layout.display = None
+            self._show_end(end)
+
+    def _show_end(self, end: dict[str, Any]) -> None:
         self.timer.stop()
         summary = end["cumulative"]
         p99 = (summary["latency_us"].get("p99") or 0) / 1000

@@ -34,11 +34,21 @@ CUSTOM_EXAMPLE = '{"books": "selectin", "books.publisher": "joined", "books.stor
 RELATIONSHIP_KINDS = ("joined", "selectin", "subquery", "immediate", "raise", "lazy", "noload")
 
 
+MAX_CUSTOM_TEXT = 2_000  # characters: a loader per relationship path of any real model fits many times over
+
+
 def parse_custom_loaders(text: str) -> dict[str, str]:
     """``{"books": "selectin", ...}`` from the form's text, never executing it (viewers may type here); a
     :class:`FormError` when it is not a mapping of relationship paths to loader kinds."""
+    if len(text) > MAX_CUSTOM_TEXT:
+        raise FormError([f"Custom optimization is {len(text):,} characters long; at most {MAX_CUSTOM_TEXT:,} (a "
+                         f"dictionary like {CUSTOM_EXAMPLE})"])
     try:
         value = ast.literal_eval(text.strip())
+    except (MemoryError, RecursionError):
+        # Python's parser runs out of stack or memory on a few hundred nested operators ("- - - 1")
+        raise FormError([f"Custom optimization is nested too deeply to read: write a dictionary like "
+                         f"{CUSTOM_EXAMPLE}"]) from None
     except (ValueError, SyntaxError) as error:
         raise FormError([
             f"Custom optimization must be a dictionary like {CUSTOM_EXAMPLE} ({type(error).__name__}: {error})"

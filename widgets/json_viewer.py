@@ -21,6 +21,7 @@ from anywidget.experimental import command
 from widgets.json_tree import PAGE_SIZE, JsonTree, PathError
 
 HERE = Path(__file__).parent
+MIN_HEIGHT, MAX_HEIGHT = 80, 5000  # pixels: under 80 not one row shows, over 5000 it is no longer a viewer
 
 
 class JsonViewer(anywidget.AnyWidget):
@@ -33,12 +34,21 @@ class JsonViewer(anywidget.AnyWidget):
     def __init__(self, data: Any = None, *, root_name: str = "data", dynamodb: bool = True, **kwargs: Any):
         """Show ``data``; ``root_name`` starts every copied path; ``dynamodb`` shows {"N": "1"} as the number 1."""
         super().__init__(**kwargs)
-        if not root_name.isidentifier():
-            raise ValueError(f"root_name must be a Python identifier, got {root_name!r}")
+        if not isinstance(root_name, str) or not root_name.isidentifier():
+            raise ValueError(f"root_name must be a Python identifier, got {root_name!r}"[:200])
+        if not isinstance(dynamodb, bool):
+            raise ValueError(f"dynamodb must be True or False, got {dynamodb!r}"[:200])
         self._root_name = root_name
         self._dynamodb = dynamodb
         self._revision = 0
         self.data = data
+
+    @traitlets.validate("height")
+    def _valid_height(self, proposal) -> int:
+        if not MIN_HEIGHT <= proposal["value"] <= MAX_HEIGHT:
+            raise traitlets.TraitError(f"height must be from {MIN_HEIGHT} to {MAX_HEIGHT} pixels, "
+                                       f"got {proposal['value']}")
+        return proposal["value"]
 
     @property
     def data(self) -> Any:
@@ -64,16 +74,30 @@ class JsonViewer(anywidget.AnyWidget):
 
     @command
     def _children(self, msg: dict, buffers: list) -> tuple[dict, list]:
-        return self._answer(msg, lambda: {"rows": self.tree.children(msg["path"], msg["start"], msg["stop"])})
+        return self._answer(msg, lambda: {"rows": self.tree.children(*_fields(msg, "path", "start", "stop"))})
 
     @command
     def _reveal(self, msg: dict, buffers: list) -> tuple[dict, list]:
-        return self._answer(msg, lambda: {"pages": self.tree.reveal(msg["path"])})
+        return self._answer(msg, lambda: {"pages": self.tree.reveal(*_fields(msg, "path"))})
 
     @command
     def _search(self, msg: dict, buffers: list) -> tuple[dict, list]:
-        return self._answer(msg, lambda: self.tree.search(str(msg["query"])))
+        return self._answer(msg, lambda: self.tree.search(str(*_fields(msg, "query"))))
 
     @command
     def _value(self, msg: dict, buffers: list) -> tuple[dict, list]:
-        return self._answer(msg, lambda: {"text": self.tree.value_text(msg["path"])})
+        return self._answer(msg, lambda: {"text": self.tree.value_text(*_fields(msg, "path"))})
+
+
+def _fields(msg: dict, *names: str) -> list:
+    """The request's fields ``names``, checked: a request from the page is input like any other."""
+    missing = [name for name in names if name not in msg]
+    if missing:
+        raise ValueError(f"the request has no {', '.join(missing)}")
+    if "path" in names and (not isinstance(msg["path"], list)
+                            or not all(isinstance(p, int) and not isinstance(p, bool) for p in msg["path"])):
+        raise ValueError("path must be a list of child positions (whole numbers)")
+    for name in ("start", "stop"):
+        if name in names and (not isinstance(msg[name], int) or isinstance(msg[name], bool)):
+            raise ValueError(f"{name} must be a whole number, got {msg[name]!r}"[:200])
+    return [msg[name] for name in names]

@@ -8,7 +8,7 @@ From a notebook cell::
     comparison = compare_caching(AUTHORS_BOOKS, engine, cache=QueryCache(engine), strategy="selectin")
     comparison.verdict; comparison.summary_frame(); comparison.figure()
 
-May import dogpile.cache, redis, SQLAlchemy, :mod:`profiler.queries`, :mod:`profiler.models` and
+May import dogpile.cache, redis, SQLAlchemy, :mod:`profiler.queries`, :mod:`profiler.models`, :mod:`profiler.inputs` and
 :mod:`profiler.playground`.
 """
 

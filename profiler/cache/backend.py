@@ -19,13 +19,15 @@ from urllib.parse import urlsplit, urlunsplit
 from dogpile.cache import make_region
 from dogpile.cache.region import CacheRegion
 
+from profiler.inputs import InputError, refuse, whole_number
 from profiler.playground import CACHE_URL
 
 DEFAULT_EXPIRATION_S = 3600
+MAX_EXPIRATION_S = 30 * 24 * 3600
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
-class CacheConfigurationError(ValueError):
+class CacheConfigurationError(InputError):
     """The cache URL is malformed or names an unsupported backend."""
 
 
@@ -93,8 +95,15 @@ def _glob_escape(text: str) -> str:
 def open_store(url: str | None = None, *, prefix: str = "workbench:cache:",
                expiration_time: int = DEFAULT_EXPIRATION_S) -> CacheStore:
     """A cache store for ``url`` (``None``: from the environment; empty or ``memory://``: memory)."""
+    # A lifetime of 0 or less makes dogpile treat every entry as expired: the "warm" runs would all miss and a
+    # comparison would still read as one.
+    whole_number("expiration_time", expiration_time, 1, MAX_EXPIRATION_S)
+    if not isinstance(prefix, str) or not 1 <= len(prefix) <= 100:
+        raise refuse("prefix", "a string of 1 to 100 characters", prefix)
     if url is None:
         url = cache_url_from_environment()
+    if not isinstance(url, str):
+        raise refuse("url", "a cache URL string (redis://host:port/db, memory://) or None", url)
     url = url.strip()
     mangler = lambda key: prefix + key  # noqa: E731 - dogpile wants a callable
     if not url or url == "memory://":

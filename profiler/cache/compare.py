@@ -18,8 +18,13 @@ from sqlalchemy import Engine, event
 
 from profiler.queries.analysis import relationship_tree
 from profiler.queries.execution import StrategyContext, execute_workload
-from profiler.queries.strategies import Strategy, strategy_from
-from profiler.queries.workloads import Workload, as_workload
+from profiler.queries.guard import WorkloadTimeout
+from profiler.inputs import InputError, refuse
+from profiler.queries.arguments import (
+    MAX_CACHE_REPEATS, check_run_arguments, checked_callback, checked_engine, checked_strategy, checked_workload,
+)
+from profiler.queries.strategies import Strategy
+from profiler.queries.workloads import Workload
 
 from .orm import QueryCache
 
@@ -116,6 +121,11 @@ class CacheComparison:
             f"{statements} statement{'s' if statements != 1 else ''} fewer, {objects:,} objects merged{from_rows} "
             f"in {warm['merge_ms']:.1f} ms"
         )
+        if warm["hits"] == 0 and warm["misses"] > 0:
+            # the warm runs asked the cache and found nothing: entries expired (or were evicted) in between
+            return ("no conclusion: the warm runs found nothing in the cache (0 hits, "
+                    f"{int(round(warm['misses']))} misses), so they measured querying, not caching: the entries "
+                    f"expired or were evicted before they were read on {self.backend}.")
         if not self.data_matches:
             lead = "WARNING: cached runs returned DIFFERENT DATA from uncached runs; the timings are not comparable. "
         else:
@@ -213,28 +223,29 @@ def compare_caching(
     strategy: str | Strategy = "selectin",
     repeats: int = 5,
     relationship_loads: bool = False,
-    timeout: float | None = 60.0,
+    timeout: float = 60.0,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CacheComparison:
     """Run ``workload`` uncached, cold and warm, ``repeats`` rounds, under loading ``strategy``.
 
     Every top-level ORM SELECT of the workload is cached (lazy loads too with ``relationship_loads``).
     ``cache`` defaults to a memory cache on ``engine``. ``progress(mode, round, rounds)`` is called before
-    each run. Note that a cold run empties ``cache``'s whole namespace.
+    each run. Note that a cold run empties ``cache``'s whole namespace. ``repeats`` is at most 50 and
+    ``timeout`` (seconds per run) at most 600; a bad argument raises ``InputError`` naming it before anything runs.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    workload = as_workload(workload)
-    if engine is None:
-        from profiler.queries.workloads import default_engine
-
-        engine = default_engine()
+    check_run_arguments(repeats=repeats, max_repeats=MAX_CACHE_REPEATS, timeout=timeout,
+                        relationship_loads=relationship_loads)
+    checked_callback("progress", progress)
+    workload = checked_workload(workload)
+    chosen = checked_strategy(strategy)
+    engine = checked_engine(engine)
+    if cache is not None and not isinstance(cache, QueryCache):
+        raise refuse("cache", "a QueryCache(engine, url) or None for a memory cache", cache)
+    if cache is not None and cache.engine is not engine:
+        raise InputError("cache: it watches another engine than the one the workload runs on; make it with "
+                         "QueryCache(engine, ...) for this engine", "cache")
     own_cache = cache is None
     cache = cache if cache is not None else QueryCache(engine, "memory://")
-    if cache.engine is not engine:
-        raise ValueError("the cache watches another engine than the one the workload runs on: "
-                         "make it with QueryCache(engine, ...) for this engine")
-    chosen = strategy_from(strategy)
     try:
         models: dict[str, type] = {}
         # the lazy discovery run tells strategies which relationships the workload walks (and warms up)
@@ -277,6 +288,9 @@ def compare_caching(
             comparison.runs.append(run("cold", round_))
             comparison.runs.append(run("warm", round_))
         return comparison
+    except WorkloadTimeout:
+        raise WorkloadTimeout(f"the workload did not finish within {timeout:g} s; it was cancelled and its "
+                              "transaction rolled back") from None
     finally:
         if own_cache:
             cache.close()

@@ -40,6 +40,8 @@ from sqlalchemy.orm import Mapper, MapperProperty, Session
 from sqlalchemy.orm.loading import merge_frozen_result
 from sqlalchemy.sql.util import find_tables
 
+from profiler.inputs import refuse
+
 from .backend import CacheStore, open_store
 
 CACHE_OPTION = "workbench_cache"
@@ -98,6 +100,10 @@ class QueryCache:
 
     def __init__(self, engine: Engine, url: str | None = None, *, prefix: str = "workbench:cache:",
                  namespace: str | None = None, expiration_time: int | None = None):
+        if not isinstance(engine, Engine):
+            raise refuse("engine", "a SQLAlchemy Engine (the database whose queries are cached)", engine)
+        if namespace is not None and (not isinstance(namespace, str) or not 1 <= len(namespace) <= 200):
+            raise refuse("namespace", "a string of 1 to 200 characters, or None for the engine's own", namespace)
         kwargs = {} if expiration_time is None else {"expiration_time": expiration_time}
         self.store: CacheStore = open_store(url, prefix=prefix, **kwargs)
         self.engine = engine
@@ -292,6 +298,8 @@ class QueryCache:
             self._renew([_ALL] if _ALL in written else [*written, _ANY_WRITE])
 
     def _after_rollback(self, connection) -> None:
+        if connection.invalidated:
+            return  # an abandoned run's connection, closed: its info went with it
         connection.info.pop(self._written_key, None)
 
     def _after_reset(self, dbapi_connection, record, reset_state) -> None:

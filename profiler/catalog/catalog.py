@@ -33,10 +33,12 @@ from sqlalchemy import (Column, Connection, DateTime, ForeignKey, Index, MetaDat
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from profiler.inputs import shown
+
 from .mapping import ModelClasses, map_models
 from .rows import generate
 from .space import DataSpace, local_space, open_space
-from .spec import Field, Model, ModelError, find_cycle, foreign_key_column, reverse_name
+from .spec import Field, Model, ModelError, find_cycle, foreign_key_column, index_name, reverse_name
 
 CATALOG_TABLE = "_workbench_models"
 FILL_CHUNK = 1000
@@ -149,6 +151,8 @@ class Catalog:
 
     def rows(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         """The first ``limit`` rows of your model or a built-in one, by primary key (to look at, not to page)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+            raise ModelError(f"limit must be a whole number from 1 to 1,000, got {shown(limit)}", "limit")
         with self.engine.connect() as connection:
             own = name in self._specs(connection)
             if not own and name not in self._builtin_names(connection):
@@ -230,7 +234,10 @@ class Catalog:
         if cycle:
             raise ModelError(f"circular relationships: {' -> '.join(cycle)}. Rows are filled in relationship "
                              "order, so relationships must not loop; drop one of them")
-        self._check_collections(everything, builtins)
+        inspector = inspect(connection)
+        self._check_collections(everything, {
+            target: {column["name"] for column in inspector.get_columns(target, schema=self.space.builtin_schema)}
+            for model in new.values() for target in model.relationships.values() if target not in everything})
 
         metadata = MetaData()
         targets: dict[str, Table] = {}
@@ -254,7 +261,7 @@ class Catalog:
                 # on PostgreSQL a key into a built-in would let users block its maintenance.
                 fk = [ForeignKey(key)] if target in everything else []
                 columns.append(Column(fk_name, key.type.__class__(), *fk, nullable=False))
-                indexes.append(Index(f"ix_{name}_{fk_name}", fk_name))
+                indexes.append(Index(index_name(name, fk_name), fk_name))
             for column in columns:
                 column.primary_key = column.name == model.primary_key
             tables[name] = Table(name, metadata, *columns, *indexes, schema=self.space.schema)
@@ -276,10 +283,12 @@ class Catalog:
         return order
 
     @staticmethod
-    def _check_collections(models: dict[str, Model], builtins: list[str]) -> None:
-        """The collection each relationship adds to its target must not clash with what the target has."""
+    def _check_collections(models: dict[str, Model], builtin_columns: Mapping[str, set[str]]) -> None:
+        """The collection each relationship adds to its target must not clash with what the target has: a
+        built-in's columns too, or its mapping would fail every time the models are read."""
         taken: dict[str, set[str]] = {name: set(model.column_names()) | set(model.relationships)
                                       for name, model in models.items()}
+        taken.update({name: set(columns) for name, columns in builtin_columns.items()})
         for model in models.values():
             for rel, target in model.relationships.items():
                 collection = reverse_name(model, rel)
@@ -295,7 +304,11 @@ class Catalog:
         ``progress(done, rows)`` is called after each chunk is inserted (the rows become visible together, at
         the commit)."""
         if not isinstance(rows, int) or isinstance(rows, bool) or not 0 < rows <= 1_000_000:
-            raise ModelError(f"rows must be a whole number from 1 to 1,000,000, got {rows!r}")
+            raise ModelError(f"rows must be a whole number from 1 to 1,000,000, got {shown(rows)}", "rows")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ModelError(f"seed must be a whole number, got {shown(seed)}", "seed")
+        if progress is not None and not callable(progress):
+            raise ModelError(f"progress must be a function progress(done, rows) or None, got {shown(progress)}")
         if self._is_builtin(name):
             with self._attempt_on_builtin(name, "write") as connection:
                 table = Table(name, MetaData(), schema=self.space.builtin_schema, autoload_with=connection)
@@ -331,6 +344,10 @@ class Catalog:
             with self._attempt_on_builtin(model, "alter") as connection:
                 Operations(MigrationContext.configure(connection)).add_column(
                     model, _column(field), schema=self.space.builtin_schema)
+        with self.engine.connect() as connection:
+            specs = self._specs(connection)
+        if model in specs:  # the collections other models add to it hold names too
+            self._check_collections({**specs, model: specs[model].with_column(field)}, {})
         self._alter(model, lambda spec: spec.with_column(field),
                     lambda ops: ops.add_column(model, _column(field), schema=self.space.schema))
 

@@ -8,6 +8,7 @@ literals rendered by the dialect, so no text a user types is ever formatted into
 
 from __future__ import annotations
 
+import hashlib
 import json
 import keyword
 import math
@@ -19,6 +20,7 @@ from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Nume
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as _POSTGRESQL_RESERVED
 from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
 
+from profiler.inputs import InputError, shown
 from profiler.playground import BUILTIN_SCHEMA
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -52,7 +54,7 @@ RESERVED_NAMES = frozenset(
 RESERVED_PREFIXES = ("sqlite_", "pg_", "workbench")
 
 
-class ModelError(ValueError):
+class ModelError(InputError):
     """A model definition or operation that cannot be done; the message says why and what to do instead."""
 
 
@@ -83,9 +85,11 @@ class Field:
 
     def __post_init__(self):
         check_name(self.name, "column")
-        if self.type not in TYPES:
+        if not isinstance(self.nullable, bool):  # "no" is a non-empty string: it would make the column nullable
+            raise ModelError(f"column {self.name!r}: nullable must be True or False, got {shown(self.nullable)}")
+        if not isinstance(self.type, str) or self.type not in TYPES:
             raise ModelError(
-                f"column {self.name!r}: unknown type {self.type!r}; the types are {', '.join(TYPES)}"
+                f"column {self.name!r}: unknown type {shown(self.type)}; the types are {', '.join(TYPES)}"
             )
         if self.default is not None:
             check = _DEFAULT_CHECKS.get(self.type)
@@ -93,7 +97,8 @@ class Field:
                 raise ModelError(f"column {self.name!r}: defaults are supported for {', '.join(_DEFAULT_CHECKS)} "
                                  f"columns, not {self.type}")
             if not check(self.default):
-                raise ModelError(f"column {self.name!r}: default {self.default!r} is not a valid {self.type} value")
+                raise ModelError(f"column {self.name!r}: default {shown(self.default)} is not a valid "
+                                 f"{self.type} value")
 
     def sqlalchemy_type(self):
         return TYPES[self.type]()
@@ -207,6 +212,20 @@ class Model:
 
 def foreign_key_column(relationship: str) -> str:
     return f"{relationship}_id"
+
+
+# PostgreSQL's identifiers are at most 63 bytes (NAMEDATALEN - 1) and SQLAlchemy refuses longer ones before
+# sending them; a model and a relationship of 40 characters each would make an index name of 87.
+MAX_IDENTIFIER = 63
+
+
+def index_name(model: str, column: str) -> str:
+    """``ix_<model>_<column>``; when that passes 63 characters, its first 54 and 8 hex digits of its hash, so
+    that it stays the same on every database and distinct from its neighbours'."""
+    name = f"ix_{model}_{column}"
+    if len(name) <= MAX_IDENTIFIER:
+        return name
+    return f"{name[:MAX_IDENTIFIER - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def reverse_name(model: Model, relationship: str) -> str:

@@ -11,7 +11,8 @@ The text of every message comes from a Markov chain trained on a small public-do
 query workloads over the models in ``profiler.models.conversations``; ``builtins`` installs every built-in model
 (``python -m profiler.datagen.builtins URL``, run by the hub as a process).
 
-May import SQLAlchemy, psycopg, :mod:`profiler.models` and :mod:`profiler.playground`.
+May import SQLAlchemy, psycopg, :mod:`profiler.models`, :mod:`profiler.playground` and
+:mod:`profiler.inputs`.
 """
 
 from .generator import MAX_MESSAGES, MESSAGES_PER_BATCH, Batch, DatasetSpec, generate_batch, iter_batches, setup_rows

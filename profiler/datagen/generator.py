@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator, Sequence
 
+from profiler.inputs import InputError, InputTypeError, shown
+
 from .markov import shipped_chain
 from .personas import ADJECTIVES, NOUNS, PERSONAS
 
@@ -54,12 +56,12 @@ class DatasetSpec:
         for name in ("messages", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an integer, got {value!r}")
+                raise InputTypeError(f"{name} must be an integer, got {shown(value)}", name)
         if not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be between 0 and {MAX_SEED:,}, got {self.seed:,}")
+            raise InputError(f"seed must be between 0 and {MAX_SEED:,}, got {self.seed:,}", "seed")
         if not MIN_MESSAGES <= self.messages <= MAX_MESSAGES:
-            raise ValueError(
-                f"messages must be between {MIN_MESSAGES:,} and {MAX_MESSAGES:,}, got {self.messages:,}"
+            raise InputError(
+                f"messages must be between {MIN_MESSAGES:,} and {MAX_MESSAGES:,}, got {self.messages:,}", "messages"
             )
 
     @property

@@ -27,8 +27,10 @@ from sqlalchemy import (
     func, insert, inspect, select, text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
+from profiler.inputs import InputError, flag, shown
 from profiler.models.conversations import ConversationsBase
 
 from .generator import COLUMNS, SETUP_TABLES, Batch, DatasetSpec, generate_batch, setup_rows
@@ -57,6 +59,10 @@ DATA_TABLES = {table.name: table for table in ConversationsBase.metadata.sorted_
 assert all(tuple(DATA_TABLES[name].columns.keys()) == columns for name, columns in COLUMNS.items()), (
     "generator.COLUMNS must list each model's columns in declaration order"
 )
+
+
+class DatasetLoadError(RuntimeError):
+    """The database refused the load (not a database file, no right to write there...): its words, said once."""
 
 
 class DatasetMismatch(RuntimeError):
@@ -91,7 +97,17 @@ class LoadReport:
 def dataset_engine(target: str | Engine, schema: str | None = None) -> Engine:
     """An engine whose ORM queries and Core statements on the conversations models reach ``schema``
     (PostgreSQL) or the given file (SQLite)."""
-    _check_target(make_url(target).get_backend_name() if isinstance(target, str) else target.dialect.name, schema)
+    if isinstance(target, str):
+        try:
+            dialect = make_url(target).get_backend_name()
+        except ArgumentError:
+            raise InputError(f"target must be a database URL such as sqlite:////path/file.db or "
+                             f"postgresql+psycopg://user@host/db, got {shown(target)}", "target") from None
+    elif isinstance(target, Engine):
+        dialect = target.dialect.name
+    else:
+        raise InputError(f"target must be a database URL or an Engine, got {shown(target)}", "target")
+    _check_target(dialect, schema)
     engine = create_engine(target) if isinstance(target, str) else target
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
 
@@ -120,14 +136,24 @@ def load(
     (worker processes are spawned, and import the main module).
     """
     spec = DatasetSpec(messages, seed)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
-        raise ValueError(f"workers must be a whole number of processes (0 or more), got {workers!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 64):
+        raise InputError(f"workers must be a whole number of processes (0 or more, at most 64), got {shown(workers)}",
+                         "workers")
     if isinstance(batches_per_commit, bool) or not isinstance(batches_per_commit, int) or batches_per_commit < 1:
-        raise ValueError(f"batches_per_commit must be a whole number, 1 or more, got {batches_per_commit!r}")
+        raise InputError(f"batches_per_commit must be a whole number, 1 or more, got {shown(batches_per_commit)}",
+                         "batches_per_commit")
+    flag("replace", replace)
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be a function progress(LoadProgress) or None, got {shown(progress)}",
+                         "progress")
     owned = isinstance(target, str)
     engine = dataset_engine(target, schema)
     try:
         return _load(engine, spec, schema, progress, replace, workers, batches_per_commit)
+    except DBAPIError as error:
+        said = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+        raise DatasetLoadError(f"target: the database refused the load ({said}); batches committed before stay, "
+                               "and loading again resumes after them") from None
     finally:
         if owned:
             engine.dispose()
@@ -224,9 +250,11 @@ def _generated(
 def _prepare(connection: Connection, spec: DatasetSpec, schema: str | None, replace: bool) -> None:
     """Create the schema, tables and setup rows of a new target, or check an existing one holds ``spec``."""
     with connection.begin():
-        if schema:
+        # Only when missing: PostgreSQL checks the right to create schemas even for IF NOT EXISTS, so a user
+        # naming their own schema (which they may not create) would be refused.
+        if schema and not inspect(connection).has_schema(schema):
             quoted = connection.dialect.identifier_preparer.quote_schema(schema)
-            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+            connection.execute(text(f"CREATE SCHEMA {quoted}"))
         present = set(inspect(connection).get_table_names(schema=schema))
         held = connection.execute(select(dataset_table)).mappings().first() if dataset_table.name in present else None
         wanted = spec.identity
@@ -327,14 +355,15 @@ def loaded_batches(target: str | Engine, schema: str | None = None) -> int:
 
 def _check_target(dialect: str, schema: str | None) -> None:
     if dialect not in SUPPORTED:
-        raise ValueError(f"the conversations dataset loads into PostgreSQL or SQLite, not {dialect}")
+        raise InputError(f"target: the conversations dataset loads into PostgreSQL or SQLite, not {dialect}", "target")
     if schema is not None:
         if dialect != "postgresql":
-            raise ValueError(f"schema={schema!r}: only PostgreSQL has schemas; on SQLite the file is the space")
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError(
-                f"schema must be a lower-case identifier (letters, digits, _; at most 63), got {schema!r}"
-            )
+            raise InputError(f"schema={shown(schema)}: only PostgreSQL has schemas; on SQLite the file is the space",
+                             "schema")
+        if not isinstance(schema, str) or not _SCHEMA_NAME.match(schema):
+            raise InputError(
+                f"schema must be a lower-case identifier (letters, digits, _; at most 63), got {shown(schema)}",
+                "schema")
 
 
 def _where(connection: Connection, schema: str | None) -> str:

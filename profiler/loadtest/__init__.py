@@ -8,8 +8,8 @@ the per-interval records.
     store = default_store()                      # the runs table of your playground
     compare(store.load(info.run_id) for info in store.list_runs())
 
-May import boto3/botocore, aiohttp, hdrhistogram, numpy and :mod:`profiler.playground`; Locust only in the worker
-processes (``locustfile``), never in the kernel.
+May import boto3/botocore, aiohttp, hdrhistogram, numpy, :mod:`profiler.playground` and :mod:`profiler.inputs`;
+Locust only in the worker processes (``locustfile``), never in the kernel.
 """
 
 from .engine import LoadTest, default_store

@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ..playground import NoPlayground, Playground, current
-from .guard import CapacityWarning, capacity_warnings
-from .spec import WorkloadSpec
+from .guard import CapacityWarning, capacity_warnings, check_table_is_theirs
+from .spec import MAX_DURATION_S, SpecError, WorkloadSpec, checked_spec
 from .stats import CumulativeStats, IntervalRecorder, interval_boundaries
 from .store import BackgroundJobs, DynamoRunStore, FileRunStore, RunStore
 from .transport import DynamoHttpClient
@@ -63,7 +63,9 @@ class RunBase:
 
     def __init__(self, spec: WorkloadSpec, *, playground: Playground | None = None, store: RunStore | None = None,
                  on_interval: Subscriber | None = None):
-        self.spec = spec
+        self.spec = checked_spec(spec)
+        if on_interval is not None and not callable(on_interval):
+            raise SpecError([f"on_interval must be a function on_interval(record) or None, got {on_interval!r}"[:200]])
         self.playground = playground if playground is not None else current()
         self._session = self.playground.boto3_session()  # one session: creating them costs ~0.1 s each
         self._dynamodb = self._session.client("dynamodb", endpoint_url=self.playground.endpoint_url)
@@ -91,6 +93,7 @@ class RunBase:
     def _prepare(self) -> None:
         if self.run_id is not None:
             raise RuntimeError("this load test was already started; make a new one to run again")
+        check_table_is_theirs(self.playground, self.table)
         self.target = describe_target(self._dynamodb, self.table)
         check_fits(self.spec, self.target)
         self.warnings = capacity_warnings(self.spec, self.target, self.endpoint_is_local)
@@ -165,6 +168,9 @@ class LoadTest(RunBase):
 
     def __init__(self, spec: WorkloadSpec, *, playground: Playground | None = None, store: RunStore | None = None,
                  on_interval: Subscriber | None = None, max_attempts: int = 3, keep_raw_latencies: bool = False):
+        checked_spec(spec)
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or not 1 <= max_attempts <= 10:
+            raise SpecError([f"max_attempts must be an integer from 1 to 10, got {max_attempts!r}"[:200]])
         super().__init__(spec, playground=playground, store=store, on_interval=on_interval)
         self.max_attempts = max_attempts
         self.raw_latencies: dict[int, list[int]] | None = {} if keep_raw_latencies else None  # test hook
@@ -285,6 +291,8 @@ class LoadTest(RunBase):
             return intended < self._deadline
         if intended < self._warmup_end:
             return True
+        if intended >= self._warmup_end + MAX_DURATION_S:
+            return False  # a request count the table cannot serve in the longest run allowed ends there too
         if self._issued_measured >= self.spec.requests:
             return False
         self._issued_measured += 1

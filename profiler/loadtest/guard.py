@@ -1,4 +1,5 @@
-"""Guard rails for real AWS: warn before a run when the requested rate is more than the table can take.
+"""Guard rails: a playground's run loads its own load-test table only, and, for real AWS, a warning before a run
+when the requested rate is more than the table can take.
 
 DynamoDB limits used (AWS documentation):
 - a read request unit (RRU) reads up to 4 KB strongly consistent, or two eventually consistent reads; a write
@@ -18,13 +19,24 @@ import math
 
 import numpy as np
 
-from .spec import WorkloadSpec
+from ..playground import Playground
+from .spec import SpecError, WorkloadSpec
 from .workload import KeyChooser, Target
 
 PARTITION_RRU = 3_000
 PARTITION_WRU = 1_000
 NEW_ON_DEMAND_RRU = 12_000
 NEW_ON_DEMAND_WRU = 4_000
+
+
+def check_table_is_theirs(playground: Playground, table: str) -> None:
+    """In a playground the load goes to its load-test table only: a local AWS may not enforce the role's limits,
+    and another user's table (or the runs table, which holds the recorded runs) must never be loaded. Without a
+    playground (no stack) the table named is the user's own business, as their AWS access decides."""
+    own = playground.loadtest_table
+    if playground.stack_name and table != own:
+        raise SpecError([f"table must be your playground's load-test table {own!r}, got {table!r}: a load test "
+                         "writes thousands of items, and only that table is yours to load"])
 
 
 class CapacityWarning(UserWarning):

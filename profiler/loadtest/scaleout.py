@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..inputs import shown
 from ..playground import Playground
 from .engine import CANCELLED, FAILED, RunBase, Subscriber
-from .spec import SpecError, WorkloadSpec
+from .spec import SpecError, WorkloadSpec, checked_spec
 from .store import RunStore
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -38,6 +39,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 JOB_VARIABLE = "PROFILER_LOADTEST_JOB"
 RECORD_PREFIX = "PROFILER-LOADTEST "
 OPEN_MODEL_USERS = 64
+MAX_WORKERS = 64  # worker processes of one run: far more than a user's server has cores to run them
 
 
 def _free_port(host: str) -> int:
@@ -55,8 +57,17 @@ class LocustLoadTest(RunBase):
     def __init__(self, spec: WorkloadSpec, *, workers: int = 2, local_workers: int | None = None,
                  bind_host: str = "127.0.0.1", playground: Playground | None = None, store: RunStore | None = None,
                  on_interval: Subscriber | None = None, start_timeout: float = 60.0):
-        if not isinstance(workers, int) or workers < 1:
-            raise SpecError([f"workers must be an integer >= 1, got {workers!r}"])
+        checked_spec(spec)
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
+            raise SpecError([f"workers must be an integer >= 1 and at most {MAX_WORKERS}, got {shown(workers)}"])
+        if local_workers is not None and (not isinstance(local_workers, int) or isinstance(local_workers, bool)
+                                          or not 0 <= local_workers <= workers):
+            raise SpecError([f"local_workers must be an integer from 0 to workers ({workers}) or None, "
+                             f"got {shown(local_workers)}"])
+        if not isinstance(start_timeout, (int, float)) or isinstance(start_timeout, bool) \
+                or not 0 < start_timeout <= 600:
+            raise SpecError([f"start_timeout must be a number of seconds above 0 and at most 600, "
+                             f"got {shown(start_timeout)}"])
         users = spec.concurrency if not spec.open_model else min(spec.max_in_flight, OPEN_MODEL_USERS)
         if users < workers:
             raise SpecError([f"{workers} workers need at least {workers} users: raise concurrency (or max_in_flight "

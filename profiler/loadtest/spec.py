@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from profiler.inputs import InputError, shown
 
 OPERATIONS = ("get", "put", "update", "query", "batch_write", "batch_get")
 WRITE_OPERATIONS = frozenset({"put", "update", "batch_write"})
@@ -15,14 +18,21 @@ MIN_ITEM_SIZE = 64  # room for the keys and a payload attribute
 MAX_BATCH = {"batch_write": 25, "batch_get": 100}  # DynamoDB's per-call limits
 DEFAULT_CONCURRENCY = 8
 DEFAULT_DURATION = 10.0
+# Hard bounds on one run. Time: an hour of measuring (a request count ends there too) after at most as long a
+# warm-up. Memory: the engine keeps one bit per item of the key space to count the distinct items written
+# (100 million items: 12.5 MB), and a request count above 100 million would run for days at local speeds.
+MAX_DURATION_S = 3600.0
+MAX_KEY_SPACE_ITEMS = 100_000_000
+MAX_REQUESTS = 100_000_000
+MAX_NAME = 200
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")  # DynamoDB's rule for table names
 
 
-class SpecError(ValueError):
+class SpecError(InputError):
     """A workload spec that cannot run; the message lists every problem found, not only the first."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("Invalid load-test workload: " + "; ".join(problems))
+        super().__init__("Invalid load-test workload: " + "; ".join(problems), problems=problems)
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,12 @@ class WorkloadSpec:
         return dataclasses.replace(self, **changes)
 
 
+def checked_spec(spec: Any) -> "WorkloadSpec":
+    if not isinstance(spec, WorkloadSpec):
+        raise SpecError([f"spec must be a WorkloadSpec(...) (or WorkloadSpec.from_dict(a dict)), got {shown(spec)}"])
+    return spec
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -128,10 +144,14 @@ def _problems(spec: WorkloadSpec) -> list[str]:
     if not _is_int(spec.item_size) or not MIN_ITEM_SIZE <= spec.item_size <= MAX_ITEM_SIZE:
         problems.append(f"item_size must be an integer number of bytes from {MIN_ITEM_SIZE} to {MAX_ITEM_SIZE} "
                         f"(DynamoDB's item limit), got {spec.item_size!r}")
-    if not _is_int(spec.key_space) or spec.key_space < 1:
-        problems.append(f"key_space must be an integer >= 1, got {spec.key_space!r}")
+    if not _is_int(spec.key_space) or not 1 <= spec.key_space <= MAX_KEY_SPACE_ITEMS:
+        problems.append(f"key_space must be an integer >= 1 and at most {MAX_KEY_SPACE_ITEMS:,}, "
+                        f"got {shown(spec.key_space)}")
     if not _is_int(spec.items_per_key) or not 1 <= spec.items_per_key <= 10_000:
-        problems.append(f"items_per_key must be an integer from 1 to 10000, got {spec.items_per_key!r}")
+        problems.append(f"items_per_key must be an integer from 1 to 10000, got {shown(spec.items_per_key)}")
+    elif _is_int(spec.key_space) and spec.key_space * spec.items_per_key > MAX_KEY_SPACE_ITEMS:
+        problems.append(f"key_space x items_per_key must be at most {MAX_KEY_SPACE_ITEMS:,} items, got "
+                        f"{spec.key_space:,} x {spec.items_per_key:,}")
     if spec.distribution not in DISTRIBUTIONS:
         problems.append(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {spec.distribution!r}")
     if not _is_number(spec.zipf_exponent) or spec.zipf_exponent <= 0:
@@ -164,19 +184,26 @@ def _problems(spec: WorkloadSpec) -> list[str]:
 
     if spec.duration is not None and spec.requests is not None:
         problems.append("give the length as duration (seconds) or requests (a count), not both")
-    if spec.duration is not None and (not _is_number(spec.duration) or spec.duration <= 0):
-        problems.append(f"duration must be a number of seconds > 0, got {spec.duration!r}")
-    if spec.requests is not None and (not _is_int(spec.requests) or spec.requests < 1):
-        problems.append(f"requests must be an integer >= 1, got {spec.requests!r}")
-    if not _is_number(spec.warmup) or spec.warmup < 0:
-        problems.append(f"warmup must be a number of seconds >= 0, got {spec.warmup!r}")
+    if spec.duration is not None and (not _is_number(spec.duration) or not 0 < spec.duration <= MAX_DURATION_S):
+        problems.append(f"duration must be a number of seconds > 0 and at most {MAX_DURATION_S:g}, "
+                        f"got {shown(spec.duration)}")
+    if spec.requests is not None and (not _is_int(spec.requests) or not 1 <= spec.requests <= MAX_REQUESTS):
+        problems.append(f"requests must be an integer >= 1 and at most {MAX_REQUESTS:,}, got {shown(spec.requests)}")
+    if not _is_number(spec.warmup) or not 0 <= spec.warmup <= MAX_DURATION_S:
+        problems.append(f"warmup must be a number of seconds >= 0 and at most {MAX_DURATION_S:g}, "
+                        f"got {shown(spec.warmup)}")
+    elif _is_number(spec.duration) and 0 < spec.duration < spec.warmup:
+        problems.append(f"warmup ({spec.warmup:g} s) must not be longer than the measured duration "
+                        f"({spec.duration:g} s): most of the run would be thrown away")
     if not _is_number(spec.interval) or not 0.05 <= spec.interval <= 3600:
         problems.append(f"interval must be from 0.05 to 3600 seconds, got {spec.interval!r}")
-    if spec.table is not None and (not isinstance(spec.table, str) or not 3 <= len(spec.table) <= 255):
-        problems.append(f"table must be a DynamoDB table name (3-255 characters) or None for the playground's "
-                        f"load-test table, got {spec.table!r}")
+    if spec.table is not None and (not isinstance(spec.table, str) or not _TABLE_NAME.fullmatch(spec.table)):
+        problems.append(f"table must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.') or None for "
+                        f"the playground's load-test table, got {shown(spec.table)}")
     if spec.seed is not None and not _is_int(spec.seed):
-        problems.append(f"seed must be an integer or None, got {spec.seed!r}")
-    if not isinstance(spec.name, str):
-        problems.append(f"name must be a string, got {spec.name!r}")
+        problems.append(f"seed must be an integer or None, got {shown(spec.seed)}")
+    if not isinstance(spec.consistent_read, bool):
+        problems.append(f"consistent_read must be True or False, got {shown(spec.consistent_read)}")
+    if not isinstance(spec.name, str) or len(spec.name) > MAX_NAME:
+        problems.append(f"name must be a string of at most {MAX_NAME} characters, got {shown(spec.name)}")
     return problems

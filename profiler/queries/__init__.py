@@ -6,7 +6,8 @@ From a notebook cell::
     comparison = profile(AUTHORS_BOOKS, engine=engine)
     comparison.summary_frame(); comparison.figure()
 
-May import SQLAlchemy, pandas, plotly and :mod:`profiler.models` (the sample workloads' schema).
+May import SQLAlchemy, pandas, plotly and :mod:`profiler.models` (the sample workloads' schema) and
+:mod:`profiler.inputs` (the checks of arguments).
 """
 
 from .analysis import NPlusOneFinding, StatementGroup, collapse_in_lists, find_nplusone

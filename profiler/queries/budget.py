@@ -8,6 +8,8 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from profiler.inputs import whole_number
+
 from .analysis import collapse_in_lists, find_nplusone
 from .capture import QueryCapture
 
@@ -31,8 +33,7 @@ def assert_max_queries(
 
     The capture is yielded, so ``captured.statements`` can be inspected after the block.
     """
-    if limit < 0:
-        raise ValueError(f"limit must be zero or more, got {limit}")
+    whole_number("limit", limit, 0, 10**9)
     if bind is None:
         if session is None:
             raise ValueError("give the engine (or connection) to watch, or the session")

@@ -1,9 +1,12 @@
 """One isolated run of a workload: its own connection and transaction (always rolled back, so a workload that
-writes changes nothing), the strategy's loader options injected into its top-level queries, optional
-capture, and a deadline."""
+writes changes nothing: on SQLite DDL included, and ending the transaction is refused, see ``guard``), the
+strategy's loader options injected into its top-level queries, optional capture, and a deadline that is kept
+even by a workload blocked in a C call (it is abandoned, its transaction ended)."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, Callable, Sequence
@@ -14,7 +17,7 @@ from sqlalchemy.orm import Load, RelationshipProperty, Session, UserDefinedOptio
 from .analysis import RelationshipTree
 from .capture import QueryCapture
 from .fingerprint import Fingerprint, fingerprint
-from .guard import Deadline, WorkloadTimeout
+from .guard import ABANDON_GRACE_S, Deadline, SqliteSandbox, TransactionGuard, WorkloadTimeout
 from .plans import LoadPlan
 
 
@@ -212,25 +215,34 @@ def execute_workload(
     injector = _OptionInjector(plan or LoadPlan(), options, raise_elsewhere, models, own_paths, drop_own, track_paths)
     with engine.connect() as connection:
         transaction = connection.begin()
+        dbapi_connection = connection.connection.dbapi_connection
+        sandbox = SqliteSandbox(dbapi_connection) if isinstance(dbapi_connection, sqlite3.Connection) else None
         session = Session(bind=connection, join_transaction_mode="rollback_only")
         capturer = QueryCapture(source_lines=source_lines, on_statement=on_statement) if capture else None
         event.listen(session, "do_orm_execute", injector)
         if session_setup is not None:
             session_setup(session)
-        deadline = Deadline(timeout, connection.connection.dbapi_connection)
+        run = _BoundedRun(lambda: _materialized(function(session)), timeout, dbapi_connection)
         try:
+            if sandbox is not None:
+                sandbox.enter()
             if capturer is not None:
                 capturer.attach(connection, session)
             try:
-                with deadline:
-                    started = perf_counter()
-                    data = _materialized(function(session))
-                    wall_s = perf_counter() - started
+                with TransactionGuard(connection):
+                    data, wall_s = run.result()
             except WorkloadTimeout:
                 raise
-            except BaseException:
-                if deadline.fired:
+            except BaseException as error:
+                if run.fired:
                     raise WorkloadTimeout() from None
+                if isinstance(error, PermissionError):
+                    raise
+                if sandbox is not None and sandbox.refused:
+                    raise PermissionError(
+                        f"the workload tried to {sandbox.refused[0]}, which SQLite was told to refuse: every run "
+                        "is one transaction that the profiler rolls back, so that nothing it writes stays"
+                    ) from error
                 raise
             if capturer is not None:
                 capturer.detach()  # again in `finally`: a second detach changes nothing
@@ -242,10 +254,88 @@ def execute_workload(
         finally:
             if capturer is not None:
                 capturer.detach()
-            session.close()
-            if transaction.is_active:
-                transaction.rollback()
+            if sandbox is not None:
+                sandbox.leave()
+            if run.abandoned and sandbox is None:
+                connection.invalidate()  # closed: the server ends its transaction and releases its locks
+                transaction.rollback()  # SQLAlchemy's side of it: nothing is sent on an invalidated connection
+            else:
+                # SQLite: the rollback may come from this thread (closing would lose an in-memory database)
+                session.close()
+                if transaction.is_active:
+                    transaction.rollback()
+                # and on the driver itself: after a refused commit SQLAlchemy may count the transaction as over
+                # (and its pool then skips the reset on return), while the database still holds it
+                _rollback_driver(dbapi_connection)
+                if sandbox is not None:
+                    sandbox.restore()
     return RunOutcome(wall_s, print_, capturer, fingerprint_s)
+
+
+def _rollback_driver(dbapi_connection) -> None:
+    try:
+        dbapi_connection.rollback()  # sqlite3 and psycopg do nothing when no transaction is open
+    except Exception:  # noqa: BLE001 - a connection already closed has no transaction left
+        pass
+
+
+class _BoundedRun:
+    """``call()`` within ``timeout`` seconds: in a thread of its own when the connection may be used from another
+    thread, so that a workload blocked in a C call is abandoned on time (see ``guard``); in this thread
+    otherwise (a sqlite3 connection made with check_same_thread, e.g. SQLAlchemy's ``sqlite://`` memory pool)."""
+
+    def __init__(self, call: Callable[[], Any], timeout: float | None, dbapi_connection):
+        self.call, self.timeout, self.dbapi_connection = call, timeout, dbapi_connection
+        self.fired = False
+        self.abandoned = False
+
+    def _timed(self) -> tuple[Any, float]:
+        deadline = Deadline(self.timeout, self.dbapi_connection)
+        try:
+            with deadline:
+                started = perf_counter()
+                data = self.call()
+                return data, perf_counter() - started
+        finally:
+            self.fired = self.fired or deadline.fired
+
+    def _usable_from_another_thread(self) -> bool:
+        if not isinstance(self.dbapi_connection, sqlite3.Connection):
+            return True
+        try:
+            self.dbapi_connection.cursor().close()  # sqlite3 checks the thread here (ProgrammingError)
+        except sqlite3.ProgrammingError:
+            return False
+        return True
+
+    def result(self) -> tuple[Any, float]:
+        if self.timeout is None:
+            return self._timed()
+        outcome: dict[str, Any] = {}
+        inline = threading.Event()
+
+        def work():
+            if not self._usable_from_another_thread():
+                inline.set()
+                return
+            try:
+                outcome["value"] = self._timed()
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = error
+
+        worker = threading.Thread(target=work, name="workload", daemon=True)
+        worker.start()
+        worker.join(self.timeout + ABANDON_GRACE_S)
+        if inline.is_set():
+            return self._timed()
+        if worker.is_alive():
+            # Blocked where neither the cancel nor the exception reaches it: its transaction is ended from here
+            # (see execute_workload) and the thread ends when its C call returns, at the exception waiting for it.
+            self.fired = self.abandoned = True
+            raise WorkloadTimeout()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
 
 def _materialized(data):

@@ -11,14 +11,19 @@ from sqlalchemy import Engine, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Load, selectin_polymorphic
 
+from profiler.inputs import InputError, whole_number
+
 from .analysis import NPlusOneFinding, apply_ignores, find_nplusone, relationship_tree, statement_groups
+from .arguments import (
+    MAX_PROFILE_REPEATS, check_run_arguments, checked_callback, checked_engine, checked_strategies, checked_workload,
+)
 from .execution import RunOutcome, StrategyContext, execute_workload
 from .explain import explain
 from .guard import WorkloadTimeout
 from .plans import EAGER_KINDS, LOADER_FUNCTIONS, LoadPlan, Path
 from .results import Comparison, Overhead, RunMeasurement, StrategyResult
-from .strategies import DEFAULT_STRATEGIES, Preparation, Strategy, strategy_from
-from .workloads import Workload, as_workload
+from .strategies import DEFAULT_STRATEGIES, Preparation, Strategy
+from .workloads import Workload
 
 
 @dataclass
@@ -57,7 +62,7 @@ def profile(
     engine: Engine | None = None,
     *,
     repeats: int = 3,
-    timeout: float | None = 60.0,
+    timeout: float = 60.0,
     explain_plans: bool = True,
     max_explains: int = 8,
     find_unused: bool = True,
@@ -75,8 +80,9 @@ def profile(
     "subquery", "auto") or Strategy objects (e.g. ``CustomStrategy(loaders={"books": "selectin"})``).
     Each strategy runs once cold, then ``repeats`` times warm with capture, interleaved with ``repeats``
     runs without capture that measure the profiler's own overhead. Every run is a rolled-back transaction.
-    A strategy that fails, times out (``timeout`` seconds per run) or writes data gets a clear error in its
-    result; the others still run.
+    A strategy that fails, times out (``timeout`` seconds per run, at most 600) or writes data gets a clear
+    error in its result; the others still run. Arguments are checked before anything runs: a bad one raises
+    ``InputError`` naming it.
 
     ``ignore`` accepts known findings: ``{"Author.books.stores": "admin page, 5 authors at most"}``, keyed as
     each finding's ``key`` shows (the root entity and the relationships walked from it; a get loop's entity).
@@ -84,17 +90,16 @@ def profile(
     With ``verify_fixes`` each lazy N+1's fix is checked by running the workload once more with it applied:
     the finding then tells the statements before and after, and says so when the fix is not enough.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    check_run_arguments(repeats=repeats, max_repeats=MAX_PROFILE_REPEATS, timeout=timeout,
+                        explain_plans=explain_plans, find_unused=find_unused, measure_overhead=measure_overhead,
+                        source_lines=source_lines, verify_fixes=verify_fixes)
+    whole_number("max_explains", max_explains, 0, 100)
+    whole_number("nplusone_threshold", nplusone_threshold, 2, 10_000)
+    checked_callback("progress", progress)
     ignore = _checked_ignore(ignore)
-    workload = as_workload(workload)
-    if engine is None:
-        from .workloads import default_engine
-
-        engine = default_engine()
-    chosen = [strategy_from(spec) for spec in strategies]
-    if not chosen:
-        raise ValueError("give at least one strategy")
+    workload = checked_workload(workload)
+    chosen = checked_strategies(strategies)
+    engine = checked_engine(engine)
     total = len(chosen)
 
     def notify(index: int, label: str, phase: str, statements: int = 0, message: str = "") -> None:
@@ -359,14 +364,14 @@ def _checked_ignore(ignore) -> dict[str, str]:
     if ignore is None:
         return {}
     if not isinstance(ignore, Mapping):
-        raise TypeError(f"ignore must map a finding's key to the reason it is accepted, e.g. "
+        raise InputError(f"ignore must map a finding's key to the reason it is accepted, e.g. "
                         f"{{'Author.books': 'at most 5 authors'}}; got {type(ignore).__name__}")
     for key, reason in ignore.items():
         if not isinstance(key, str) or not _FINDING_KEY.fullmatch(key):
-            raise ValueError(f"ignore: {key!r} is not a finding's key; use the root entity and the relationships "
+            raise InputError(f"ignore: {key!r} is not a finding's key; use the root entity and the relationships "
                              "walked from it, as the finding's key shows it, e.g. 'Author.books.stores'")
         if not isinstance(reason, str) or not reason.strip():
-            raise ValueError(f"ignore[{key!r}]: give the reason this finding is accepted, e.g. "
+            raise InputError(f"ignore[{key!r}]: give the reason this finding is accepted, e.g. "
                              f"{{{key!r}: 'admin page, 5 rows at most'}}")
     return dict(ignore)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .plans import LoadPlan, leaf_paths
+from profiler.inputs import InputError, refuse, shown
+
+from .plans import LOADER_FUNCTIONS, LoadPlan, leaf_paths
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,25 @@ class CustomStrategy(Strategy):
         query: Callable | None = None,
         root: type | None = None,
     ):
+        if not isinstance(label, str) or not 1 <= len(label.strip()) <= 80:
+            raise refuse("label", "a name of 1 to 80 characters", label)
         super().__init__(label)
+        if loaders is not None:
+            if not isinstance(loaders, Mapping) or not all(isinstance(path, str) and path for path in loaders):
+                raise refuse("loaders", "a dict of relationship path -> loader kind, e.g. {'books': 'selectin', "
+                             "'books.stores': 'joined'}", loaders)
+            for path, kind in loaders.items():
+                if kind not in LOADER_FUNCTIONS:
+                    raise InputError(f"loaders[{path!r}] must be one of {', '.join(sorted(LOADER_FUNCTIONS))}, "
+                                     f"got {shown(kind)}", "loaders")
+        if isinstance(options, (str, bytes)) or not isinstance(options, (Sequence, tuple, list)):
+            raise refuse("options", "a list of loader options, e.g. [selectinload(Author.books)]", options)
+        if query is not None and not callable(query):
+            raise refuse("query", "a function query(session) run instead of the workload, or None", query)
+        if root is not None and not isinstance(root, type):
+            raise refuse("root", "a mapped class, e.g. Author, or None for the workload's first entity", root)
         if loaders is None and not options and query is None:
-            raise ValueError("a custom strategy needs loaders=, options= or query=")
+            raise InputError("a custom strategy needs loaders=, options= or query=", "loaders")
         self.loaders, self.options, self.query, self.root = loaders, tuple(options), query, root
 
     def prepare(self, context) -> Preparation:

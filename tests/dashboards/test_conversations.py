@@ -274,7 +274,7 @@ def test_a_failing_run_says_why_and_the_form_stays_usable(tmp_path):
     wait(dashboard.start())
     assert dashboard.progress.state == "error"
     message = dashboard.progress.message
-    assert "OperationalError" in message and "unable to open database file" in message
+    assert "the database refused the load (unable to open database file)" in message
     assert not dashboard.run_button.disabled and dashboard.summary.value.startswith("<p class='workbench-muted'>")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import pytest
@@ -43,8 +44,10 @@ def test_provisioned_playground_table_warns_before_the_run(playground, tmp_path)
     create_table(client, name, BillingMode="PROVISIONED",
                  ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
     try:
-        spec = WorkloadSpec(operations={"put": 1}, target_rate=20, requests=4, table=name, item_size=2048)
-        test = LoadTest(spec, playground=playground, store=FileRunStore(tmp_path))
+        # the playground's load-test table, provisioned (only that table of a playground may be loaded)
+        spec = WorkloadSpec(operations={"put": 1}, target_rate=20, requests=4, item_size=2048)
+        test = LoadTest(spec, playground=dataclasses.replace(playground, loadtest_table=name),
+                        store=FileRunStore(tmp_path))
         with pytest.warns(CapacityWarning, match="provisioned for 5 write capacity units/s but the workload needs ~40"):
             test.start()
         test.wait(30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from profiler.loadtest import LoadTest, SpecError, WorkloadSpec
@@ -55,8 +57,8 @@ def test_spec_round_trips_through_its_stored_form_and_rejects_unknown_fields():
 def test_missing_table_is_a_clear_error_before_anything_runs(playground, tmp_path):
     from profiler.loadtest import FileRunStore
 
-    test = LoadTest(WorkloadSpec(table="no-such-table", requests=5), playground=playground,
-                    store=FileRunStore(tmp_path))
+    missing = dataclasses.replace(playground, loadtest_table="no-such-table")
+    test = LoadTest(WorkloadSpec(requests=5), playground=missing, store=FileRunStore(tmp_path))
     with pytest.raises(SpecError, match="table 'no-such-table' does not exist"):
         test.start()
     assert FileRunStore(tmp_path).list_runs() == []
@@ -69,9 +71,10 @@ def test_table_without_sort_key_refuses_several_items_per_key(playground, tmp_pa
     client.create_table(TableName="hash-only-" + playground.stack_name, BillingMode="PAY_PER_REQUEST",
                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}])
-    spec = WorkloadSpec(table="hash-only-" + playground.stack_name, items_per_key=3, requests=5)
+    spec = WorkloadSpec(items_per_key=3, requests=5)
+    hash_only = dataclasses.replace(playground, loadtest_table="hash-only-" + playground.stack_name)
     with pytest.raises(SpecError, match="has no sort key, so items_per_key must be 1"):
-        LoadTest(spec, playground=playground, store=FileRunStore(tmp_path)).start()
+        LoadTest(spec, playground=hash_only, store=FileRunStore(tmp_path)).start()
     client.delete_table(TableName="hash-only-" + playground.stack_name)
 
 
