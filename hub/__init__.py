@@ -4,6 +4,7 @@
   ``jupyterhub_config.py``: the file JupyterHub loads (assignments only); ``cli``: the ``workbench`` command.
 - ``auth/``: local sign-up and login, OAuth. ``sharing/``: what may be shared and the pages about shares.
 - ``services/``: managed services (local AWS, playground reaper) and the provisioning step.
+- ``backup/``: ``workbench backup``/``restore`` of a stopped hub (databases, secrets, local AWS state, homes).
 - ``templates/``: the home and login pages.
 
 May import jupyterhub and :mod:`spawner` (which composes users' servers). Never imports the user side

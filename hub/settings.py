@@ -191,6 +191,21 @@ class WorkbenchSettings(Configurable):
         help="Tag that marks the playgrounds of this hub; the orphan reaper only touches stacks with this tag, "
         "so hubs sharing one AWS account need different ids.",
     ).tag(config=True)
+    playground_vpc_id = Unicode(
+        PlaygroundSpawnerMixin.vpc_id.default_value,
+        help="On AWS with stacks/deployment.yaml: its `VpcId` output, so each playground makes its target group in "
+        "the deployment's VPC. Empty: each playground makes a minimal VPC of its own.",
+    ).tag(config=True)
+    playground_subnet_ids = _names(
+        "On AWS with stacks/deployment.yaml: its `PrivateSubnetIds` output (comma-separated), handed to each "
+        "playground with `playground_vpc_id`."
+    )
+    playground_permissions_boundary = Unicode(
+        PlaygroundSpawnerMixin.permissions_boundary.default_value,
+        help="On AWS with stacks/deployment.yaml: its `PlaygroundPermissionsBoundaryArn` output, the permissions "
+        "boundary each playground's server role carries (the deployment's hub role may create no role without "
+        "it). Empty: none.",
+    ).tag(config=True)
     reaper_interval = Integer(
         600,
         min=1,
@@ -214,9 +229,10 @@ class WorkbenchSettings(Configurable):
 
     # --- users' servers -----------------------------------------------------------------------------------------
     spawner = CaselessStrEnum(
-        ["local", "system-users"],
+        ["local", "system-users", "kubernetes"],
         help="Base of each user's server: `system-users` (a process run as a system account of the user's own, "
-        "made on their first login: needs the hub to run as root) or `local` (a process run as the hub's own "
+        "made on their first login: needs the hub to run as root), `kubernetes` (a pod of the user's own through "
+        "KubeSpawner, for a hub deployed with Zero to JupyterHub) or `local` (a process run as the hub's own "
         "account: users are not isolated; for one person's laptop, and refused as root, which would run users' "
         "code as root).",
     ).tag(config=True, default_text="system-users as root, local otherwise")
@@ -239,6 +255,16 @@ class WorkbenchSettings(Configurable):
         2.0,
         min=0.0,
         help="CPUs one user's server may use at once (0: no limit). Enforced like the memory limit.",
+    ).tag(config=True)
+    server_memory_request = Unicode(
+        "1G",
+        help="`kubernetes`: memory reserved for each user's server when its pod is scheduled (the pod's memory "
+        "request; K, M, G or T suffix; empty: none). Nodes are filled by requests, limits may overcommit them.",
+    ).tag(config=True)
+    server_cpu_request = Float(
+        0.5,
+        min=0.0,
+        help="`kubernetes`: CPUs reserved for each user's server when its pod is scheduled (its CPU request; 0: none).",
     ).tag(config=True)
     server_max_processes = Integer(
         SystemAccountSpawnerMixin.max_processes.default_value,
@@ -314,7 +340,7 @@ class WorkbenchSettings(Configurable):
     def _valid_account_prefix(self, proposal):
         return names.check_account_prefix(proposal["value"])
 
-    @validate("server_memory_limit")
+    @validate("server_memory_limit", "server_memory_request")
     def _valid_memory_limit(self, proposal):
         if not proposal["value"]:
             return ""
@@ -331,8 +357,8 @@ class WorkbenchSettings(Configurable):
 
     @property
     def isolated(self) -> bool:
-        """Users' servers run as separate system accounts, walled off from each other and from the hub."""
-        return self.spawner == "system-users"
+        """Users' servers run as separate system accounts or pods, walled off from each other and from the hub."""
+        return self.spawner in ("system-users", "kubernetes")
 
     @property
     def effective_open_signup(self) -> bool:
@@ -410,6 +436,11 @@ def parse(trait: TraitType, raw: str) -> Any:
             return int(raw.strip())
         except ValueError:
             raise ValueError("expected a whole number") from None
+    if isinstance(trait, Float):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise ValueError("expected a number") from None
     if isinstance(trait, CaselessStrEnum):
         value = raw.strip().lower()
         if value not in trait.values:

@@ -47,6 +47,7 @@ DYNAMODB_ACTIONS = (
     "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
+CREDENTIALS_JSON, CONFIG, SHARED_CREDENTIALS = "credentials.json", "config", "credentials"  # the files' names
 MAX_READ = 64 * 1024  # a credentials.json the hub wrote is under 2 KB
 TARGET_GROUP_ACTIONS = ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")
 
@@ -131,15 +132,15 @@ class CredentialFiles:
 
     @property
     def credentials_json(self) -> Path:
-        return self.directory / "credentials.json"
+        return self.directory / CREDENTIALS_JSON
 
     @property
     def config(self) -> Path:
-        return self.directory / "config"
+        return self.directory / CONFIG
 
     @property
     def shared_credentials(self) -> Path:
-        return self.directory / "credentials"
+        return self.directory / SHARED_CREDENTIALS
 
     def write(self, credentials: ScopedCredentials, region: str, owner: tuple[int, int] | None = None) -> None:
         """Write (or atomically replace) the files; a reader never sees a half-written file.
@@ -164,17 +165,8 @@ class CredentialFiles:
                     f"the server's OS user cannot reach {self.directory}: {closed[0]} is not traversable by others "
                     "(chmod o+x it, or set PlaygroundSpawner.credentials_dir to a folder under a traversable path)"
                 )
-        _write_private(self.credentials_json, json.dumps(credentials.process_output()), owner)
-        _write_private(
-            self.config,
-            "# Written by the hub: scoped playground credentials, refreshed before they expire.\n"
-            "[default]\n"
-            f"region = {region}\n"
-            f"credential_process = cat {shlex.quote(str(self.credentials_json))}\n",
-            owner,
-        )
-        _write_private(self.shared_credentials, "# Intentionally empty: credentials come from the config file.\n",
-                       owner)
+        for name, text in delivery_files(credentials, region, self.directory).items():
+            _write_private(self.directory / name, text, owner)
 
     def read(self) -> ScopedCredentials | None:
         """The credentials written last, or None. With system accounts the file is the user's to change: the
@@ -187,7 +179,7 @@ class CredentialFiles:
                 access_key_id=str(data["AccessKeyId"]),
                 secret_access_key=str(data["SecretAccessKey"]),
                 session_token=str(data["SessionToken"]),
-                expiration=dt.datetime.fromisoformat(str(data["Expiration"]).replace("Z", "+00:00")),
+                expiration=parse_expiration(str(data["Expiration"])),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -208,6 +200,24 @@ class CredentialFiles:
             environment.CREDENTIALS_FILE: str(self.credentials_json),
             environment.CREDENTIALS_EXPIRE: credentials.expiration_iso,
         }
+
+
+def delivery_files(credentials: ScopedCredentials, region: str, directory: Path) -> dict[str, str]:
+    """The files of ``file`` delivery by name, as they read once in ``directory`` (written there by the hub, or
+    mounted there from a Kubernetes Secret): the credentials, a config whose credential_process reads them, and an
+    empty shared-credentials file."""
+    return {
+        CREDENTIALS_JSON: json.dumps(credentials.process_output()),
+        CONFIG: "# Written by the hub: scoped playground credentials, refreshed before they expire.\n"
+                "[default]\n"
+                f"region = {region}\n"
+                f"credential_process = cat {shlex.quote(str(directory / CREDENTIALS_JSON))}\n",
+        SHARED_CREDENTIALS: "# Intentionally empty: credentials come from the config file.\n",
+    }
+
+
+def parse_expiration(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def environment_delivery(credentials: ScopedCredentials) -> dict[str, str]:

@@ -26,7 +26,7 @@ from typing import Any
 from jupyterhub.spawner import SimpleLocalProcessSpawner, SpawnException, Spawner
 from jupyterhub.utils import maybe_future
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Enum, Float, Integer, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, validate
 
 from spawner import credentials, drift, environment, names, stacks
 from spawner.stacks import (
@@ -63,6 +63,13 @@ class PlaygroundSpawnerMixin(Spawner):
         "receive the hub's own AWS settings).",
     ).tag(config=True)
 
+    endpoint_restart_timeout = Float(
+        90.0,
+        help="With aws_endpoint_url set: when the endpoint stops answering in the middle of a spawn (the local AWS "
+        "crashed), seconds to wait for it to answer again before the spawn fails. The hub notices a dead managed "
+        "service at its next poll (every 30 s) and starts it again, which takes a few seconds more.",
+    ).tag(config=True)
+
     endpoint_wait_timeout = Float(
         30.0,
         help="With aws_endpoint_url set (the local AWS, a managed service that may still be starting), seconds "
@@ -97,6 +104,25 @@ class PlaygroundSpawnerMixin(Spawner):
     template_path = Unicode(
         str(DEFAULT_TEMPLATE),
         help="Path of the CloudFormation template made for each user (stacks/playground.yaml).",
+    ).tag(config=True)
+
+    vpc_id = Unicode(
+        "",
+        help="The hub deployment's VPC (stacks/deployment.yaml's VpcId output): playgrounds make their target "
+        "group there. Empty: each playground makes a minimal VPC of its own.",
+    ).tag(config=True)
+
+    subnet_ids = List(
+        Unicode(),
+        help="The hub deployment's private subnets (its PrivateSubnetIds output), handed to playgrounds with "
+        "vpc_id.",
+    ).tag(config=True)
+
+    permissions_boundary = Unicode(
+        "",
+        help="ARN of the permissions boundary every playground's server role carries (stacks/deployment.yaml's "
+        "PlaygroundPermissionsBoundaryArn output): the deployment's hub role may only create roles that carry it. "
+        "Empty: none (the local AWS).",
     ).tag(config=True)
 
     playground_timeout = Float(
@@ -136,8 +162,9 @@ class PlaygroundSpawnerMixin(Spawner):
 
     credentials_refresh_margin = Integer(
         1200,
-        help="With `file` delivery, the hub re-assumes the role this many seconds before the credentials "
-        "expire. Must exceed botocore's 15-minute refresh window and be below credentials_duration.",
+        help="With `file` delivery (and Kubernetes' `secret`), the hub re-assumes the role this many seconds "
+        "before the credentials expire. Must exceed botocore's 15-minute refresh window and be below "
+        "credentials_duration.",
     ).tag(config=True)
 
     role_propagation_wait = Float(
@@ -297,7 +324,18 @@ class PlaygroundSpawnerMixin(Spawner):
             return await super().start()
         self._playground_starting = True
         try:
-            await self._start_playground()
+            try:
+                await self._start_playground()
+            except PlaygroundError as error:
+                if not (error.reason == "aws-unreachable" and self.aws_endpoint_url):
+                    raise
+                # The hub's own local AWS died under the spawn (it keeps the state of its last whole request):
+                # the hub starts it again, so wait for it and go on, rather than send the user away.
+                self.log.warning("Lost the AWS endpoint while making %s's playground: %s", self.user.name, error)
+                self._emit("The hub's local AWS stopped answering while your playground was being made; waiting "
+                           "for it to come back (nothing of yours is lost).")
+                await stacks.wait_until_answering(self.aws_endpoint_url, self.endpoint_restart_timeout)
+                await self._start_playground()
         except PlaygroundError as error:
             self._emit(f"Your playground could not be made: {error}")
             raise SpawnException(str(error), reason=error.reason) from error
@@ -318,7 +356,8 @@ class PlaygroundSpawnerMixin(Spawner):
         except OSError as error:
             raise PlaygroundError(f"The hub cannot read the playground template {self.template_path}: {error}",
                                   reason="playground-template") from error
-        request = build_request(playground, template_body, self.hub_id)
+        request = build_request(playground, template_body, self.hub_id, vpc_id=self.vpc_id,
+                                subnet_ids=tuple(self.subnet_ids), permissions_boundary=self.permissions_boundary)
         total = request.total_resources
         self._emit(f"Preparing your playground {playground.stack} ({total} resources).", 0.0)
         async with stack_lock(playground.stack):
@@ -512,29 +551,3 @@ class PlaygroundSpawnerMixin(Spawner):
 
 class PlaygroundSpawner(PlaygroundSpawnerMixin, SimpleLocalProcessSpawner):
     """The embedded default: the user's playground, then a local single-user server process."""
-
-
-class KubePlaygroundMixin(PlaygroundSpawnerMixin):
-    """What a Kubernetes pod needs differently: credentials in its environment, the stack on the pod."""
-
-    @default("credentials_delivery")
-    def _kube_delivery(self):
-        return "environment"  # the pod cannot read the hub's files
-
-    async def start(self):
-        stack = self.playground_names.stack
-        self.extra_annotations = {**self.extra_annotations, "workbench/playground-stack": stack}
-        self.extra_labels = {**self.extra_labels, "workbench-playground": stack}
-        return await super().start()
-
-
-def kube_playground_spawner_class(base: type | None = None) -> type:
-    """KubeSpawner with the playground layer alone; ``base`` replaces KubeSpawner (tests pass a stand-in). The hub
-    uses :func:`spawner.workbench.kube_workbench_spawner_class`, which adds the data space and the dashboards."""
-    if base is None:
-        try:
-            from kubespawner import KubeSpawner as base  # optional: only Kubernetes deployments install it
-        except ImportError as error:
-            raise ImportError("KubePlaygroundSpawner needs `pip install jupyterhub-kubespawner`") from error
-    return type("KubePlaygroundSpawner", (KubePlaygroundMixin, base), {"__module__": __name__})
-

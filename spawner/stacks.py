@@ -107,7 +107,8 @@ def explain(error: Exception, doing: str) -> PlaygroundError:
                                    reason="playground-template")
         return PlaygroundError(f"AWS error while {doing}: {code}: {detail}", reason="aws-error")
     if isinstance(error, BotoCoreError):
-        return PlaygroundError(f"Could not reach AWS while {doing}: {error}", reason="aws-unreachable")
+        return PlaygroundError(f"Could not reach AWS while {doing} ({error}). Nothing of yours is lost; try again "
+                               "in a minute.", reason="aws-unreachable")
     return PlaygroundError(f"Unexpected error while {doing}: {error!r}", reason="aws-error")
 
 
@@ -157,7 +158,12 @@ def template_digest(template_body: str, parameters: tuple[tuple[str, str], ...])
     return hashlib.sha256(repr((template_body, sorted(parameters))).encode()).hexdigest()[:16]
 
 
-def build_request(names: PlaygroundNames, template_body: str, hub_id: str) -> StackRequest:
+def build_request(names: PlaygroundNames, template_body: str, hub_id: str, vpc_id: str = "",
+                  subnet_ids: tuple[str, ...] = (), permissions_boundary: str = "") -> StackRequest:
+    """From the hub deployment (stacks/deployment.yaml's outputs): ``vpc_id``/``subnet_ids``, the network where the
+    playground's target group is made (unset: the playground makes a VPC of its own); ``permissions_boundary``, the
+    boundary its server role must carry for the hub's role to create it. Each is passed only when set, so the
+    parameters (and the digest of playgrounds made without them) stay as they were."""
     parameters = (
         ("NamePrefix", names.prefix),
         ("UserSlug", names.slug),
@@ -165,6 +171,10 @@ def build_request(names: PlaygroundNames, template_body: str, hub_id: str) -> St
         ("Hub", hub_id),
         ("CreatedBy", CREATED_BY),
     )
+    if vpc_id:
+        parameters += (("DeploymentVpcId", vpc_id), ("DeploymentSubnetIds", ",".join(subnet_ids)))
+    if permissions_boundary:
+        parameters += (("PermissionsBoundaryArn", permissions_boundary),)
     tags = ((TAG_OWNER, names.username), (TAG_HUB, hub_id), (TAG_CREATED_BY, CREATED_BY),
             (TAG_TEMPLATE, template_digest(template_body, parameters)))
     return StackRequest(names=names, template_body=template_body, parameters=parameters, tags=tags)

@@ -27,9 +27,9 @@ from jupyterhub.utils import maybe_future
 from tornado.web import HTTPError
 from traitlets import Bool, Integer, Unicode, default, validate
 
-from spawner import accounts, limits, names
+from spawner import accounts, kube, limits, names
 from spawner import dashboards as shipped
-from spawner.playground import KubePlaygroundMixin, PlaygroundSpawnerMixin
+from spawner.playground import PlaygroundSpawnerMixin
 from spawner.published import PublishError, published_dashboard, published_server
 from spawner.user_server_files import jupyter_environment
 from spawner.userdata import UserDataSpawnerMixin, server_home
@@ -269,16 +269,11 @@ class SystemUserSpawner(SystemAccountSpawnerMixin, WorkbenchSpawnerMixin, UserDa
 
 
 def kube_workbench_spawner_class(base: type | None = None) -> type:
-    """KubeSpawner with the user's data space and playground; ``base`` replaces KubeSpawner (tests pass a
-    stand-in). The server's image holds the dashboards, so none are copied."""
-    if base is None:
-        try:
-            from kubespawner import KubeSpawner as base  # optional: only Kubernetes deployments install it
-        except ImportError as error:
-            raise ImportError("KubeWorkbenchSpawner needs `pip install jupyterhub-kubespawner`") from error
-    image_holds_dashboards = default("install_dashboards")(lambda self: False)
-    return type("KubeWorkbenchSpawner", (WorkbenchSpawnerMixin, UserDataSpawnerMixin, KubePlaygroundMixin, base),
-                {"__module__": __name__, "_image_holds_dashboards": image_holds_dashboards})
+    """KubeSpawner with the user's data space and playground (:mod:`spawner.kube`); ``base`` replaces KubeSpawner
+    (tests pass a stand-in). The server's image holds the dashboards, so none are copied."""
+    base = base or kube.kubespawner_class()
+    return type("KubeWorkbenchSpawner", (kube.KubeServerMixin, WorkbenchSpawnerMixin, UserDataSpawnerMixin,
+                                         kube.KubePlaygroundMixin, base), {"__module__": __name__})
 
 
 def __getattr__(name: str):

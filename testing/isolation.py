@@ -122,6 +122,8 @@ class TestAccounts:
         # Users pass through the state folder to their credentials by path, so the folders on the way must stay
         # open. pytest closes its base temporary folder again whenever a test run starts (its own privacy fix-up),
         # so a new state folder lives here, with a link where the test asked for it.
+        if state_dir.is_dir() and not state_dir.is_symlink() and not any(state_dir.iterdir()):
+            state_dir.rmdir()  # an empty folder made for the hub (pytest's mktemp): a link takes its place
         if state_dir.exists() or state_dir.is_symlink():
             self.state_dir = state_dir.resolve()
             self._opened.enter_context(reachable(self.state_dir))

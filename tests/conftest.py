@@ -43,6 +43,21 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def private_cluster():
+    """A PostgreSQL cluster of the tests' own that trusts nobody (testing/postgres.py), one per test process."""
+    from testing import postgres
+
+    if not (postgres.PG_BIN / "initdb").exists():
+        missing(f"PostgreSQL server binaries not found in {postgres.PG_BIN} (apt-get install postgresql)")
+    try:
+        postgres.reachable_temp_folder()
+    except RuntimeError as error:
+        missing(str(error))
+    with postgres.running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     if not port_open(6379):
         missing("Redis is not reachable on 127.0.0.1:6379")

@@ -12,7 +12,6 @@ from importlib.metadata import entry_points
 import pytest
 
 from testing.support import REPO_ROOT
-from tests.models.conftest import private_cluster  # noqa: F401 - a fixture, found by name
 
 LOAD_CONFIG = """
 import json, sys
@@ -61,7 +60,7 @@ def test_loading_the_configuration_changes_nothing(tmp_path):
 
 
 @pytest.mark.postgres
-def test_loading_the_configuration_touches_no_database(tmp_path, private_cluster):  # noqa: F811 - the fixture
+def test_loading_the_configuration_touches_no_database(tmp_path, private_cluster):
     """On a cluster of its own: the machine's shared one gains roles from tests running beside this one."""
     import psycopg
 

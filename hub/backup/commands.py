@@ -221,7 +221,8 @@ def _left_out_of_state(settings: WorkbenchSettings):
 
 def _backup_folder(folder: Path, settings: WorkbenchSettings) -> Path:
     folder = folder.absolute()
-    for forbidden in [settings.state_path] + ([Path(settings.homes_dir).absolute()] if settings.isolated else []):
+    homes = [Path(settings.homes_dir).absolute()] if settings.spawner == "system-users" else []
+    for forbidden in [settings.state_path, *homes]:
         if folder == forbidden or forbidden in folder.parents:
             raise BackupRefused(f"{folder} is inside {forbidden}: keep backups out of what they save")
     try:
@@ -239,10 +240,10 @@ def backup(settings: WorkbenchSettings, folder: Path) -> list[str]:
     hub_sqlite = databases.sqlite_path(settings.hub_db_url)
     if hub_sqlite is not None and not hub_sqlite.is_file():
         raise BackupRefused(f"There is no hub to back up: {hub_sqlite} does not exist (WORKBENCH_STATE_DIR?)")
-    if settings.isolated and os.geteuid() != 0:
+    if settings.spawner == "system-users" and os.geteuid() != 0:
         raise BackupRefused("Users' homes belong to their own system accounts: back up as root.")
     users, _ = _hub_users(settings)
-    owned = _accounts_of(settings, users) if settings.isolated else {}
+    owned = _accounts_of(settings, users) if settings.spawner == "system-users" else {}
     refuse_if_running(settings, [account for account, _ in owned.values()], "back up")
     folder = _backup_folder(folder, settings)
     try:

@@ -66,8 +66,8 @@ def _check_fits(manifest: dict, settings: WorkbenchSettings) -> None:
     if manifest["mode"] != settings.spawner:
         problems.append(f"its users' servers ran with WORKBENCH_SPAWNER={manifest['mode']}, here it is "
                         f"{settings.spawner}")
-    if settings.isolated and (manifest["account_prefix"], manifest["hub_id"]) != (settings.account_prefix,
-                                                                                  settings.hub_id):
+    accounts = (manifest["account_prefix"], manifest["hub_id"])
+    if settings.spawner == "system-users" and accounts != (settings.account_prefix, settings.hub_id):
         problems.append(f"its accounts are named and marked with WORKBENCH_ACCOUNT_PREFIX={manifest['account_prefix']}"
                         f" and WORKBENCH_HUB_ID={manifest['hub_id']}; set the same here")
     hub_database = "sqlite" if databases.sqlite_path(settings.hub_db_url) else "postgresql"
@@ -101,7 +101,7 @@ def restore(settings: WorkbenchSettings, folder: Path, force: bool = False) -> l
     folder = folder.absolute()
     manifest = read_backup(folder)
     _check_fits(manifest, settings)
-    if settings.isolated and os.geteuid() != 0:
+    if settings.spawner == "system-users" and os.geteuid() != 0:
         raise BackupRefused("Users' homes belong to their own system accounts, made again by the restore: run it "
                             "as root.")
     state = settings.state_path

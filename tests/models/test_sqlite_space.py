@@ -16,7 +16,7 @@ from profiler.datagen.builtins import install_builtins
 from profiler.catalog.catalog import Catalog
 from profiler.catalog.space import SpaceError, open_space, sqlite_space
 from profiler.catalog.spec import Model
-from tests.models.conftest import reachable_temp_folder
+from testing.postgres import reachable_temp_folder
 
 OTHER_OS_USER = "nobody"
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"

@@ -54,7 +54,7 @@ def outside_env(bin_folder: Path, **extra: str) -> dict[str, str]:
     """An environment whose PATH and PYTHONPATH lead to the venv only, never to the checkout."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("WORKBENCH_", "PYTHON", "VIRTUAL_ENV", "JUPYTER"))}
-    env["PATH"] = f"{bin_folder}:/usr/local/bin:/usr/bin:/bin"
+    env["PATH"] = f"{bin_folder}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # root's PATH
     return {**env, **extra}
 
 

@@ -33,7 +33,6 @@ from testing.isolation import isolated_hub
 from testing.kernel import UserKernel
 from testing.support import port_open, wait_for
 from tests.hub.fake_oauth import FakeOAuthProvider
-from tests.models.conftest import private_cluster  # noqa: F401 - a fixture, found by name
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the hub makes system accounts only as root, as in CI")
@@ -146,7 +145,7 @@ def wait_stopped(hub: Hub, browser: requests.Session, username: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def hub(private_cluster):  # noqa: F811 - the fixture imported above
+def hub(private_cluster):
     users = [*COLLIDING, "carol", "dora", "erin", "grace", ADMIN]
     with own_database(private_cluster, users) as database, \
             isolated_hub(WORKBENCH_DATA_ADMIN_URL=database, WORKBENCH_BUILTIN_MESSAGES="0",

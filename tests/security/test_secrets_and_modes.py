@@ -32,7 +32,6 @@ from testing.hub import LOCAL_AWS_KEYS, Hub
 from testing.isolation import isolated_hub, unprivileged_hub
 from testing.kernel import UserKernel
 from testing.support import REPO_ROOT
-from tests.models.conftest import private_cluster  # noqa: F401 - a fixture, found by name
 from tests.security.test_names_and_accounts import own_database
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
@@ -105,7 +104,7 @@ def leaked(text: str, secrets: list[tuple[str, str, str]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def hub(private_cluster):  # noqa: F811 - the fixture imported above
+def hub(private_cluster):
     with own_database(private_cluster, list(PASSWORDS)) as database, \
             isolated_hub(WORKBENCH_DATA_ADMIN_URL=database, WORKBENCH_BUILTIN_MESSAGES="0") as hub:
         hub.admin_password = private_cluster.admin_password

@@ -4,8 +4,8 @@
   way JupyterHub's own tests build spawners), whose "server" is a tiny process that dumps its environment.
 - :class:`ScriptedCloudFormation`: moto never rolls back, never reports per-resource events and never gets
   stuck on purpose, so the failure paths replay the event sequences real CloudFormation sends.
-- :class:`StandInKubeSpawner`: the part of KubeSpawner's interface the Kubernetes composition relies on,
-  for when kubespawner is not installed.
+- :class:`StandInKubeSpawner`: the part of KubeSpawner's interface the Kubernetes composition relies on, for
+  tests of how the layers are put together (the real KubeSpawner runs in tests/spawner/test_kube.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""Crashes mid-work end in a consistent state the user is told about: the local AWS killed while a user's
+playground stack is being made; a kernel killed while it changes a model. (A hub killed mid-spawn:
+tests/hub/test_playground_e2e.py; a load test's process killed mid-run: tests/loadtest/test_persistence.py; a
+data load interrupted: tests/datagen/test_loader.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from profiler.catalog.catalog import Catalog
+from spawner import names
+from testing.hub import LOCAL_AWS_KEYS, Hub, SpawnProgress
+from tests.reliability.test_hub_restart import WHAT_IS_THERE, alive, in_users_server, local_aws_process
+
+pytestmark = [pytest.mark.hub, pytest.mark.slow]
+
+PASSWORD = "correct horse battery"
+
+
+def spawn_killing_at(hub: Hub, browser, username: str, message_start: str, victim) -> SpawnProgress:
+    """Ask for the user's server and follow its progress as the spawn page does; kill ``victim`` when a message
+    starting with ``message_start`` arrives."""
+    response = browser.get(f"{hub.url}/hub/spawn/{username}", timeout=30, allow_redirects=False)
+    assert response.status_code in (302, 303), response.text[:500]
+    progress = SpawnProgress()
+    url = f"{hub.url}/hub/api/users/{username}/server/progress"
+    headers = {"Accept": "text/event-stream", "X-XSRFToken": hub.hub_xsrf(browser)}
+    with browser.get(url, stream=True, timeout=300, headers=headers) as stream:
+        for line in stream.iter_lines(decode_unicode=True):
+            if not (line and line.startswith("data:")):
+                continue
+            progress.events.append(json.loads(line[len("data:"):]))
+            if progress.messages[-1].startswith(message_start) and alive(victim):
+                victim.kill()
+            if progress.ready or progress.failed:
+                break
+    return progress
+
+
+def playground_stacks(hub: Hub, username: str) -> list[dict]:
+    cloudformation = boto3.client("cloudformation", endpoint_url=hub.aws_endpoint, region_name="us-east-1",
+                                  aws_access_key_id=LOCAL_AWS_KEYS["AWS_ACCESS_KEY_ID"],
+                                  aws_secret_access_key=LOCAL_AWS_KEYS["AWS_SECRET_ACCESS_KEY"])
+    name = names.for_user(username).stack
+    return [stack for stack in cloudformation.describe_stacks()["Stacks"]
+            if stack["StackName"] == name and stack["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_a_crash_of_the_local_aws_while_a_playground_is_made_ends_in_one_working_playground(tmp_path):
+    with Hub(tmp_path / "state") as hub:
+        browser = hub.signup_and_login("cleo")
+        crashed = local_aws_process(hub)
+        # kill -9 as the spawner starts on the stack (looks for it, then creates it): whatever the moment, the
+        # local AWS comes back with the state of its last whole request, never half a stack
+        first = spawn_killing_at(hub, browser, "cleo", "Preparing your playground", crashed)
+        assert not alive(crashed)
+        # the spawn waits for the hub to start its local AWS again and goes on, saying so
+        assert first.ready, first.messages
+        assert any("local AWS stopped answering" in message and "nothing of yours is lost" in message
+                   for message in first.messages), first.messages
+        assert local_aws_process(hub).pid != crashed.pid
+        # One playground, whole, tagged for its owner; the server uses it.
+        (stack,) = playground_stacks(hub, "cleo")
+        assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), stack["StackStatus"]
+        assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]}["owner"] == "cleo"
+        there = json.loads(in_users_server(hub, "cleo", WHAT_IS_THERE))
+        assert there == {"items": 0, "runs": {}}, there
+
+
+FILL_UNTIL_KILLED = """
+import sys
+from profiler.catalog.catalog import Catalog, Model
+catalog = Catalog.local(sys.argv[1])
+if "readings" not in catalog.names():
+    catalog.create(Model("readings", {"id": "integer", "value": "decimal", "note": "text"}))
+    catalog.fill("readings", 1_000)
+    print("created", flush=True)
+catalog.fill("readings", 1_000_000, progress=lambda done, rows: print("filled", done, flush=True))
+"""
+
+
+def test_a_kernel_killed_mid_model_change_leaves_the_model_as_before_and_usable(tmp_path):
+    """kill -9 of the process filling a model (a user's kernel): the rows of the change in flight are gone
+    together, what was committed before stays, and the same change can be made again."""
+    folder = tmp_path / "space"
+    filling = subprocess.Popen([sys.executable, "-c", FILL_UNTIL_KILLED, str(folder)], stdout=subprocess.PIPE,
+                               text=True)
+    assert filling.stdout.readline().strip() == "created"
+    assert filling.stdout.readline().startswith("filled ")  # mid-change: rows written, not committed
+    filling.kill()
+    filling.wait(30)
+
+    catalog = Catalog.local(folder)
+    assert "readings" in catalog.names()
+    with catalog.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM readings").scalar() == 1_000
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert catalog.fill("readings", 500) == 500
+    with catalog.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM readings").scalar() == 1_500
