@@ -374,7 +374,8 @@ class PlaygroundSpawnerMixin(Spawner):
             except PlaygroundError:
                 await self._remove_failed_stack(client, playground, stack_id)
                 raise
-        outputs = outputs_of(stack)
+        outputs = await call(client.complete_outputs, playground, outputs_of(stack),
+                             doing="reading your playground's target group")
         self._playground = {"stack_name": playground.stack, "stack_id": stack_id, "outputs": outputs}
         repairs = await call(drift.check_and_repair, aws.elbv2, aws.dynamodb, outputs, dict(request.tags),
                              doing="checking your playground against its template")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import pwd
@@ -81,9 +80,10 @@ def reachable_code() -> Iterator[None]:
 @contextlib.contextmanager
 def _opened_folders() -> Iterator[dict]:
     """{folder: {"mode": its own mode, "pids": the test processes that need it open}}, read and written under an
-    exclusive lock; a folder nobody needs any more gets its mode back on the way in and out."""
-    key = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
-    path = Path(tempfile.gettempdir()) / f"profiler-workbench-tests-{key}-opened-folders.json"
+    exclusive lock; a folder nobody needs any more gets its mode back on the way in and out. One record for the
+    machine, whatever checkout the tests run from: two runs side by side (a clone in a ``mktemp -d`` folder and
+    another checkout) share /tmp, and one must not close it under the other."""
+    path = Path(tempfile.gettempdir()) / "profiler-workbench-tests-opened-folders.json"
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -184,43 +184,23 @@ def unprivileged_hub(**settings: str | None):
     """A hub run by an ordinary account, which cannot switch accounts, with no spawner named: what a person runs
     on a laptop (every server runs as the hub's own account). As root (CI) the hub runs as a throwaway system
     account of its own, removed afterwards with everything it made."""
-    from hub.services import local_aws
-    from testing.hub import LOCAL_AWS_KEYS, Hub
+    from testing.hub import Hub
 
     env = {"WORKBENCH_SPAWNER": None, "WORKBENCH_PLAYGROUND": "false", **settings}
     root = Path(tempfile.mkdtemp(prefix="unprivileged-hub-", dir="/var/tmp"))
-    hub = None
-    if os.geteuid() != 0:
-        try:
-            hub = Hub(root / "state", extra_env=env)
-            yield hub
-            leftovers = hub.stop()
-            assert not leftovers, f"the hub left processes behind: {leftovers}"
-        finally:
-            if hub is not None:
-                hub.stop()
-            shutil.rmtree(root, ignore_errors=True)
-        return
     prefix = f"t{secrets.token_hex(3)}-"
-    account = f"{prefix}hub"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-                    "/usr/sbin/nologin", "--comment", f"{MARK} test hub", "--user-group", account], check=True)
+    hub = None
     try:
-        entry = pwd.getpwnam(account)
-        root.chmod(0o755)
-        state = root / "state"
-        state.mkdir(mode=0o700)
-        # the hub's own local AWS keys, as `workbench hub` would have made them: the account's
-        local_aws.write_hub_credentials(state / local_aws.HUB_KEY_FILE, LOCAL_AWS_KEYS)
-        for path in (state, state / local_aws.HUB_KEY_FILE):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        as_hub = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
-        with reachable_code():
-            hub = Hub(state, extra_env={**env, "HOME": str(root)},
-                      command=[*as_hub, sys.executable, "-m", "hub.cli", "hub"])
-            hub.run_as = as_hub
-            if psutil.Process(hub.process.pid).uids().real != entry.pw_uid:
-                raise RuntimeError(f"the hub does not run as {account}")
+        with contextlib.ExitStack() as stack:
+            run_as: list[str] = []
+            if os.geteuid() == 0:
+                run_as = _hub_account(root, prefix)
+                env["HOME"] = str(root)
+                stack.enter_context(reachable_code())
+            hub = Hub(root / "state", extra_env=env, command=[*run_as, sys.executable, "-m", "hub.cli", "hub"])
+            hub.run_as = run_as
+            if run_as and psutil.Process(hub.process.pid).uids().real == 0:
+                raise RuntimeError("the hub runs as root")
             yield hub
             leftovers = hub.stop()
             assert not leftovers, f"the hub left processes behind: {leftovers}"
@@ -229,6 +209,25 @@ def unprivileged_hub(**settings: str | None):
             hub.stop()
         remove_accounts(prefix)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _hub_account(root: Path, prefix: str) -> list[str]:
+    """A system account for a hub, owning ``root``/state with the hub's local AWS keys in it (as `workbench hub`
+    would have made them); returns what runs a command as that account."""
+    from hub.services import local_aws
+    from testing.hub import LOCAL_AWS_KEYS
+
+    account = f"{prefix}hub"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+                    "/usr/sbin/nologin", "--comment", f"{MARK} test hub", "--user-group", account], check=True)
+    entry = pwd.getpwnam(account)
+    root.chmod(0o755)
+    state = root / "state"
+    state.mkdir(mode=0o700)
+    local_aws.write_hub_credentials(state / local_aws.HUB_KEY_FILE, LOCAL_AWS_KEYS)
+    for path in (state, state / local_aws.HUB_KEY_FILE):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
 
 
 def remove_accounts(prefix: str) -> None:

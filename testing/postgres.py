@@ -56,10 +56,13 @@ def reachable_by_all(folder: str | Path) -> bool:
 
 
 def reachable_temp_folder() -> str | None:
-    """A temporary folder other system users can reach (this machine's /tmp is 0700), or None."""
+    """A temporary folder other system users can reach, or None. Not /tmp first: it is 1700 on these machines,
+    and the test hubs open it (o+x) only while a hub needs it (a clone made by ``mktemp -d`` lives there), so a
+    cluster made there while it was open lost its data folder when it closed again ("could not stat data
+    directory: Permission denied" in the cluster's log, mid-run)."""
     if os.geteuid() != 0:
         return None  # the cluster runs as ourselves: any temporary folder will do
-    for base in (tempfile.gettempdir(), "/var/tmp", "/dev/shm"):
+    for base in ("/var/tmp", tempfile.gettempdir(), "/dev/shm"):
         if reachable_by_all(base):
             return base
     raise RuntimeError("no temporary folder here that the PostgreSQL system user can enter")

@@ -8,7 +8,7 @@ backends*: a deployed stack is then read back through the real APIs (``secretsma
 ``elasticache.describe_replication_groups``), as on AWS. Nothing here invents a value AWS would compute
 differently; what moto cannot model at all is listed in ``test_deployment_stack.py``.
 
-Registered in the process that runs the moto server (a ``ThreadedMotoServer`` in the test process).
+Registered in the process that runs the moto server (a process of its own: ``test_deployment_stack.SERVE``).
 """
 
 from __future__ import annotations

@@ -32,17 +32,18 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from hub.settings import WorkbenchSettings
 from spawner import names
 from spawner.stacks import build_request, outputs_of
-from testing.support import REPO_ROOT
-from tests.deploy import moto_resources
+from testing.support import REPO_ROOT, free_port, wait_for
 
 REGION = "us-east-1"
 TEMPLATE = (REPO_ROOT / "stacks" / "deployment.yaml").read_text()
@@ -55,16 +56,30 @@ EXPECTED_OUTPUTS = {"HubUrl", "LoadBalancerDnsName", "HubTargetGroupArn", "VpcId
 NOT_MODELLED = {"deregistration_delay.timeout_seconds": "300"}
 
 
+# A moto server in a process of its own, with the models of :mod:`tests.deploy.moto_resources`: moto keeps its
+# state per process, and the stacks it cannot model stay broken in it (listing every stack then fails), so they
+# must not reach the in-process moto servers that other tests of this process use.
+SERVE = ("import sys; from tests.deploy import moto_resources; moto_resources.register(); "
+         "from moto.server import main; main(['-H', '127.0.0.1', '-p', sys.argv[1]])")
+
+
 @pytest.fixture(scope="module")
-def aws():
-    moto_resources.register()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    session = boto3.session.Session(region_name=REGION, aws_access_key_id="deploy-test",
-                                    aws_secret_access_key="deploy-test-secret")
-    yield lambda service: session.client(service, endpoint_url=f"http://{host}:{port}")
-    server.stop()
+def aws(tmp_path_factory):
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=REPO_ROOT, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: server.poll() is None and requests.get(f"{endpoint}/moto-api/", timeout=2).ok, 60,
+                 f"moto on {endpoint} (log: {log_path})", interval=0.2)
+        session = boto3.session.Session(region_name=REGION, aws_access_key_id="deploy-test",
+                                        aws_secret_access_key="deploy-test-secret")
+        yield lambda service: session.client(service, endpoint_url=endpoint)
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 @pytest.fixture(scope="module")
