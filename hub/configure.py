@@ -17,7 +17,7 @@ from traitlets.config import LazyConfigValue
 from hub.auth.oauth import configure_oauth
 from hub.services import culler, local_aws, provisioning, reaper
 from hub.settings import LOCAL_AS_ROOT, WorkbenchSettings
-from hub.sharing import pages, rules
+from hub.sharing import pages, publishing, rules
 from spawner import dashboards
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -195,3 +195,6 @@ def configure_sharing(c, settings: WorkbenchSettings) -> None:
     put into this process's JupyterHub (in memory, before it builds its routes)."""
     c.JupyterHub.extra_user_scopes = set(pages.SHARING_SCOPES)
     rules.install(offered_dashboards())
+    # a page of the hub's own (deprecated in favour of services, but publishing needs the hub's root to copy as
+    # the owner, and its own database to record the publication on the server)
+    c.JupyterHub.extra_handlers = publishing.handlers(offered_dashboards(), settings.own_dashboards_per_user)

@@ -309,6 +309,14 @@ class WorkbenchSettings(Configurable):
         "(JupyterHub's default is 300). Lower means more requests to the hub.",
     ).tag(config=True)
 
+    own_dashboards_per_user = Integer(
+        5,
+        min=0,
+        help="How many of their own notebooks one person may publish as dashboards at once (each is a named server, "
+        "counted in named_servers_per_user too); publishing one more is refused with a message until they "
+        "unpublish one. 0: no limit of its own.",
+    ).tag(config=True)
+
     keep_servers_on_restart = Bool(
         True,
         help="Stopping the hub with SIGTERM (a service manager's restart, an upgrade, `kill`) leaves users' "

@@ -15,6 +15,11 @@ restricted one, and why the hub refuses to share any other server (except for ad
 out of their tokens). After a revoke, or when a member leaves a group it was shared with, a viewer who already
 opened the dashboard keeps it for at most the server's auth cache age (``WORKBENCH_SHARE_REVOCATION_SECONDS``).
 The hub's pages about shares are :mod:`hub.sharing.pages`. May import only :mod:`spawner` modules.
+
+A user's own notebook is published the same way, on the same restricted server: ``dash-<URL name>`` shows the
+snapshot ``dashboards/published/<URL name>.ipynb`` taken when it was published (:mod:`spawner.own_dashboards`),
+and the server's ``user_options`` (kept by JupyterHub in its database) carry the publication under
+:data:`OWN_OPTION`: where it came from, its title, its version and when it was published.
 """
 
 from __future__ import annotations
@@ -41,8 +46,39 @@ UNNEEDED_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", 
 _SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
+# Below FOLDER in the owner's home: the snapshots of their own published notebooks.
+OWN_FOLDER = "published"
+# The key of a server's user_options that makes dash-<name> one of its owner's own notebooks.
+OWN_OPTION = "workbench_own_dashboard"
+
+
 class PublishError(ValueError):
-    """A server name that claims to publish a dashboard the hub does not offer."""
+    """A server name that claims to publish a dashboard the hub does not offer, or a publication refused."""
+
+
+def is_slug(text: str) -> bool:
+    return bool(_SLUG.fullmatch(text))
+
+
+def own_notebook(url_name: str) -> str:
+    """The snapshot of an owner's notebook published under ``url_name``, relative to the dashboards folder."""
+    return f"{OWN_FOLDER}/{url_name}.ipynb"
+
+
+def own_publication(name: str, user_options: dict | None) -> dict | None:
+    """The publication recorded for the server ``name`` if it shows one of its owner's notebooks, else None."""
+    record = (user_options or {}).get(OWN_OPTION) if isinstance(user_options, dict) else None
+    if not name.startswith(PREFIX) or not is_slug(name[len(PREFIX):]) or not isinstance(record, dict):
+        return None
+    return record
+
+
+def own_dashboard(name: str, user_options: dict | None) -> Dashboard | None:
+    record = own_publication(name, user_options)
+    if record is None:
+        return None
+    title = record.get("title") if isinstance(record.get("title"), str) else name[len(PREFIX):]
+    return Dashboard(own_notebook(name[len(PREFIX):]), title, f"published from {record.get('source', '?')}")
 
 
 def server_name(dashboard: Dashboard) -> str:
@@ -57,13 +93,17 @@ def render_path(dashboard: Dashboard) -> str:
     return f"/voila/render/{FOLDER}/{dashboard.notebook}"
 
 
-def published_dashboard(name: str, offered: Iterable[Dashboard]) -> Dashboard | None:
-    """The dashboard a server of this name publishes; None for servers that publish nothing (Lab servers)."""
+def published_dashboard(name: str, offered: Iterable[Dashboard], user_options: dict | None = None) -> Dashboard | None:
+    """The dashboard a server of this name (started with these ``user_options``) publishes: a built-in one, or
+    its owner's own notebook; None for servers that publish nothing (Lab servers)."""
     if not name.startswith(PREFIX):
         return None
     for dashboard in offered:
         if server_name(dashboard) == name:
             return dashboard
+    own = own_dashboard(name, user_options)
+    if own is not None:
+        return own
     known = ", ".join(server_name(d) for d in offered) or "none"
     raise PublishError(f"No dashboard to publish as {name!r}; published dashboards are named: {known}")
 

@@ -75,7 +75,7 @@ class WorkbenchSpawnerMixin(Spawner):
     def publishes(self) -> shipped.Dashboard | None:
         """The dashboard this server publishes; None for a user's own (Lab) server."""
         try:
-            return published_dashboard(self.name, self.offered_dashboards)
+            return published_dashboard(self.name, self.offered_dashboards, self.user_options)
         except PublishError as error:
             raise HTTPError(400, str(error)) from None  # shown to the person, not a bare "Internal Server Error"
 

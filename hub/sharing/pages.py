@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from spawner.dashboards import Dashboard
-from spawner.published import server_name
+from spawner.published import OWN_OPTION, own_dashboard, server_name
 
 # Added to the default `user` role (JupyterHub.extra_user_scopes): share one's own servers, and name the users
 # and groups to share with. The scope covers any of their servers; hub/sharing/rules.py narrows it to
@@ -34,7 +34,7 @@ def shared_with(shares: Iterable[Any], offered: Iterable[Dashboard], base_url: s
     found: dict[tuple[str, str], SharedDashboard] = {}
     for share in shares:
         owner, server = share.owner.name, share.spawner.name
-        dashboard = by_server.get(server)
+        dashboard = by_server.get(server) or own_dashboard(server, getattr(share.spawner, "user_options", None))
         if dashboard is None or (owner, server) in found:
             continue
         url = f"{base_url}user/{quote(owner, safe='')}/{quote(server, safe='')}/"
@@ -52,6 +52,7 @@ class Publication:
     running: bool
     users: list[str]
     groups: list[str]
+    own: dict | None = None  # for one of the owner's own notebooks: its publication (source, version, when)
 
 
 def _hub_user_shares(user) -> list[Any]:
@@ -74,7 +75,8 @@ def shared_with_me(offered: list[Dashboard], base_url: str):
 
 
 def my_publications(offered: list[Dashboard]):
-    """A ``template_vars`` value: called with the page's hub user, it lists their dashboards' publication."""
+    """A ``template_vars`` value: called with the page's hub user, it lists their dashboards' publication: the
+    built-in ones, then their own published notebooks."""
 
     def for_user(user) -> list[Publication]:
         if user is None:
@@ -82,9 +84,13 @@ def my_publications(offered: list[Dashboard]):
         from jupyterhub import orm
 
         publications = []
-        for dashboard in offered:
-            name = server_name(dashboard)
-            spawner = user.orm_user.orm_spawners.get(name)
+        spawners = user.orm_user.orm_spawners
+        built_in = [(server_name(dashboard), dashboard) for dashboard in offered]
+        taken = {name for name, _ in built_in}
+        own = [(name, own_dashboard(name, spawners[name].user_options)) for name in sorted(spawners)
+               if name not in taken and own_dashboard(name, spawners[name].user_options) is not None]
+        for name, dashboard in [*built_in, *own]:
+            spawner = spawners.get(name)
             shares = user.db.query(orm.Share).filter_by(spawner_id=spawner.id).all() if spawner is not None else []
             publications.append(
                 Publication(
@@ -94,6 +100,7 @@ def my_publications(offered: list[Dashboard]):
                     running=spawner is not None and spawner.server is not None,
                     users=sorted(share.user.name for share in shares if share.user is not None),
                     groups=sorted(share.group.name for share in shares if share.group is not None),
+                    own=None if name in taken else spawner.user_options[OWN_OPTION],
                 )
             )
         return publications

@@ -17,7 +17,8 @@
    JupyterLab server included, and the single-user server has no notion of a viewer: a share is the whole server.
    So granting a share (``POST /hub/api/shares/{owner}/{server}``) or making a share code
    (``POST /hub/api/share-codes/{owner}/{server}``) is refused with 403 unless the server is a published
-   dashboard named in the manifest (``dash-*``, restricted by :mod:`user_server.dashboard_only`). Revoking
+   dashboard (``dash-*``, restricted by :mod:`user_server.dashboard_only`): one named in the manifest, or one
+   of the owner's own notebooks, published through :mod:`hub.sharing.publishing`. Revoking
    (``PATCH``, which in JupyterHub only takes permissions away, and ``DELETE``) stays open for every server, so
    old shares can always be removed. Whoever holds the unfiltered ``shares`` scope (admins) keeps every ability.
    JupyterHub offers no hook to refuse a share: ``extra_handlers`` are routed after its own handlers, so the two
@@ -65,10 +66,11 @@ def with_group_shares(get_scopes_for: Callable) -> Callable:
     return get_scopes_for_with_group_shares
 
 
-def refusal(owner: str, server: str, offered: Iterable[Dashboard]) -> str | None:
-    """Why sharing this server is refused, or None for a published dashboard's server."""
+def refusal(owner: str, server: str, offered: Iterable[Dashboard], user_options: dict | None = None) -> str | None:
+    """Why sharing this server (started with these ``user_options``) is refused, or None for a published
+    dashboard's server."""
     try:
-        if published_dashboard(server, offered) is not None:
+        if published_dashboard(server, offered, user_options) is not None:
             return None
     except PublishError:  # dash-<something not offered>: not a published dashboard either
         pass
@@ -89,7 +91,10 @@ def _published_only(handler_class: type, offered: list[Dashboard]) -> type:
         @needs_scope("shares")  # permission first, as JupyterHub answers it, then our rule
         async def post(self, user_name, server_name=None):
             if server_name is not None and self.parsed_scopes.get("shares") is not Scope.ALL:
-                reason = refusal(user_name, server_name, offered)
+                owner = self.find_user(user_name)
+                orm_spawner = owner.orm_user.orm_spawners.get(server_name) if owner is not None else None
+                user_options = orm_spawner.user_options if orm_spawner is not None else None
+                reason = refusal(user_name, server_name, offered, user_options)
                 if reason:
                     raise web.HTTPError(403, reason)
             return await super().post(user_name, server_name)
