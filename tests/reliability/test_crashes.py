@@ -1,7 +1,7 @@
 """Crashes mid-work end in a consistent state the user is told about: the local AWS killed while a user's
-playground stack is being made; a kernel killed while it changes a model. (A hub killed mid-spawn:
-tests/hub/test_playground_e2e.py; a load test's process killed mid-run: tests/loadtest/test_persistence.py; a
-data load interrupted: tests/datagen/test_loader.py.)"""
+playground stack is being made; a user's kernel killed mid load test, and while it changes a model. (A hub
+killed mid-spawn: tests/hub/test_playground_e2e.py; a load test's process killed mid-run:
+tests/loadtest/test_persistence.py; a data load interrupted: tests/datagen/test_loader.py.)"""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import subprocess
 import sys
 
 import boto3
+import psutil
 import pytest
 
 from profiler.catalog.catalog import Catalog
 from spawner import names
 from testing.hub import LOCAL_AWS_KEYS, Hub, SpawnProgress
-from tests.reliability.test_hub_restart import WHAT_IS_THERE, alive, in_users_server, local_aws_process
+from testing.kernel import UserKernel
+from tests.reliability.test_hub_restart import (RECORD_A_RUN, START_A_LONG_RUN, WHAT_IS_THERE, alive,
+                                                 in_users_server, local_aws_process)
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
@@ -103,3 +106,36 @@ def test_a_kernel_killed_mid_model_change_leaves_the_model_as_before_and_usable(
     assert catalog.fill("readings", 500) == 500
     with catalog.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM readings").scalar() == 1_500
+
+
+# In the kernel running the test: wait for three whole seconds of the run to be stored; their requests.
+STORED_SO_FAR = """
+import time
+from profiler.loadtest import default_store
+store = default_store()
+while len(store.load(test.run_id).intervals) < 3:
+    time.sleep(0.25)
+print(sum(interval.get("requests", 0) for interval in store.load(test.run_id).intervals))
+"""
+
+
+def test_a_kernel_killed_mid_load_test_leaves_its_run_incomplete_with_every_whole_second_and_the_items(tmp_path):
+    with Hub(tmp_path / "state") as hub:
+        browser = hub.signup_and_login("dora")
+        assert hub.start_server(browser, "dora").ready
+        kernel = UserKernel(hub, browser, "dora")
+        run_id = kernel.run(START_A_LONG_RUN).strip().splitlines()[-1]
+        stored = int(kernel.run(STORED_SO_FAR).strip().splitlines()[-1])
+        process = next(p for p in psutil.process_iter(["cmdline"])
+                       if any(kernel.kernel_id in part for part in p.info["cmdline"] or []))
+        process.kill()  # kill -9 of the user's kernel, its load test running in it
+        process.wait(30)
+
+        after = json.loads(in_users_server(hub, "dora", WHAT_IS_THERE))
+        run = after["runs"][run_id]
+        assert run["status"] == "incomplete", run  # what the load-test dashboard lists it as
+        assert run["requests"] >= stored > 0 and after["items"] > 0, (stored, after)
+        # the user goes on: a new kernel runs a new test on the same playground
+        again = UserKernel(hub, browser, "dora")
+        assert again.run(RECORD_A_RUN).strip().splitlines()[-1]
+        again.close()
