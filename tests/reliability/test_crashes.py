@@ -6,14 +6,11 @@ tests/loadtest/test_persistence.py; a data load interrupted: tests/datagen/test_
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import boto3
 import psutil
 import pytest
 
-from profiler.catalog.catalog import Catalog
 from spawner import names
 from testing.hub import LOCAL_AWS_KEYS, Hub, SpawnProgress
 from testing.kernel import UserKernel
@@ -75,38 +72,32 @@ def test_a_crash_of_the_local_aws_while_a_playground_is_made_ends_in_one_working
         assert there == {"items": 0, "runs": {}}, there
 
 
-FILL_UNTIL_KILLED = """
-import sys
+# In a user's kernel: a model with 1,000 rows, then a fill of a million more in a thread; once its first chunk is
+# written (not committed: a fill is one transaction), the number of chunks written so far.
+FILL_MID_CHANGE = """
+import threading, time
 from profiler.catalog.catalog import Catalog, Model
-catalog = Catalog.local(sys.argv[1])
-if "readings" not in catalog.names():
-    catalog.create(Model("readings", {"id": "integer", "value": "decimal", "note": "text"}))
-    catalog.fill("readings", 1_000)
-    print("created", flush=True)
-catalog.fill("readings", 1_000_000, progress=lambda done, rows: print("filled", done, flush=True))
+catalog = Catalog.connect()
+catalog.create(Model("readings", {"id": "integer", "value": "decimal", "note": "text"}))
+catalog.fill("readings", 1_000)
+chunks = []
+threading.Thread(target=lambda: catalog.fill("readings", 1_000_000, progress=lambda done, rows: chunks.append(done)),
+                 daemon=True).start()
+while not chunks:
+    time.sleep(0.05)
+print(len(chunks))
 """
 
-
-def test_a_kernel_killed_mid_model_change_leaves_the_model_as_before_and_usable(tmp_path):
-    """kill -9 of the process filling a model (a user's kernel): the rows of the change in flight are gone
-    together, what was committed before stays, and the same change can be made again."""
-    folder = tmp_path / "space"
-    filling = subprocess.Popen([sys.executable, "-c", FILL_UNTIL_KILLED, str(folder)], stdout=subprocess.PIPE,
-                               text=True)
-    assert filling.stdout.readline().strip() == "created"
-    assert filling.stdout.readline().startswith("filled ")  # mid-change: rows written, not committed
-    filling.kill()
-    filling.wait(30)
-
-    catalog = Catalog.local(folder)
-    assert "readings" in catalog.names()
+ROWS_THEN_FILL_AGAIN = """
+from profiler.catalog.catalog import Catalog
+catalog = Catalog.connect()
+def count():
     with catalog.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM readings").scalar() == 1_000
-        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-    assert catalog.fill("readings", 500) == 500
-    with catalog.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM readings").scalar() == 1_500
-
+        return connection.exec_driver_sql("SELECT count(*) FROM readings").scalar()
+before = count()
+catalog.fill("readings", 500)
+print(catalog.names(), before, count())
+"""
 
 # In the kernel running the test: wait for three whole seconds of the run to be stored; their requests.
 STORED_SO_FAR = """
@@ -119,23 +110,35 @@ print(sum(interval.get("requests", 0) for interval in store.load(test.run_id).in
 """
 
 
-def test_a_kernel_killed_mid_load_test_leaves_its_run_incomplete_with_every_whole_second_and_the_items(tmp_path):
+def kill_kernel(kernel: UserKernel) -> None:
+    """kill -9 of the kernel's process, as the OS's out-of-memory killer or a crash would."""
+    process = next(p for p in psutil.process_iter(["cmdline"])
+                   if any(kernel.kernel_id in part for part in p.info["cmdline"] or []))
+    process.kill()
+    process.wait(30)
+
+
+def test_a_users_kernel_killed_mid_model_change_or_mid_load_test_leaves_everything_before_it(tmp_path):
     with Hub(tmp_path / "state") as hub:
         browser = hub.signup_and_login("dora")
         assert hub.start_server(browser, "dora").ready
-        kernel = UserKernel(hub, browser, "dora")
-        run_id = kernel.run(START_A_LONG_RUN).strip().splitlines()[-1]
-        stored = int(kernel.run(STORED_SO_FAR).strip().splitlines()[-1])
-        process = next(p for p in psutil.process_iter(["cmdline"])
-                       if any(kernel.kernel_id in part for part in p.info["cmdline"] or []))
-        process.kill()  # kill -9 of the user's kernel, its load test running in it
-        process.wait(30)
 
+        # mid model change: the change in flight is gone whole, what was there before stays, and it can be redone
+        filling = UserKernel(hub, browser, "dora")
+        assert int(filling.run(FILL_MID_CHANGE).strip().splitlines()[-1]) >= 1
+        kill_kernel(filling)
+        again = UserKernel(hub, browser, "dora")
+        assert again.run(ROWS_THEN_FILL_AGAIN).strip().splitlines()[-1] == "['readings'] 1000 1500"
+
+        # mid load test: the run is listed as "incomplete" (as the load-test dashboard shows it) with every whole
+        # second it stored and the items it wrote, and the next test runs on the same playground
+        testing = UserKernel(hub, browser, "dora")
+        run_id = testing.run(START_A_LONG_RUN).strip().splitlines()[-1]
+        stored = int(testing.run(STORED_SO_FAR).strip().splitlines()[-1])
+        kill_kernel(testing)
         after = json.loads(in_users_server(hub, "dora", WHAT_IS_THERE))
         run = after["runs"][run_id]
-        assert run["status"] == "incomplete", run  # what the load-test dashboard lists it as
+        assert run["status"] == "incomplete", run
         assert run["requests"] >= stored > 0 and after["items"] > 0, (stored, after)
-        # the user goes on: a new kernel runs a new test on the same playground
-        again = UserKernel(hub, browser, "dora")
         assert again.run(RECORD_A_RUN).strip().splitlines()[-1]
         again.close()
