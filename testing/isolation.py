@@ -145,6 +145,11 @@ class TestAccounts:
         return {"WORKBENCH_HOMES_DIR": str(self.homes_dir), "WORKBENCH_ACCOUNT_PREFIX": self.prefix}
 
     def remove(self) -> None:
+        log = self.state_dir / "hub.log"
+        if log.exists():  # kept for a failure's post-mortem (test-artifacts/ is ignored by git)
+            kept = REPO_ROOT / "test-artifacts" / "hub-logs"
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, kept / f"{self.prefix}{self.state_dir.parent.name}.log")
         remove_accounts(self.prefix)
         shutil.rmtree(self.root, ignore_errors=True)
         self._opened.close()
