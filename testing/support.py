@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from pathlib import Path
@@ -10,10 +11,22 @@ from typing import Callable
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Ports for the tests' hubs and services come from below the kernel's ephemeral range (32768-60999 here,
+# /proc/sys/net/ipv4/ip_local_port_range): a port the kernel hands out for port 0 is also what it gives the next
+# outgoing connection, and a hub started a moment later found its port taken ("Address already in use").
+TEST_PORTS = range(20_000, 32_000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for _ in range(200):
+        port = random.choice(TEST_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {TEST_PORTS.start}-{TEST_PORTS.stop - 1}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
