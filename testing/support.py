@@ -17,14 +17,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_PORTS = range(20_000, 32_000)
 
 
+_handed_out: set[int] = set()  # never twice in one process: a hub asks for four at once, and binds them later
+
+
 def free_port() -> int:
     for _ in range(200):
         port = random.choice(TEST_PORTS)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise RuntimeError(f"no free port in {TEST_PORTS.start}-{TEST_PORTS.stop - 1}")
 
