@@ -16,45 +16,29 @@ import html
 import math
 import os
 import threading
+import time
 from typing import Any, Mapping
 
 import ipywidgets as w
-import pandas as pd
 
 from profiler import playground as playground_env
-from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec, compare, default_store
+from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec, default_store
 from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
-from profiler.loadtest.stats import PERCENTILES
+from profiler.loadtest.stats import DrawnIntervals, drawn_intervals
 from profiler.playground import NoPlayground, Playground
 from dashboards.common import VIEWER_ENV  # noqa: F401 - for callers
-from dashboards.common import FormError, is_viewer, problems_html, read_form, table_html
+from dashboards.common import FormError, is_viewer, problems_html, read_form
+from dashboards.run_history import SERIES, RunHistory, caption, comparison_points, comparison_series, ended_at, \
+    graph_point, interval_of, label_of
+from dashboards.run_history import comparison_table, percentile_figure  # noqa: F401 - for callers
 from dashboards.style import stylesheet
-from widgets import Figure, JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
+from widgets import JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
 
 READ_ONLY_NOTE = ("This is a shared view: starting a load test would spend the owner's AWS, so Start is off. "
                   "You can load, replay and compare the runs the owner recorded.")
-SERIES = [
-    {"name": "throughput", "label": "throughput", "unit": "req/s", "axis": "y"},
-    {"name": "errors", "label": "errors", "unit": "/s", "axis": "y"},
-    {"name": "throttles", "label": "throttles", "unit": "/s", "axis": "y"},
-    {"name": "p50", "label": "p50 latency", "unit": "ms", "axis": "y2"},
-    {"name": "p95", "label": "p95 latency", "unit": "ms", "axis": "y2"},
-    {"name": "p99", "label": "p99 latency", "unit": "ms", "axis": "y2"},
-]
 WIDE = {"description_width": "10em"}
-
-
-def graph_point(record: Mapping[str, Any]) -> dict[str, float]:
-    """One interval as graph values: rates per second, latency percentiles in ms (missing ones leave a gap)."""
-    seconds = record.get("seconds") or 0
-    latency = record.get("latency_us") or {}
-    point = {
-        "throughput": record.get("throughput", 0.0),
-        "errors": sum((record.get("errors") or {}).values()) / seconds if seconds else math.nan,
-        "throttles": sum((record.get("throttles") or {}).values()) / seconds if seconds else math.nan,
-    }
-    point.update({name: latency[name] / 1000 if name in latency else math.nan for name in ("p50", "p95", "p99")})
-    return point
+EMPTY_GRAPH = "Start a load test: requests per second and latency percentiles appear here live."
+GRAPH_TITLE = "Rates (left) · latency percentiles (right)"
 
 
 def without_histograms(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,32 +52,9 @@ def stored_view(run: Run) -> dict[str, Any]:
             "intervals": [without_histograms(record) for record in run.intervals], "end": run.end}
 
 
-def percentile_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Grouped bars: each run's latency percentiles in ms (the plotly JSON the Figure widget shows)."""
-    names = list(PERCENTILES)
-    data = [{"type": "bar", "name": f"{row['name'] or row['run_id']} ({row['status']})", "x": names,
-             "y": [None if row.get(f"{name}_us") is None else row[f"{name}_us"] / 1000 for name in names]}
-            for row in rows]
-    layout = {"barmode": "group", "title": {"text": "Latency percentiles of the measured phase"},
-              "yaxis": {"title": {"text": "ms"}}, "margin": {"t": 48, "r": 16}, "legend": {"orientation": "h"}}
-    return {"data": data, "layout": layout}
-
-
-COMPARED = {"name": "run", "status": "status", "model": "model", "requests": "requests", "throughput": "req/s",
-            "errors": "errors", "throttles": "throttles", **{f"{n}_ms": f"{n} ms" for n in PERCENTILES}}
-
-
-def comparison_table(rows: list[dict[str, Any]]) -> str:
-    frame = pd.DataFrame(rows)
-    frame["name"] = frame["name"].where(frame["name"] != "", frame["run_id"])
-    for name in PERCENTILES:
-        frame[f"{name}_ms"] = frame[f"{name}_us"].astype(float) / 1000
-    return table_html(frame, COMPARED, index=False)
-
-
 class LoadTestDashboard:
-    """Builds the widgets; :meth:`start`, :meth:`stop`, :meth:`load_run` and :meth:`compare_runs` are what the
-    buttons call (usable from a cell too)."""
+    """Builds the widgets; :meth:`start` and :meth:`stop` are what the buttons call, :meth:`load_run` and
+    :meth:`compare_runs` what ticking one or several past runs calls (all usable from a cell too)."""
 
     def __init__(self, *, playground: Playground | None = None, store=None, allow_runs: bool | None = None,
                  environ: Mapping[str, str] | None = None):
@@ -145,8 +106,9 @@ class LoadTestDashboard:
         self.timer = RunTimer(label="Run time")
         self.progress = Progress(label="Load test", layout=w.Layout(display="none"))  # shown once a run starts
         self.notice = w.HTML(self._notice_html())
-        self.graph = LiveGraph(SERIES, title="Rates (left) · latency percentiles (right)", y_label="per second",
-                               y2_label="latency (ms)", window=0.0)  # 0: the whole run, which lasts minutes at most
+        self.graph = LiveGraph(SERIES, title=GRAPH_TITLE, y_label="per second", y2_label="latency (ms)",
+                               window=0.0,  # 0: the whole run, which lasts minutes at most
+                               live=False, empty_text=EMPTY_GRAPH)
         # Each update redraws the tree collapsed, so whoever explores it can hold it still while the run goes on.
         self.viewer_follows = w.Checkbox(value=True, indent=False,
                                          description="Update with every interval (untick to explore)")
@@ -154,18 +116,13 @@ class LoadTestDashboard:
         self.viewer = JsonViewer({"note": "Start a run or load a past one to inspect its statistics here."},
                                  root_name="loadtest", height=420)
 
-        # --- past runs ---------------------------------------------------------------------------------------
-        self.runs = w.SelectMultiple(options=[], rows=6, description="Past runs", style=WIDE,
-                                     layout=w.Layout(width="46em"))
-        self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self.load_button = w.Button(description="Load into graph", icon="line-chart")
-        self.compare_button = w.Button(description="Compare selected", icon="columns")
-        self.refresh_button.on_click(lambda _button: self.refresh_runs())
-        self.load_button.on_click(lambda _button: self.load_run(self.runs.value[0] if self.runs.value else None))
-        self.compare_button.on_click(lambda _button: self.compare_runs(list(self.runs.value)))
-        self.runs_message = w.HTML()
-        self.comparison = w.HTML()
-        self.figure = Figure(height=360, layout=w.Layout(display="none"))
+        # --- past runs -----------------------------------------------------------------------------------------
+        self.history = RunHistory(self.store, self._on_selection)
+        self.runs = self.history.table  # rows: one per recorded run; ``selection``: the run ids ticked
+        self.refresh_button = self.history.refresh_button
+        self.runs_message = self.history.message
+        self.comparison = self.history.comparison
+        self.figure = self.history.figure
         self.validate()
         self.refresh_runs()
 
@@ -192,10 +149,7 @@ class LoadTestDashboard:
             section_anchor("Live statistics"),
             self.graph,
             section_anchor("Past runs"),
-            w.HBox([self.runs, w.VBox([self.refresh_button, self.load_button, self.compare_button])]),
-            self.runs_message,
-            self.comparison,
-            self.figure,
+            self.history.widget(),
             section_anchor("Inspect the statistics"),
             self.viewer_follows,
             self.viewer,
@@ -287,15 +241,18 @@ class LoadTestDashboard:
             return None
         self._live: list[dict[str, Any]] = []
         self._last_x = -math.inf
+        self._drawn = DrawnIntervals(spec.interval)
         try:
             test = LoadTest(spec, playground=self._target(), store=self.store, on_interval=self._on_record)
             self.test = test  # before start(): its first record may arrive before start() returns
+            self._show_runs_graph()
             self.graph.clear()
             self.timer.start()  # before too: a run that fails at once stops it from the engine's thread
             test.start()
         except Exception as error:  # noqa: BLE001 - no table, no AWS, no credentials...: said next to the form
             self.timer.reset()
             self.test = None
+            self.graph.live = False
             problems = error.problems if isinstance(error, SpecError) else [
                 f"Could not start: {type(error).__name__}: {error}"]
             self.form_message.value = problems_html(problems)
@@ -307,8 +264,13 @@ class LoadTestDashboard:
                 self.progress.layout.display = None
                 total = (spec.warmup + spec.duration) if spec.duration is not None else spec.requests
                 self.progress.update(0, total=total, message=f"Run {test.run_id} started on table {test.table}")
+                # The caption names the run only while it is still the one streaming.
+                with self.graph.hold_sync():
+                    self.graph.caption = caption(spec.name, "started", time.time())
+                    self.graph.live = True
         if test.warnings:
             self.form_message.value = problems_html(test.warnings, warning=True)
+        self.runs.selection = []  # the ticked runs are what the graph shows, and now it shows this one
         self._set_buttons()
         self._show_live()
         return test
@@ -344,10 +306,11 @@ class LoadTestDashboard:
             self._on_end(record)
             return
         self._live.append(without_histograms(record))
-        if record["seconds"] > 0:
-            x = max(record["start"] + record["seconds"], self._last_x)
+        drawn = self._drawn.add(record)
+        if drawn is not None:
+            x = max(drawn["start"] + drawn["seconds"], self._last_x)
             self._last_x = x
-            self.graph.append(x, graph_point(record))
+            self.graph.append(x, graph_point(drawn))
         spec, cumulative = self.test.spec, record["cumulative"]
         p99 = (record["latency_us"].get("p99") or 0) / 1000
         what = "warming up" if record["phase"] == "warmup" else f"{cumulative['requests']:,} requests measured"
@@ -365,6 +328,10 @@ class LoadTestDashboard:
 
     def _show_end(self, end: dict[str, Any]) -> None:
         self.timer.stop()
+        self.graph.flush()  # the last interval before the graph stops saying Live
+        with self.graph.hold_sync():
+            self.graph.live = False
+            self.graph.caption = caption(self.test.spec.name, end["status"], time.time())
         summary = end["cumulative"]
         p99 = (summary["latency_us"].get("p99") or 0) / 1000
         figures = (f"{summary['requests']:,} requests, {summary['throughput']:,.1f} req/s, p99 {p99:,.2f} ms, "
@@ -382,21 +349,34 @@ class LoadTestDashboard:
         self._set_buttons()
         self.refresh_runs()
         try:
-            self.run = self.store.load(end["run_id"])
+            self.run = self.history.run(end["run_id"])
             self.viewer.data = stored_view(self.run)
         except Exception as error:  # noqa: BLE001 - the live view stays; say why the stored one is missing
             self.runs_message.value = problems_html([f"Could not load the stored run: {error}"])
 
     # --- past runs -----------------------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
-        try:
-            infos = self.store.list_runs()
-        except Exception as error:  # noqa: BLE001 - e.g. the runs table is unreachable
-            self.runs_message.value = problems_html([f"Could not list past runs: {type(error).__name__}: {error}"])
-            return
-        self.runs.options = [(f"{info.started[:19].replace('T', ' ')}  {info.name or info.run_id}  ({info.status})",
-                              info.run_id) for info in sorted(infos, key=lambda info: info.run_id, reverse=True)]
-        self.runs_message.value = "" if infos else "<p class='workbench-muted'>No recorded runs yet.</p>"
+        self.history.refresh()
+
+    def _on_selection(self, run_ids: list[str]) -> None:
+        """Ticking runs in the table: one is loaded into the graph, two or more are compared."""
+        if len(run_ids) == 1:
+            self.history.clear_comparison()
+            self.load_run(run_ids[0])
+        elif len(run_ids) > 1:
+            self.compare_runs(run_ids)
+        else:
+            self.history.clear_comparison()
+            self.runs_message.value = ""
+
+    def _show_runs_graph(self, comparing: list[str] | None = None) -> None:
+        """The graph's axes for one run (clock time, every series) or for a comparison (each run's throughput
+        and p99 against the seconds since its start, so runs from different days line up)."""
+        with self.graph.hold_sync():
+            self.graph.x_axis = "elapsed" if comparing else "clock"
+            series = comparison_series(comparing) if comparing else SERIES
+            if self.graph.series != series:
+                self.graph.series = series
 
     def load_run(self, run_id: str | None) -> Run | None:
         """Show a stored run in the graph and the JSON view (a replay: no request is sent)."""
@@ -407,36 +387,52 @@ class LoadTestDashboard:
             self.runs_message.value = problems_html(["A run is live in the graph: stop it before loading another."])
             return None
         try:
-            run = self.store.load(run_id)
+            run = self.history.run(run_id)
         except Exception as error:  # noqa: BLE001 - unknown or unreadable run
             self.runs_message.value = problems_html([f"Could not load {run_id}: {error}"])
             return None
+        self._show_runs_graph()
         self.graph.clear()
-        recorded = [record for record in run.intervals if record.get("seconds", 0) > 0]
+        recorded = drawn_intervals(run.intervals, interval_of(run))
         if recorded:
             points = [graph_point(record) for record in recorded]
             self.graph.extend([record["start"] + record["seconds"] for record in recorded],
                               {series["name"]: [point[series["name"]] for point in points] for series in SERIES})
             self.graph.flush()  # the whole run in one message, now
+        with self.graph.hold_sync():
+            self.graph.live = False
+            self.graph.caption = caption(run.config.get("name", ""), run.status, ended_at(run))
         self.run = run
         self.viewer.data = stored_view(run)
         summary = run.summary()
-        self.runs_message.value = (f"<p>Loaded {html.escape(run_id)} ({html.escape(run.status)}): "
+        self.runs_message.value = (f"<p>Loaded {html.escape(label_of(run))} ({html.escape(run.status)}): "
                                    f"{summary['requests']:,} requests in {len(run.intervals)} intervals.</p>")
         return run
 
     def compare_runs(self, run_ids: list[str]) -> list[dict[str, Any]] | None:
-        """A table and a chart of the chosen runs' measured figures and latency percentiles."""
+        """A table and a chart of the chosen runs' measured figures and latency percentiles, and (unless a run is
+        live in it) their throughput and p99 over time in the graph, each named after its run."""
         if len(run_ids) < 2:
-            self.runs_message.value = problems_html(["Select two or more runs to compare (Ctrl/⌘-click)."])
+            self.runs_message.value = problems_html(["Select two or more runs to compare (tick them in the table)."])
             return None
         try:
-            rows = compare(self.store.load(run_id) for run_id in run_ids)
+            runs, rows = self.history.compare(run_ids)
         except Exception as error:  # noqa: BLE001 - an unreadable run; said beside the list
             self.runs_message.value = problems_html([f"Could not compare: {error}"])
             return None
+        labels = [row["label"] for row in rows]
+        if self.running:
+            self.runs_message.value = ("<p class='workbench-muted'>The live run keeps the graph: the comparison is "
+                                       "in the table and chart below.</p>")
+            return rows
         self.runs_message.value = ""
-        self.comparison.value = comparison_table(rows)
-        self.figure.show(percentile_figure(rows))
-        self.figure.layout.display = None
+        self._show_runs_graph(labels)
+        self.graph.clear()
+        times, columns = comparison_points(runs)
+        if times:
+            self.graph.extend(times, columns)
+            self.graph.flush()
+        with self.graph.hold_sync():
+            self.graph.live = False
+            self.graph.caption = f"Comparing: {', '.join(labels)} · time since each run's start"
         return rows

@@ -2,6 +2,8 @@
 //
 // The kernel sends {type: "points" | "history" | "clear", seq, series, count} with float64 buffers
 // (x first, then one per series). uPlot itself comes from the kernel once per page (see loadUPlot).
+// "● Live" is shown only while the kernel says data is streaming (the `live` trait); otherwise the caption says
+// what is on screen, and before the first point the empty text stands where the lines will be.
 
 const LIBRARY = Symbol.for("profiler-workbench.live-graph.uplot");
 // The view counts as "at the end" when its right edge is within this fraction of its width of the newest x.
@@ -11,6 +13,45 @@ const WHEEL_SETTLE_MS = 250;
 const PRESETS = [["1 min", 60], ["5 min", 300], ["15 min", 900], ["All", 0]];
 // Red comes last: it is the colour people give errors themselves.
 const PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#dc2626"];
+// Whole seconds and the steps people count time in: ticks never land on fractions of a second.
+const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+  172800, 604800];
+// A tick label is ~8 characters: at most this many fit a typical plot without crowding, and a glance reads them.
+const MAX_TICKS = 8;
+const DAY = 86400;
+// "{t:<epoch seconds>}" in a caption: shown in the viewer's clock, as the time axis is (the kernel's may differ).
+const CAPTION_TIME = /\{t:(-?\d+(?:\.\d+)?)\}/g;
+
+const pad = (value) => String(value).padStart(2, "0");
+
+function clockTime(seconds) {
+  const date = new Date(seconds * 1000);
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+function calendarDay(seconds) {
+  const date = new Date(seconds * 1000);
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+function elapsedTime(seconds) {
+  const whole = Math.round(seconds);
+  const sign = whole < 0 ? "-" : "";
+  const total = Math.abs(whole);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const rest = `${pad(total % 60)}`;
+  return hours ? `${sign}${hours}:${pad(minutes)}:${rest}` : `${sign}${minutes}:${rest}`;
+}
+
+const numberFormats = [0, 1, 2].map((digits) => new Intl.NumberFormat(undefined,
+  { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+
+// Three significant figures at most: legend values change every interval and extra digits are noise.
+function formatValue(value) {
+  const size = Math.abs(value);
+  return numberFormats[size >= 100 || Number.isInteger(value) ? 0 : size >= 10 ? 1 : 2].format(value);
+}
 
 function asFloat64(buffer) {
   // Buffers are views into the websocket frame, not necessarily 8-byte aligned: copy before viewing.
@@ -123,11 +164,16 @@ async function render({ model, el }) {
   presets.setAttribute("aria-label", "Time window");
   const status = element("span", "pw-lg-status", "Loading chart…");
   status.setAttribute("role", "status");
+  const caption = element("span", "pw-lg-caption");
   const backToLive = element("button", "pw-lg-back", "Back to live");
   backToLive.type = "button";
   backToLive.hidden = true;
   backToLive.addEventListener("click", () => resume(null));
+  const body = element("div", "pw-lg-body");
   const host = element("div", "pw-lg-chart");
+  const empty = element("div", "pw-lg-empty", model.get("empty_text"));
+  empty.hidden = !model.get("empty_text");
+  body.style.minHeight = `${model.get("height")}px`; // the empty text holds the chart's place while it loads
   host.title = "Drag to pan · Ctrl+wheel or pinch to zoom · Shift+wheel to move in time · double-click: back to live";
   const presetButtons = PRESETS.map(([label, seconds]) => {
     const button = element("button", "pw-lg-preset", label);
@@ -142,8 +188,9 @@ async function render({ model, el }) {
     return button;
   });
   // The button comes before the status so a growing count never moves it under the user's pointer.
-  toolbar.append(title, backToLive, status, presets);
-  root.append(toolbar, host);
+  toolbar.append(title, caption, backToLive, status, presets);
+  body.append(host, empty);
+  root.append(toolbar, body);
   el.append(root);
 
   let chart = null;
@@ -219,7 +266,23 @@ async function render({ model, el }) {
     chart.setData(rows.data(), false); // false: never let new data move the x-range by itself
     const range = view.following && !view.holding ? followRange() : null;
     if (range) setView(range[0], range[1]);
+    showLatest(chart);
     showState();
+  }
+
+  function showLatest(u) {
+    // Without a pointer on the plot the legend reads the newest values, as a live dashboard's legend does:
+    // each series its own newest, since series sampled at other times (compared runs) have gaps at the end.
+    if (u.cursor.left >= 0 || !rows || rows.length === 0) return;
+    const last = rows.length - 1;
+    const idxs = [last, ...rows.columns.map((column) => {
+      let row = last;
+      while (row > 0 && column[row] === null) row--;
+      return row;
+    })];
+    const shown = u.legend.idxs;
+    if (shown && shown.length === idxs.length && idxs.every((idx, index) => shown[index] === idx)) return;
+    u.setLegend({ idxs });
   }
 
   function schedule() {
@@ -227,13 +290,23 @@ async function render({ model, el }) {
   }
 
   function showState() {
+    if (!chart) return; // until then the status says the chart is loading, or why it could not
+    const points = rows ? rows.length : 0;
+    const live = model.get("live") && points > 0;
     root.dataset.following = String(view.following);
-    root.dataset.points = String(rows ? rows.length : 0);
+    root.dataset.points = String(points);
     root.dataset.newPoints = String(view.newWhilePaused);
+    root.dataset.live = String(live);
     const count = view.newWhilePaused;
-    status.textContent = view.following ? "● Live" : `Paused · ${count} new point${count === 1 ? "" : "s"}`;
+    status.hidden = !live;
+    status.textContent = !live ? "" : view.following ? "● Live" : `Paused · ${count} new point${count === 1 ? "" : "s"}`;
     status.classList.toggle("pw-lg-paused", !view.following);
     backToLive.hidden = view.following;
+    backToLive.textContent = live ? "Back to live" : "Reset view";
+    caption.textContent = model.get("caption").replace(CAPTION_TIME, (_, seconds) => clockTime(Number(seconds)));
+    caption.hidden = !model.get("caption");
+    empty.textContent = model.get("empty_text");
+    empty.hidden = points > 0 || !model.get("empty_text");
     const windowSeconds = model.get("window");
     for (const button of presetButtons) {
       button.setAttribute("aria-pressed", String(Number(button.dataset.seconds) === windowSeconds));
@@ -272,33 +345,51 @@ async function render({ model, el }) {
     else showState();
   }
 
+  function xTicks(u, splits, axisIndex, space, step) {
+    const clock = model.get("x_axis") === "clock";
+    const labels = splits.map((x) => (!clock ? elapsedTime(x) : step >= DAY ? calendarDay(x) : clockTime(x)));
+    // Axis labels are drawn on a canvas: the page keeps the text for tests and assistive tools.
+    root.dataset.xTicks = labels.join(" ");
+    return labels;
+  }
+
   function buildChart(uPlot) {
     if (chart) chart.destroy();
     const series = specs();
     const hasY2 = series.some((spec) => spec.axis === "y2");
+    const clock = model.get("x_axis") === "clock";
     const axisStyle = { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.18)" } };
     chart = new uPlot(
       {
         width: Math.max(320, host.clientWidth || 640),
         height: model.get("height"),
-        scales: { x: { time: true }, y: { auto: true }, ...(hasY2 ? { y2: { auto: true } } : {}) },
+        scales: { x: { time: clock }, y: { auto: true }, ...(hasY2 ? { y2: { auto: true } } : {}) },
         series: [
-          {},
+          {
+            label: clock ? "time" : "elapsed",
+            value: (u, x) => (x == null ? "—" : clock ? clockTime(x) : elapsedTime(x)),
+          },
           ...series.map((spec, index) => ({
-            label: spec.unit ? `${spec.label} (${spec.unit})` : spec.label,
+            label: spec.label,
             scale: spec.axis,
             stroke: spec.color || PALETTE[index % PALETTE.length],
             width: 1.5,
-            points: { show: false },
+            spanGaps: Boolean(spec.connect),
+            value: (u, value) => (value == null ? "—" : `${formatValue(value)}${spec.unit ? ` ${spec.unit}` : ""}`),
           })),
         ],
         axes: [
-          { ...axisStyle },
+          {
+            ...axisStyle,
+            incrs: TICK_STEPS,
+            space: (u, axisIndex, min, max, plotSize) => Math.max(60, plotSize / (MAX_TICKS - 1)),
+            values: xTicks,
+          },
           { ...axisStyle, scale: "y", label: model.get("y_label") || undefined },
           ...(hasY2 ? [{ ...axisStyle, scale: "y2", side: 1, label: model.get("y2_label") || undefined, grid: { show: false } }] : []),
         ],
         cursor: { drag: { x: false, y: false, setScale: false } },
-        hooks: { setScale: [publishScales] },
+        hooks: { setScale: [publishScales], setLegend: [showLatest] },
       },
       rows.data(),
       host,
@@ -361,6 +452,7 @@ async function render({ model, el }) {
   const onHeight = () => chart && chart.setSize({ width: chart.width, height: model.get("height") });
   let uPlotClass = null;
   const onShape = () => { if (uPlotClass) { requestHistory(); buildChart(uPlotClass); schedule(); } };
+  const onCaption = () => showState();
   model.on("msg:custom", onMessage);
   model.on("change:title", onTitle);
   model.on("change:window", onWindow);
@@ -368,6 +460,8 @@ async function render({ model, el }) {
   model.on("change:series", onShape);
   model.on("change:y_label", onShape);
   model.on("change:y2_label", onShape);
+  model.on("change:x_axis", onShape);
+  for (const name of ["live", "caption", "empty_text"]) model.on(`change:${name}`, onCaption);
   onTitle();
 
   const resizer = new ResizeObserver(() => {
@@ -396,6 +490,8 @@ async function render({ model, el }) {
     model.off("change:series", onShape);
     model.off("change:y_label", onShape);
     model.off("change:y2_label", onShape);
+    model.off("change:x_axis", onShape);
+    for (const name of ["live", "caption", "empty_text"]) model.off(`change:${name}`, onCaption);
     if (chart) chart.destroy();
   };
 }

@@ -7,6 +7,10 @@ oldest rows are folded into min/max buckets (peaks survive, detail fades with ag
 
 The charting library (uPlot, vendored beside this file) is sent to the browser once per page: the first
 view that needs it asks its kernel for it, every later view on the page reuses the loaded copy.
+
+What the graph is showing is the caller's to say: ``live`` while data streams in (the view then reads
+"● Live" and follows), else a ``caption`` naming what is on screen (a finished or recorded run); before the first
+point the view shows ``empty_text`` instead of blank axes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ UPLOT_CSS = HERE / "live_graph_uplot.min.css"
 
 WINDOW_PRESETS = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0, "all": 0.0}
 AXES = ("y", "y2")
+X_AXES = ("clock", "elapsed")
 
 
 def to_epoch_seconds(times) -> np.ndarray:
@@ -118,7 +123,9 @@ def _normalise_series(entry, index: int) -> dict:
     if axis not in AXES:
         raise traitlets.TraitError(f"series {name!r}: axis must be one of {AXES}, got {axis!r}")
     spec.setdefault("label", name)
-    unknown = set(spec) - {"name", "label", "axis", "color", "unit"}
+    if not isinstance(spec.get("connect", False), bool):
+        raise traitlets.TraitError(f"series {name!r}: connect must be True or False, got {spec['connect']!r}")
+    unknown = set(spec) - {"name", "label", "axis", "color", "unit", "connect"}
     if unknown:
         raise traitlets.TraitError(f"series {name!r}: unknown keys {sorted(unknown)}")
     return spec
@@ -134,7 +141,9 @@ class LiveGraph(anywidget.AnyWidget):
     _esm = pathlib.Path(__file__).with_suffix(".js")
     _css = pathlib.Path(__file__).with_suffix(".css")
 
-    # names, or dicts {'name', 'label', 'axis': 'y'|'y2', 'color', 'unit'}; stored normalised to dicts
+    # names, or dicts {'name', 'label', 'axis': 'y'|'y2', 'color', 'unit', 'connect'}; stored normalised to dicts.
+    # connect=True draws a line across gaps: for series sampled at other times than their neighbours (several
+    # runs on one elapsed-time axis), where a gap means "no sample here", not "no data".
     series = traitlets.List().tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     y_label = traitlets.Unicode("").tag(sync=True)
@@ -143,6 +152,13 @@ class LiveGraph(anywidget.AnyWidget):
     height = traitlets.Int(320).tag(sync=True)
     max_points = traitlets.Int(20_000, help="rows kept per side; older rows are downsampled").tag(sync=True)
     flush_interval = traitlets.Float(0.25, help="seconds between batches; 0 sends every call at once")
+    live = traitlets.Bool(True, help="data is streaming in: the view says Live and follows the newest").tag(sync=True)
+    caption = traitlets.Unicode("", help="what is on screen, e.g. which run; '{t:<epoch seconds>}' in it is shown "
+                                "as a clock time in the viewer's time zone, like the axis").tag(sync=True)
+    empty_text = traitlets.Unicode("No data yet.", help="shown in place of the chart before the first point").tag(
+        sync=True)
+    x_axis = traitlets.Enum(X_AXES, "clock", help="x as epoch seconds shown as clock time, or seconds from a "
+                            "start shown as m:ss").tag(sync=True)
 
     def __init__(self, series: Sequence[str | Mapping] = (), **kwargs):
         super().__init__(series=list(series), **kwargs)

@@ -9,7 +9,7 @@ rank). Histograms travel and are stored in HdrHistogram's standard compressed ba
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -136,6 +136,50 @@ def merge_snapshots(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:
     merged["latency_us"] = latency_summary(histogram, merged["latency_sum_us"])
     merged["histogram"] = histogram.encode().decode() if histogram.get_total_count() else ""
     return merged
+
+
+def merge_intervals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Consecutive interval records as one record spanning them: counts summed, histograms merged, and the
+    throughput over their summed real length (the only rate that stays true when the lengths differ)."""
+    if not records:
+        raise ValueError("merge_intervals needs at least one interval record")
+    merged = merge_snapshots(records)
+    seconds = sum(record.get("seconds", 0) for record in records)
+    merged.update(kind="interval", phase=records[-1].get("phase"), start=records[0].get("start"),
+                  seconds=round(seconds, 4), elapsed=records[-1].get("elapsed"),
+                  throughput=round(merged["requests"] / seconds, 2) if seconds > 0 else 0.0)
+    return merged
+
+
+class DrawnIntervals:
+    """The interval records a graph should draw, one point each, fed one record at a time as they arrive.
+
+    A run's last interval ends when the run does, so it can be a sliver: the few requests still in flight when
+    the last tick cut the interval complete within milliseconds, and their count over that sliver reads as a
+    spike (or, sent at a low rate, a dip to zero). A record shorter than half the nominal ``interval`` is drawn
+    merged with the drawn record before it: its rates over their combined real length, its percentiles from
+    their merged histograms. Records without length (a warm-up's late completions) are not drawn.
+    """
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._group: list[dict[str, Any]] = []
+
+    def add(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The record to draw for ``record`` (itself, or merged with the one before), or None: nothing to draw."""
+        if not record.get("seconds", 0) > 0:
+            return None
+        if self._group and record["seconds"] < self.interval / 2:
+            self._group.append(record)
+            return merge_intervals(self._group)
+        self._group = [record]
+        return record
+
+
+def drawn_intervals(records: Iterable[dict[str, Any]], interval: float) -> list[dict[str, Any]]:
+    """What :class:`DrawnIntervals` draws for a whole run."""
+    drawer = DrawnIntervals(interval)
+    return [drawn for drawn in map(drawer.add, records) if drawn is not None]
 
 
 class CumulativeStats:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 
 import pytest
 
 from dashboards.common import VIEWER_ENV
 from dashboards.load_test import LoadTestDashboard
 from profiler.loadtest import CapacityWarning, FileRunStore
+from profiler.loadtest.stats import drawn_intervals
 from testing.support import wait_for
 from tests.loadtest.conftest import create_table, table_count
 
@@ -32,6 +34,10 @@ def test_a_short_run_writes_items_streams_stats_and_is_stored(playground):
     dashboard.widget()
     assert dashboard.table.value == playground.loadtest_table  # the playground's table by default
     assert "No playground" not in dashboard.notice.value
+    # before the first run the graph says what will appear, and does not claim to be live
+    assert not dashboard.graph.live and dashboard.graph.caption == ""
+    assert dashboard.graph.empty_text.startswith("Start a load test: requests per second and latency percentiles")
+    assert dashboard.runs.rows == [] and "No recorded runs yet" in dashboard.runs.empty_text
     short_run(dashboard, length="requests", requests=120, warmup=0.3, name="smoke")
     dashboard.weights["get"].value = 1
     dashboard.weights["put"].value = 3
@@ -50,12 +56,23 @@ def test_a_short_run_writes_items_streams_stats_and_is_stored(playground):
     names = dashboard.graph.names
     assert all(history.values[:, names.index("throughput")] > 0)
     assert (history.values[:, names.index("p99")] >= history.values[:, names.index("p50")]).all()
+    # the run's last interval is a sliver (the requests in flight at the last tick): drawn merged with the one
+    # before, so its rate is over a real length and does not jump; the replay draws exactly the same points
+    drawn = drawn_intervals(dashboard.store.load(test.run_id).intervals, interval=0.3)
+    assert history.values[:, names.index("throughput")].tolist() == [record["throughput"] for record in drawn]
+    assert all(record["seconds"] >= 0.15 for record in drawn)
     # the JSON view holds the stored run, and it is listed first among past runs
     assert dashboard.viewer.data["run_id"] == test.run_id and dashboard.viewer.data["status"] == "finished"
     assert dashboard.viewer.data["summary"]["requests"] == 120
     assert "histogram" not in dashboard.viewer.data["intervals"][0]
-    assert dashboard.runs.options[0][1] == test.run_id and "smoke" in dashboard.runs.options[0][0]
+    row = dashboard.runs.rows[0]
+    assert (row["run_id"], row["name"], row["status"], row["requests"]) == (test.run_id, "smoke", "finished", 120)
+    assert row["mix"] == "put 75% · get 25%" and row["load"] == "closed ×3"
+    assert row["throughput"] > 0 and row["p99"] >= row["p50"] > 0 and row["errors"] == 0 and row["duration"] > 0
     assert not dashboard.start_button.disabled and dashboard.stop_button.disabled
+    # the run is over: the graph names it instead of saying Live
+    assert not dashboard.graph.live
+    assert re.fullmatch(r"Run 'smoke' · finished \{t:\d+\.\d{3}\}", dashboard.graph.caption)
 
 
 def test_live_stats_reach_the_widgets_while_the_run_goes_on(playground):
@@ -67,6 +84,7 @@ def test_live_stats_reach_the_widgets_while_the_run_goes_on(playground):
     try:
         wait_for(lambda: len(dashboard.viewer.data["intervals"]) >= 2, 20, "two intervals in the JSON view")
         assert dashboard.running and test.status == "running"
+        assert dashboard.graph.live and re.fullmatch(r"Unnamed run · started \{t:\d+\.\d{3}\}", dashboard.graph.caption)
         assert dashboard.viewer.data["cumulative"]["requests"] > 0
         assert any("requests measured" in message for message in seen)
         assert all(widget.disabled for widget in (dashboard.duration, dashboard.table, dashboard.start_button))
@@ -96,7 +114,8 @@ def test_stop_mid_run_keeps_every_recorded_interval(playground):
     stored = dashboard.store.load(end["run_id"])
     assert stored.status == "stopped" and len(stored.intervals) == end["intervals"] >= 2
     assert dashboard.viewer.data["summary"]["requests"] == end["cumulative"]["requests"] > 0
-    assert dashboard.runs.options[0][1] == end["run_id"] and "(stopped)" in dashboard.runs.options[0][0]
+    assert dashboard.runs.rows[0]["run_id"] == end["run_id"] and dashboard.runs.rows[0]["status"] == "stopped"
+    assert not dashboard.graph.live and " · stopped {t:" in dashboard.graph.caption
 
 
 def test_past_runs_load_into_the_graph_and_compare(playground):
@@ -108,22 +127,40 @@ def test_past_runs_load_into_the_graph_and_compare(playground):
     dashboard.start()
     second = dashboard.wait(60)
 
-    dashboard.runs.value = (first["run_id"],)
-    dashboard.load_button.click()
-    assert dashboard.viewer.data["run_id"] == first["run_id"]
-    assert len(dashboard.graph._history) == len([r for r in dashboard.run.intervals if r["seconds"] > 0]) >= 1
-    assert "Loaded" in dashboard.runs_message.value
+    rows = {row["run_id"]: row for row in dashboard.runs.rows}
+    assert rows[first["run_id"]]["load"] == "closed ×3" and rows[second["run_id"]]["load"] == "open 60/s"
+    assert (dashboard.runs.sort_by, dashboard.runs.descending) == ("when", True)  # newest first
 
-    dashboard.runs.value = (first["run_id"], second["run_id"])
-    dashboard.compare_button.click()
+    # ticking one run loads it: the graph replays it and names it
+    dashboard.runs.selection = [first["run_id"]]
+    assert dashboard.viewer.data["run_id"] == first["run_id"]
+    stored = dashboard.run.intervals
+    assert 1 <= len(dashboard.graph._history) <= len([r for r in stored if r["seconds"] > 0])
+    assert "Loaded closed x3 (finished)" in dashboard.runs_message.value
+    assert not dashboard.graph.live and dashboard.graph.caption.startswith("Run 'closed x3' · finished {t:")
+    assert dashboard.graph.x_axis == "clock" and dashboard.figure.layout.display == "none"
+
+    # ticking a second compares them: table, percentile bars and the graph, all labelled by the runs' names
+    dashboard.runs.selection = [first["run_id"], second["run_id"]]
     assert "closed x3" in dashboard.comparison.value and "open 60/s" in dashboard.comparison.value
     assert "open 60.0/s" in dashboard.comparison.value and "<th>p99 ms</th>" in dashboard.comparison.value
     bars = dashboard.figure.spec["data"]
     assert [bar["name"] for bar in bars] == ["closed x3 (finished)", "open 60/s (finished)"]
     assert all(bar["y"][0] > 0 and bar["y"][3] >= bar["y"][0] for bar in bars)  # p99 >= p50, in ms
+    assert [series["label"] for series in dashboard.graph.series] == [
+        "closed x3 req/s", "closed x3 p99", "open 60/s req/s", "open 60/s p99"]
+    assert dashboard.graph.x_axis == "elapsed" and not dashboard.graph.live
+    assert dashboard.graph.caption == "Comparing: closed x3, open 60/s · time since each run's start"
+    history = dashboard.graph._history
+    assert history.x[0] >= 0 and history.x[-1] < 60  # seconds since each run's start, not clock time
+    assert (history.values[:, 0] > 0).sum() >= 1 and (history.values[:, 2] > 0).sum() >= 1
 
-    dashboard.runs.value = (first["run_id"],)
-    assert dashboard.compare_runs(list(dashboard.runs.value)) is None
+    # back to one run: the graph shows every series of it on the clock again
+    dashboard.runs.selection = [second["run_id"]]
+    assert dashboard.graph.names[0] == "throughput" and dashboard.graph.x_axis == "clock"
+    assert dashboard.graph.caption.startswith("Run 'open 60/s' · finished")
+    assert dashboard.figure.layout.display == "none" and dashboard.comparison.value == ""
+    assert dashboard.compare_runs([second["run_id"]]) is None
     assert "Select two or more runs" in dashboard.runs_message.value
 
 

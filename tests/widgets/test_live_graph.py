@@ -63,6 +63,22 @@ def test_series_accept_names_or_specs_and_reject_bad_ones():
         LiveGraph(series=[{"name": "p50", "colour": "red"}])
     with pytest.raises(traitlets.TraitError, match="window must be >= 0"):
         LiveGraph(series=["p50"], window=-1)
+    with pytest.raises(traitlets.TraitError, match="connect must be True or False"):
+        LiveGraph(series=[{"name": "p50", "connect": "yes"}])
+    assert LiveGraph(series=[{"name": "p50", "connect": True}]).series[0]["connect"] is True
+
+
+def test_what_is_on_screen_is_the_callers_to_say():
+    graph = LiveGraph(series=["p50"])
+    assert (graph.live, graph.caption, graph.x_axis) == (True, "", "clock")  # a stream, read as clock time
+    assert graph.empty_text  # never a blank box before the first point
+    replay = LiveGraph(series=["p50"], live=False, caption="Run 'a' · finished {t:1765100533.2}", x_axis="elapsed",
+                       empty_text="Start a run to see it here.")
+    assert replay.get_state(["live", "caption", "x_axis", "empty_text"]) == {
+        "live": False, "caption": "Run 'a' · finished {t:1765100533.2}", "x_axis": "elapsed",
+        "empty_text": "Start a run to see it here."}
+    with pytest.raises(traitlets.TraitError):
+        LiveGraph(series=["p50"], x_axis="epoch")
 
 
 def test_points_queue_until_flush_and_go_as_float64_buffers():
