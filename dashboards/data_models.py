@@ -9,6 +9,9 @@ Building the dashboard only reads (it lists the models), because a dashboard may
 open it. Viewers of a shared dashboard (``WORKBENCH_DASHBOARD_VIEWER=1``) may list, inspect and profile, which
 only read; creating, filling, altering and dropping are off, refused in Python even if a click message arrives,
 and refused by the database too, whose connections are made read-only for them.
+
+A change that a stopped kernel cut short (the database rolled it back) is said at the top when the dashboard
+opens, until the owner dismisses it: without that, a fill that "did nothing" would be a mystery.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dashboards.model_form import ModelForm
 from dashboards.style import stylesheet
 from dashboards.walk_profile import WalkProfile, set_options
 from profiler.catalog.catalog import Catalog, ModelInfo
+from profiler.catalog.journal import InterruptedChange
 from profiler.catalog.spec import TYPES, ModelError
 from profiler.inputs import InputError
 from profiler.playground import DATA_URL
@@ -125,6 +129,12 @@ class DataModelsDashboard:
 
         # --- your models and the built-ins ---------------------------------------------------------------------
         self.notice = w.HTML()
+        self.interrupted: list[InterruptedChange] = []
+        self.interrupted_notice = w.HTML()
+        self.dismiss_button = w.Button(description="Dismiss", icon="check")
+        self.dismiss_button.on_click(lambda _button: self.dismiss_interrupted())
+        self.interrupted_box = w.VBox([self.interrupted_notice, self.dismiss_button],
+                                      layout=w.Layout(display="none"))
         self.listing = w.HTML()
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _button: self.refresh())
@@ -187,7 +197,7 @@ class DataModelsDashboard:
     # --- layout ----------------------------------------------------------------------------------------------------
     def widget(self) -> w.Widget:
         return w.VBox([
-            self.notice,
+            self.notice, self.interrupted_box,
             section_anchor("Your models and the built-ins"),
             self.listing, self.refresh_button,
             section_anchor("Define a model"),
@@ -258,6 +268,7 @@ class DataModelsDashboard:
             problems.append(f"Your models could not be mapped to classes, so they cannot be profiled: "
                             f"{describe(error)}. Listing, filling and dropping still work: drop the model named "
                             "there to profile again.")
+        self._show_interrupted()
         self.infos = {info.name: info for info in [*own, *builtins]}
         self.listing.value = models_table(own, builtins) + (problems_html(problems) if problems else "")
         choices = [(info.name, info.name) for info in own] + [(f"{info.name} (built-in, read-only)", info.name)
@@ -267,6 +278,31 @@ class DataModelsDashboard:
         self._chosen_model_changed()  # its columns may have changed even if the choice did not
         self.form.set_targets([info.name for info in [*own, *builtins]])
         self.profiler.set_models(classes, [info.name for info in builtins], select)
+
+    def _show_interrupted(self) -> None:
+        """The owner's changes that a stopped kernel cut short; viewers are not told of the owner's work."""
+        if not self.allow_writes:
+            return
+        try:
+            self.interrupted = self.catalog.interrupted()
+        except Exception:  # noqa: BLE001 - e.g. a space that cannot be read is said by the listing already
+            self.interrupted = []
+        self.interrupted_notice.value = problems_html([change.message() for change in self.interrupted],
+                                                      warning=True) if self.interrupted else ""
+        self.interrupted_box.layout.display = None if self.interrupted else "none"
+
+    def dismiss_interrupted(self) -> None:
+        """Forget the changes cut short that were shown (the user has read about them)."""
+        if self._refused(self.change_message):
+            return
+        try:
+            self.catalog.dismiss_interrupted(self.interrupted)
+        except Exception as error:  # noqa: BLE001 - said where the changes are said
+            self.interrupted_notice.value += problems_html([f"They could not be dismissed: {describe(error)}"])
+            return
+        self.interrupted = []
+        self.interrupted_notice.value = ""
+        self.interrupted_box.layout.display = "none"
 
     def _chosen_model_changed(self) -> None:
         info = self.infos.get(self.model_choice.value)

@@ -16,7 +16,8 @@ What exists is read from the database every time (reflection plus a small catalo
 ``_workbench_models``, in the user's own space), never from Python state, so a fresh kernel sees the same
 models. Built-in models are shared and read-only; the database itself refuses to drop, alter or write them
 (see ``spawner/database.py`` and ``space.py``), and this module turns its refusal into a message naming the
-model. Each change is one transaction: when anything fails, nothing is half-made.
+model. Each change is one transaction: when anything fails, nothing is half-made. A change cut short by the
+kernel's death is rolled back by the database and listed by :meth:`Catalog.interrupted` (see ``journal.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from profiler.inputs import shown
 
+from .journal import InterruptedChange, Journal
 from .mapping import ModelClasses, map_models
 from .rows import generate
 from .space import DataSpace, local_space, open_space
@@ -78,6 +80,7 @@ class Catalog:
     def __init__(self, space: DataSpace):
         self.space = space
         self.engine = space.engine
+        self.journal = Journal(space.engine, space.schema)
 
     @classmethod
     def connect(cls, url: str | None = None, schema: str | None = None, builtin_url: str | None = None,
@@ -206,8 +209,10 @@ class Catalog:
         new = {model.name: model for model in models}
         if len(new) != len(models):
             raise ModelError("create() was given two models with the same name")
+        plural = "s" if len(new) > 1 else ""
         try:
-            with self.engine.begin() as connection:
+            with self.journal.change("create", ", ".join(new),
+                                     f"create model{plural} {', '.join(new)}") as connection:
                 self._create(connection, new)
         except DBAPIError as error:
             raise ModelError(f"could not create {', '.join(new)}; nothing was created. The database said: "
@@ -313,7 +318,7 @@ class Catalog:
             with self._attempt_on_builtin(name, "write") as connection:
                 table = Table(name, MetaData(), schema=self.space.builtin_schema, autoload_with=connection)
                 connection.execute(insert(table), generate(table, 1, seed, 10**9, {}))
-        with self.engine.begin() as connection:
+        with self.journal.change("fill", name, f"fill {name} with {rows:,} rows", rows=rows) as connection:
             model = self._own(connection, name, "filled")
             table = Table(name, MetaData(), schema=self.space.schema, autoload_with=connection)
             references = {}
@@ -348,7 +353,7 @@ class Catalog:
             specs = self._specs(connection)
         if model in specs:  # the collections other models add to it hold names too
             self._check_collections({**specs, model: specs[model].with_column(field)}, {})
-        self._alter(model, lambda spec: spec.with_column(field),
+        self._alter(model, f"add column {column} to {model}", lambda spec: spec.with_column(field),
                     lambda ops: ops.add_column(model, _column(field), schema=self.space.schema))
 
     def drop_column(self, model: str, column: str) -> None:
@@ -357,12 +362,12 @@ class Catalog:
             with self._attempt_on_builtin(model, "alter") as connection:
                 Operations(MigrationContext.configure(connection)).drop_column(
                     model, column, schema=self.space.builtin_schema)
-        self._alter(model, lambda spec: spec.without_column(column),
+        self._alter(model, f"drop column {column} from {model}", lambda spec: spec.without_column(column),
                     lambda ops: ops.drop_column(model, column, schema=self.space.schema))
 
-    def _alter(self, name: str, change_spec, change_table) -> None:
+    def _alter(self, name: str, description: str, change_spec, change_table) -> None:
         try:
-            with self.engine.begin() as connection:
+            with self.journal.change("alter", name, description) as connection:
                 changed = change_spec(self._own(connection, name, "altered"))
                 change_table(Operations(MigrationContext.configure(connection)))
                 catalog = self._catalog_table()
@@ -380,7 +385,8 @@ class Catalog:
             if self._is_builtin(name):
                 with self._attempt_on_builtin(name, "drop") as connection:
                     Table(name, MetaData(), schema=self.space.builtin_schema).drop(connection)
-        with self.engine.begin() as connection:
+        with self.journal.change("drop", ", ".join(names),
+                                 f"drop model{'s' if len(names) > 1 else ''} {', '.join(names)}") as connection:
             specs = {name: self._own(connection, name, "dropped") for name in names}
             for other in self._specs(connection).values():
                 for rel, target in other.relationships.items():
@@ -391,6 +397,16 @@ class Catalog:
                 Table(name, MetaData(), schema=self.space.schema).drop(connection)
             catalog = self._catalog_table()
             connection.execute(delete(catalog).where(catalog.c.name.in_(list(specs))))
+
+    # -- changes cut short ------------------------------------------------------------------------------------
+
+    def interrupted(self) -> list[InterruptedChange]:
+        """Your changes that a stopped kernel cut short (the database rolled each back whole), oldest first;
+        ``change.message()`` says so. Only reads: they stay listed until :meth:`dismiss_interrupted`."""
+        return self.journal.interrupted()
+
+    def dismiss_interrupted(self, changes: list[InterruptedChange]) -> None:
+        self.journal.dismiss(changes)
 
     # -- using ------------------------------------------------------------------------------------------
 

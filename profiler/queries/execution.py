@@ -1,5 +1,6 @@
 """One isolated run of a workload: its own connection and transaction (always rolled back, so a workload that
-writes changes nothing: on SQLite DDL included, and ending the transaction is refused, see ``guard``), the
+writes changes nothing: on SQLite DDL included, and ending the transaction is refused, by SQLite's authorizer
+or by PostgreSQL itself, see ``guard``), the
 strategy's loader options injected into its top-level queries, optional capture, and a deadline that is kept
 even by a workload blocked in a C call (it is abandoned, its transaction ended)."""
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Load, RelationshipProperty, Session, UserDefinedOptio
 from .analysis import RelationshipTree
 from .capture import QueryCapture
 from .fingerprint import Fingerprint, fingerprint
-from .guard import ABANDON_GRACE_S, Deadline, SqliteSandbox, TransactionGuard, WorkloadTimeout
+from .guard import ABANDON_GRACE_S, Deadline, PostgresGuard, SqliteSandbox, TransactionGuard, WorkloadTimeout
 from .plans import LoadPlan
 
 
@@ -217,6 +218,7 @@ def execute_workload(
         transaction = connection.begin()
         dbapi_connection = connection.connection.dbapi_connection
         sandbox = SqliteSandbox(dbapi_connection) if isinstance(dbapi_connection, sqlite3.Connection) else None
+        server_guard = PostgresGuard(dbapi_connection) if engine.dialect.driver in _GUARDED_DRIVERS else None
         session = Session(bind=connection, join_transaction_mode="rollback_only")
         capturer = QueryCapture(source_lines=source_lines, on_statement=on_statement) if capture else None
         event.listen(session, "do_orm_execute", injector)
@@ -226,6 +228,8 @@ def execute_workload(
         try:
             if sandbox is not None:
                 sandbox.enter()
+            if server_guard is not None:
+                server_guard.enter()  # before the capture is attached: its statements are not the workload's
             if capturer is not None:
                 capturer.attach(connection, session)
             try:
@@ -238,12 +242,19 @@ def execute_workload(
                     raise WorkloadTimeout() from None
                 if isinstance(error, PermissionError):
                     raise
+                refusal = server_guard.refusal(error) if server_guard is not None else None
+                if refusal is not None:
+                    raise PermissionError(refusal) from error
                 if sandbox is not None and sandbox.refused:
                     raise PermissionError(
                         f"the workload tried to {sandbox.refused[0]}, which SQLite was told to refuse: every run "
                         "is one transaction that the profiler rolls back, so that nothing it writes stays"
                     ) from error
                 raise
+            # a workload that swallowed PostgreSQL's refusal returns as if nothing happened
+            refusal = server_guard.refusal(None) if server_guard is not None else None
+            if refusal is not None:
+                raise PermissionError(refusal)
             if capturer is not None:
                 capturer.detach()  # again in `finally`: a second detach changes nothing
             print_, fingerprint_s = None, 0.0
@@ -269,7 +280,13 @@ def execute_workload(
                 _rollback_driver(dbapi_connection)
                 if sandbox is not None:
                     sandbox.restore()
+                if server_guard is not None and not server_guard.leave():
+                    connection.invalidate()  # a session left read-only must not go back to the pool
     return RunOutcome(wall_s, print_, capturer, fingerprint_s)
+
+
+# The drivers whose connections PostgresGuard knows how to drive (autocommit, cursor, SQLSTATE on errors).
+_GUARDED_DRIVERS = frozenset({"psycopg", "psycopg2"})
 
 
 def _rollback_driver(dbapi_connection) -> None:

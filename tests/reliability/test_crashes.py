@@ -99,6 +99,21 @@ catalog.fill("readings", 500)
 print(catalog.names(), before, count())
 """
 
+# In the user's next kernel: what the data-models dashboard says as it opens, once the database has rolled the
+# killed kernel's fill back (its server process notices the kernel is gone within moments).
+DASHBOARD_SAYS = """
+import time
+from html import unescape
+from dashboards.data_models import DataModelsDashboard
+from profiler.catalog.catalog import Catalog
+catalog = Catalog.connect()
+deadline = time.monotonic() + 30
+while not catalog.interrupted() and time.monotonic() < deadline:
+    time.sleep(0.2)
+dashboard = DataModelsDashboard(catalog)
+print(unescape(dashboard.interrupted_notice.value) if dashboard.interrupted_box.layout.display is None else "nothing")
+"""
+
 # In the kernel running the test: wait for three whole seconds of the run to be stored; their requests.
 STORED_SO_FAR = """
 import time
@@ -123,11 +138,15 @@ def test_a_users_kernel_killed_mid_model_change_or_mid_load_test_leaves_everythi
         browser = hub.signup_and_login("dora")
         assert hub.start_server(browser, "dora").ready
 
-        # mid model change: the change in flight is gone whole, what was there before stays, and it can be redone
+        # mid model change: the change in flight is gone whole, the user is told so when the data-models dashboard
+        # opens, what was there before stays, and it can be redone
         filling = UserKernel(hub, browser, "dora")
         assert int(filling.run(FILL_MID_CHANGE).strip().splitlines()[-1]) >= 1
         kill_kernel(filling)
         again = UserKernel(hub, browser, "dora")
+        told = again.run(DASHBOARD_SAYS)
+        assert "Your fill of 'readings' with 1,000,000 rows, started " in told, told
+        assert "was interrupted (the kernel stopped) and rolled back: none of its rows were kept" in told, told
         assert again.run(ROWS_THEN_FILL_AGAIN).strip().splitlines()[-1] == "['readings'] 1000 1500"
 
         # mid load test: the run is listed as "incomplete" (as the load-test dashboard shows it) with every whole
