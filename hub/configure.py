@@ -109,6 +109,9 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     c.JupyterHub.named_server_limit_per_user = settings.named_servers_per_user
     # The server runs in this same environment, whatever PATH the hub was started with.
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+    # People land on the hub's home page after login, where the dashboards are (it also opens JupyterLab); the
+    # server's own address, /user/NAME/, still opens JupyterLab.
+    c.JupyterHub.redirect_to_server = False
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.http_timeout

@@ -1,5 +1,5 @@
 """Run as the user (never as root): ``python -I -m spawner.home_setup --from SOURCE NOTEBOOK...`` puts the offered
-dashboards into the user's home (:func:`spawner.dashboards.install`). The hub starts it through
+dashboards into the user's home (:func:`spawner.dashboards.install`), read-only. The hub starts it through
 :func:`spawner.accounts.run_as`, so whatever links the user planted in their home, it can only write where the
 user already could.
 
@@ -23,10 +23,18 @@ def main(argv: list[str] | None = None) -> None:
     home = Path.home()
     # A link in place of the folder or of a notebook would send the copies elsewhere: the folder is the
     # hub's to refresh, so a link there is replaced by the real thing (as the user: it can only be theirs).
-    for path in [home / dashboards.FOLDER, *(home / dashboards.FOLDER / notebook for notebook in args.notebooks)]:
-        if path.is_symlink():
-            path.unlink()
+    folder = home / dashboards.FOLDER
+    if folder.is_symlink():
+        folder.unlink()
+    # Last start's copies are read-only (below): removed, not overwritten. A page still reading one keeps it whole.
+    for notebook in args.notebooks:
+        if (folder / notebook).is_symlink() or (folder / notebook).is_file():
+            (folder / notebook).unlink()
     dashboards.install(offered, args.source, home)
+    # The notebooks Voila shows as the dashboards: JupyterLab opens them read-only, so an edit saved by mistake
+    # cannot break a dashboard (the copies to change are in ~/workbench-notebooks, made by the user's server).
+    for notebook in args.notebooks:
+        (folder / notebook).chmod(0o444)
 
 
 if __name__ == "__main__":

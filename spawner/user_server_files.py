@@ -2,9 +2,11 @@
 user side).
 
 ``user_server/jupyter_config/`` configures the Jupyter server (Server-Timing headers, kernel preheating, prompt
-kernel websockets, the dashboards' Voila template) and ``user_server/jupyter_data/`` holds that template. They only
-work together: the configuration names a template that Jupyter finds through the data path. Both are package data
-of ``user_server``, so they are found the same way in a checkout and in an installed wheel.
+kernel websockets, the dashboards' Voila template, JupyterLab's defaults, and the copies of the shipped notebooks
+in ``~/workbench-notebooks``) and ``user_server/jupyter_data/`` holds that template, those defaults
+(``lab/settings/overrides.json``) and the launcher's "Profiler" section (a prebuilt JupyterLab extension). They only
+work together: the configuration names a template and a settings folder that Jupyter finds through the data path.
+Both are package data of ``user_server``, so they are found the same way in a checkout and in an installed wheel.
 """
 
 from __future__ import annotations

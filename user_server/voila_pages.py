@@ -18,7 +18,7 @@ from typing import Any
 
 # The folder the hub fills with the dashboards at every start (spawner/dashboards.py FOLDER).
 DASHBOARDS_FOLDER = "dashboards"
-UNUSED_BY_DASHBOARDS = ("jupyterlab-plotly", "@jupyter-notebook/lab-extension")
+UNUSED_BY_DASHBOARDS = ("jupyterlab-plotly", "@jupyter-notebook/lab-extension", "profiler-workbench-launcher")
 
 
 def is_dashboard(notebook_path: str | None) -> bool:

@@ -110,7 +110,9 @@ def test_jupyterlab_renders_in_chromium_after_login(start_hub, browser):
         page.fill("#username_input", "ada")
         page.fill("#password_input", "correct horse battery")
         page.click("#login_submit")
-        # JupyterLab's launcher appears once the server is up
+        # people land on the hub's home page, which opens JupyterLab; its launcher appears once the server is up
+        page.wait_for_url(f"{hub.url}/hub/home", timeout=60_000)
+        page.get_by_role("link", name="Open JupyterLab").click()
         page.wait_for_selector(".jp-Launcher", timeout=120_000)
         assert "/user/ada/lab" in page.url
         # the browser sees the user server's Server-Timing phases through the Performance API

@@ -22,3 +22,9 @@ if _kernel_idle_timeout > 0:
     c.MappingKernelManager.cull_idle_timeout = _kernel_idle_timeout
     c.MappingKernelManager.cull_connected = False  # a kernel a page has open is in use, even when quiet
     c.MappingKernelManager.cull_interval = max(1, min(300, _kernel_idle_timeout // 5))
+
+# Defaults over JupyterLab's own (lab/settings/overrides.json: no news feed nor update check, which would ask every
+# new user and fetch from the internet). JupyterLab reads overrides only from its application settings folder, so
+# that folder is moved here: the environment's own (<prefix>/share/jupyter/lab/settings) holds nothing.
+c.LabApp.app_settings_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jupyter_data",
+                                         "lab", "settings")
