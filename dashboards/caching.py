@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import ipywidgets as w
 
 from dashboards.background import BackgroundJob
-from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, is_viewer, problems_html
-from dashboards.common import read_form, table_html
+from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, frame_rows, hold_action, is_viewer
+from dashboards.common import read_form
 from dashboards.style import stylesheet
 from profiler.cache import (
     MODES,
@@ -40,9 +40,12 @@ from profiler.cache import (
     demonstrate_invalidation,
 )
 from profiler.cache.backend import REDIS_SCHEMES, redact
+from profiler.cache.invalidation import RUNS
 from profiler.playground import CACHE_URL
 from profiler.queries import BUILTIN_WORKLOADS, STRATEGY_INFO, default_engine
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
+from widgets.data_table import DataTable
+from widgets.message import Message, plain_reason
 
 STRATEGIES = ("selectin", "joined", "subquery", "lazy", "auto")
 MAX_AUTHORS, MAX_ROUNDS = 1000, 20
@@ -52,11 +55,24 @@ VIEWER_NOTE = (f"This is a shared view: runs read the built-in sample data (the 
                "rounds so they stay cheap, and use a cache space of their own: nothing else in a shared Redis is "
                "touched.")
 EXPIRATION_S = 600  # entries of a kernel that dies before emptying its space do not linger
-TABLE_COLUMNS = {
-    "wall_ms": "wall ms", "database_ms": "database ms", "cache_read_ms": "cache read ms", "merge_ms": "merge ms",
-    "store_ms": "store ms", "statements": "statements", "hits": "hits", "misses": "misses",
-    "objects_merged": "objects merged", "runs": "runs", "same data": "same data",
-}
+
+def _ms(key: str, label: str) -> dict:
+    return {"key": key, "label": label, "kind": "number", "unit": "ms", "digits": 2}
+
+
+def _count(key: str, label: str) -> dict:
+    return {"key": key, "label": label, "kind": "number", "digits": 0}
+
+
+COLUMNS = [
+    {"key": "mode", "label": "Mode"}, _ms("wall_ms", "Wall"), _ms("database_ms", "Database"),
+    _ms("cache_read_ms", "Cache read"), _ms("merge_ms", "Merge"), _ms("store_ms", "Store"),
+    _count("statements", "Statements"), _count("hits", "Hits"), _count("misses", "Misses"),
+    _count("objects_merged", "Objects merged"), _count("runs", "Runs"),
+    {"key": "same data", "label": "Same data", "kind": "bool"},
+]
+INVALIDATION_COLUMNS = [{"key": "query", "label": "Cached query"},
+                        *({"key": run, "label": run.capitalize()} for run in RUNS)]
 WIDE = {"description_width": "8em"}
 
 
@@ -79,8 +95,9 @@ class Settings:
     lazy_loads: bool
 
 
-def summary_table(comparison: CacheComparison) -> str:
-    return table_html(comparison.summary_frame(), TABLE_COLUMNS)
+def summary_rows(comparison: CacheComparison) -> list[dict]:
+    rows = frame_rows(comparison.summary_frame(), "mode")
+    return [{column["key"]: row.get(column["key"]) for column in COLUMNS} for row in rows]
 
 
 def verdict_html(comparison: CacheComparison) -> str:
@@ -116,11 +133,14 @@ def rounds_figure(comparison: CacheComparison) -> dict:
 
 
 def invalidation_html(demo: InvalidationDemo) -> str:
-    table = table_html(demo.frame())
     stale = ", ".join(map(html.escape, demo.stale)) or "none"
     kept = ", ".join(map(html.escape, demo.kept_hitting)) or "none"
     return (f"<p role='status'>After a write to <b>{html.escape(demo.table)}</b> (rolled back: the data did not "
-            f"change), <b>stale</b>: {stale}; <b>kept hitting</b>: {kept}.</p>{table}")
+            f"change), <b>stale</b>: {stale}; <b>kept hitting</b>: {kept}.</p>")
+
+
+def invalidation_rows(demo: InvalidationDemo) -> list[dict]:
+    return frame_rows(demo.frame(), "query")
 
 
 class CachingDashboard:
@@ -155,7 +175,7 @@ class CachingDashboard:
             if self.redis_unavailable else "")
         self.lazy_loads = w.Checkbox(value=False, indent=False, description="Cache lazy loads too")
         self.learn_more = LearnMore(MODES_EXPLAINED, title="Uncached, cold and warm")
-        self.form_message = w.HTML()
+        self.form_message = Message()
         for control in self._form_controls():
             control.observe(lambda _change: self.validate(), "value")
 
@@ -166,9 +186,11 @@ class CachingDashboard:
         self.run_button.on_click(lambda _button: self.start())
         self.timer = RunTimer(label="Run time")
         self.progress = Progress(label="Caching comparison", layout=w.Layout(display="none"))
-        self.message = w.HTML()
+        self.message = Message()
         self.verdict = w.HTML(NOT_YET)
         self.summary = w.HTML()
+        self.table = DataTable(columns=COLUMNS, row_key="mode", selectable="none", label="Uncached, cold and warm runs",
+                               empty_text="Run the comparison to see this.")
         self.figure = Figure(height=360)
         self.breakdown = Figure(height=360)
         self.write_table = w.Dropdown(options=WRITABLE_TABLES, value="authors", description="Write to", style=WIDE)
@@ -180,12 +202,14 @@ class CachingDashboard:
             "<p class='workbench-muted'>A cached query remembers the tables it read, eager loads included. "
             "Write to a table to see which cached queries go stale and which keep hitting; the write runs in a "
             "transaction that is rolled back, so the data never changes.</p>")
+        self.invalidation_table = DataTable(columns=INVALIDATION_COLUMNS, row_key="query", selectable="none",
+                                            label="Cached queries after a write", empty_text="")
         self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison",
                                  height=420)
         self.scroller = ScrollTo()
         self.comparison: CacheComparison | None = None
         self.demo: InvalidationDemo | None = None
-        self.job = BackgroundJob("caching", on_busy=self._set_busy)
+        self.job = BackgroundJob("caching", on_busy=self._set_busy, describe=plain_reason)
         self.validate()
 
     def _form_controls(self) -> list[w.Widget]:
@@ -210,10 +234,10 @@ class CachingDashboard:
         return w.VBox([
             form,
             section_anchor("Comparison"),
-            self.verdict, self.summary, self.figure, self.breakdown,
+            self.verdict, self.summary, self.table, self.figure, self.breakdown,
             section_anchor("When a write happens", level=3),
             w.HBox([self.write_table, self.write_button]),
-            self.invalidation,
+            self.invalidation, self.invalidation_table,
             section_anchor(INSPECT_TITLE),
             self.viewer,
             RequestTiming(label="Server time for this dashboard"),
@@ -240,24 +264,33 @@ class CachingDashboard:
                         self.backend.value, self.lazy_loads.value)
 
     def validate(self) -> Settings | None:
-        return read_form(self.form_message, self.settings)
+        settings = read_form(self.form_message, self.settings)
+        self._form_problem = None if settings is not None else f"Correct the form first: {self.form_message.value}"
+        self._set_busy(self.job.busy)
+        return settings
 
     # --- running ---------------------------------------------------------------------------------------------
     def _set_busy(self, busy: bool) -> None:
-        for control in (self.run_button, self.write_button, self.write_table, *self._form_controls()):
+        for control in (self.write_table, *self._form_controls()):
             control.disabled = busy
+        reason = RUN_IN_PROGRESS if busy else self._form_problem
+        hold_action(self.run_button, reason, "Run the comparison the form describes")
+        hold_action(self.write_button, reason, "Write to the table in a rolled-back transaction")
 
     def _launch(self, what: str, target, *args) -> threading.Thread | None:
         if self.job.busy:
-            self.message.value = problems_html([RUN_IN_PROGRESS])
+            self.message.error(RUN_IN_PROGRESS)
             return None
-        self.message.value = ""
+        self.message.clear()
         return self.job.start(target, *args, on_error=lambda reason: self._failed(what, reason))
 
     def start(self) -> threading.Thread | None:
         """Run the comparison the form describes in the background job; None when the form is not valid."""
         settings = self.validate()
-        return None if settings is None else self._launch("The comparison", self.run, settings)
+        if settings is None:
+            self.clear_results()
+            return None
+        return self._launch("The comparison", self.run, settings)
 
     def start_write(self) -> threading.Thread | None:
         """Run the invalidation demonstration (write to the chosen table) in the background job."""
@@ -281,8 +314,24 @@ class CachingDashboard:
 
     def _failed(self, what: str, reason: str) -> None:
         self.timer.stop()
-        self.progress.fail(f"{what} failed: {reason}")
-        self.message.value = problems_html([f"{what} failed: {reason}"])
+        self.message.error(reason, title=f"{what} failed:")
+        if what == "The comparison":
+            self.clear_results()
+        else:
+            self.demo = None
+            self.invalidation_table.rows = []
+        self.progress.layout.display = "none"
+
+    def clear_results(self) -> None:
+        """Results of an earlier run must not stand under the failure of this one, as if they were its."""
+        self.comparison = None
+        self.progress.layout.display = "none"
+        self.verdict.value = NOT_YET
+        self.summary.value = ""
+        self.table.rows = []
+        for figure in (self.figure, self.breakdown):
+            figure.show({"data": [], "layout": {}})
+        self.viewer.data = {"note": "Run the comparison to inspect its data here."}
 
     def _begin(self, message: str) -> None:
         self.progress.layout.display = None
@@ -321,6 +370,7 @@ class CachingDashboard:
             self.timer.stop()
             self.demo = demo
             self.invalidation.value = invalidation_html(demo)
+            self.invalidation_table.rows = invalidation_rows(demo)
             self.progress.succeed(f"Wrote to {table}: {len(demo.stale)} cached queries went stale, "
                                   f"{len(demo.kept_hitting)} kept hitting")
             return demo
@@ -343,7 +393,8 @@ class CachingDashboard:
         rounds = len(comparison.runs) // len(MODES)
         self.summary.value = (f"<p>Medians over {rounds} round(s): {html.escape(comparison.workload)} · "
                               f"{html.escape(comparison.strategy)} · {html.escape(comparison.backend)} · "
-                              f"{html.escape(comparison.dialect)}</p>" + summary_table(comparison))
+                              f"{html.escape(comparison.dialect)}</p>")
+        self.table.rows = summary_rows(comparison)
         self.figure.show(rounds_figure(comparison))
         self.breakdown.show(comparison.figure())
         self.viewer.data = comparison.to_dict()

@@ -1,14 +1,16 @@
 """What every dashboard shares: who is looking (owner or viewer of a shared copy), the wording of the parts
-each one has, the error a form raises, and the HTML of a list of problems and of a table."""
+each one has, the error a form raises, how a form's problems reach its message, and a frame's rows as a table's."""
 
 from __future__ import annotations
 
-import html
-from typing import Callable, Mapping, TypeVar
+import math
+from typing import Any, Callable, Mapping, TypeVar
 
+import ipywidgets as w
 import pandas as pd
 
 from profiler.inputs import InputError
+from widgets.message import Message
 
 # Set by the hub for a published dashboard's (Voila-only) server: spawner/sharing.py VIEWER_VARIABLE.
 VIEWER_ENV = "WORKBENCH_DASHBOARD_VIEWER"
@@ -20,7 +22,7 @@ T = TypeVar("T")
 
 class FormError(ValueError):
     """What is wrong with a dashboard's form: every problem found, not only the first, each a sentence that
-    names the field to change. :func:`problems_html` shows them."""
+    names the field to change. :func:`read_form` shows them."""
 
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
@@ -31,30 +33,32 @@ def is_viewer(environ: Mapping[str, str]) -> bool:
     return environ.get(VIEWER_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
-def problems_html(problems: list[str], *, warning: bool = False) -> str:
-    items = "".join(f"<li>{html.escape(problem)}</li>" for problem in problems)
-    if warning:
-        return f"<ul class='workbench-warning' role='status'>{items}</ul>"
-    return f"<ul class='workbench-error' role='alert'>{items}</ul>"
-
-
-def read_form(message, read: Callable[[], T]) -> T | None:
-    """What ``read()`` makes of a form, with the ``message`` widget next to it emptied; None, with every problem
-    shown in ``message``, when it raises :class:`FormError` (or an engine's :class:`InputError`)."""
+def read_form(message: Message, read: Callable[[], T]) -> T | None:
+    """What ``read()`` makes of a form, with the ``message`` next to it cleared; None, with every problem
+    shown in ``message`` as one error, when it raises :class:`FormError` (or an engine's :class:`InputError`)."""
     try:
         value = read()
     except (FormError, InputError) as error:  # an engine's own check of a value says it in the same words
-        message.value = problems_html(error.problems)
+        message.error(error.problems)
         return None
-    message.value = ""
+    message.clear()
     return value
 
 
-def table_html(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, *, classes: str = "workbench-table",
-               **options) -> str:
-    """``frame`` as an HTML table; ``columns`` picks the columns it has (in that order) and titles them."""
-    if columns is not None:
-        frame = frame[[column for column in columns if column in frame]].rename(columns=columns)
-    options = {"float_format": lambda v: f"{v:,.2f}", "na_rep": "—", **options}
-    # pandas names every table "dataframe", a class nothing here styles: the table keeps only the page's own.
-    return frame.to_html(classes=classes, border=0, **options).replace('class="dataframe ', 'class="', 1)
+def hold_action(button: w.Button, reason: str | None, ready_tooltip: str = "") -> None:
+    """Turn an action off while it cannot run, saying why where the pointer is; on again with its own tooltip."""
+    with button.hold_sync():  # one update of the page's button, not one per trait
+        button.disabled = bool(reason)
+        button.tooltip = reason or ready_tooltip
+
+
+def frame_rows(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+    """A frame's rows as a :class:`~widgets.data_table.DataTable` takes them: its index as column ``key``, plain
+    Python values (numpy's are not JSON), no NaN."""
+    def plain(value: Any) -> Any:
+        if hasattr(value, "item"):
+            value = value.item()
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return [{key: str(index), **{str(name): plain(value) for name, value in row.items()}}
+            for index, row in frame.iterrows()]

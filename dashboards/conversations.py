@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dashboards.background import BackgroundJob
 from dashboards.background import wait  # noqa: F401 - for cells: wait(dashboard.start())
-from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, is_viewer, problems_html
-from dashboards.common import read_form, table_html
-from dashboards.query_optimization import STANDARD, findings_html, mismatches_html, strategy_help, summary_table
+from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, hold_action, is_viewer, read_form
+from dashboards.query_optimization import STANDARD, comparison_table, findings_html, show_outcome, strategy_help
+from dashboards.query_optimization import summary_rows
 from dashboards.style import stylesheet
 from profiler.datagen import DatasetSpec, LoadProgress, dataset_counts, dataset_engine, load, loaded_dataset
 from profiler.datagen.generator import MAX_SEED, MIN_MESSAGES
@@ -43,13 +43,17 @@ from profiler.playground import BUILTIN_SCHEMA
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, collapse_in_lists, profile
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
+from widgets.data_table import DataTable
+from widgets.message import Message as Notice
+from widgets.message import plain_reason
 
 CHECKED = ("lazy", "joined", "selectin")  # the N+1 and its two usual fixes
 SAMPLE_MESSAGES = 5_000
 # Generating runs at ~65,000 messages/s here (200,000 in 3 s) into ~290 bytes of SQLite per message.
 MAX_SAMPLE_MESSAGES = 1_000_000
 VIEWER_MAX_SAMPLE_MESSAGES = 20_000
-LATEST = 10  # conversations listed under "Inspect the data": the viewer below stays in sight
+LATEST = 100  # conversations listed under "Inspect the data", ten to a page: the viewer below stays in sight
+PAGE = 10
 COUNTED = ("bots", "conversations", "messages", "reactions")
 
 DATASET_HELP = """\
@@ -138,8 +142,20 @@ def latest_conversations(session: Session, limit: int = LATEST) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "title", "started_by", "started_at", "messages"])
 
 
-LATEST_COLUMNS = {"id": "id", "title": "title", "started_by": "started by", "started_at": "started at",
-                  "messages": "messages"}
+LATEST_COLUMNS = [
+    {"key": "id", "label": "#", "kind": "number", "digits": 0},
+    {"key": "title", "label": "Title", "wrap": True},
+    {"key": "started_by", "label": "Started by"},
+    {"key": "started_at", "label": "Started at", "kind": "datetime"},
+    {"key": "messages", "label": "Messages", "kind": "number", "digits": 0},
+]
+COUNT_COLUMNS = [{"key": "table", "label": "Table"}, {"key": "rows", "label": "Rows", "kind": "number", "digits": 0}]
+
+
+def latest_rows(latest: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{"id": int(row.id), "title": row.title, "started_by": row.started_by,
+             "started_at": pd.Timestamp(row.started_at).isoformat(), "messages": int(row.messages)}
+            for row in latest.itertuples()]
 
 
 def conversation_document(session: Session, conversation_id: int) -> dict[str, Any]:
@@ -174,10 +190,8 @@ def conversation_document(session: Session, conversation_id: int) -> dict[str, A
             "threads": [thread(message) for message in conversation.messages if message.parent_id is None]}
 
 
-def counts_html(counts: Mapping[str, int], source: str) -> str:
-    cells = "".join(f"<tr><th>{name}</th><td>{counts[name]:,}</td></tr>" for name in COUNTED)
-    return (f"<p>{html.escape(source)}</p><table class='workbench-table workbench-counts'>"
-            f"<tbody>{cells}</tbody></table>")
+def count_rows(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"table": name, "rows": counts[name]} for name in COUNTED]
 
 
 class ConversationsDashboard:
@@ -211,7 +225,7 @@ class ConversationsDashboard:
                                                indent=False) for key in STANDARD}
         self.learn_more = {key: LearnMore(strategy_help(key), title=STRATEGY_INFO[key].title) for key in STANDARD}
         self.notice = w.HTML(self._notice_html(builtin_note))
-        self.form_message = w.HTML()
+        self.form_message = Notice()
         self.run_button = w.Button(description="Run comparison", button_style="primary", icon="play")
         self.run_button.on_click(lambda _button: self.start())
         self.timer = RunTimer(label="Run time")
@@ -219,17 +233,19 @@ class ConversationsDashboard:
         for control in (self.source, self.messages, self.seed):
             control.observe(lambda _change: self.validate(), "value")
 
-        self.counts = w.HTML(NOT_YET)
-        self.summary = w.HTML(NOT_YET)
+        self.source_note = w.HTML(NOT_YET)
+        self.counts = DataTable(columns=COUNT_COLUMNS, row_key="table", selectable="none", label="Rows per table",
+                                empty_text="")
+        self.table = comparison_table()
         self.figure = Figure(height=400)
         self.findings = w.HTML(NOT_YET)
-        self.latest = w.HTML(NOT_YET)
-        self.picker = w.Dropdown(options=[], description="Conversation", disabled=True,
-                                 style={"description_width": "initial"}, layout=w.Layout(width="44em"))
-        self.picker.observe(lambda change: self.inspect(change["new"]) if change["new"] is not None else None,
-                            "value")
-        self.browse_message = w.HTML()
-        self.viewer = JsonViewer({"note": "Run the comparison, then pick a conversation to inspect it here."},
+        # A click on a conversation opens it in the viewer below.
+        self.latest = DataTable(columns=LATEST_COLUMNS, row_key="id", selectable="none", openable=True,
+                                searchable=True, page_size=PAGE, label="Latest conversations",
+                                empty_text="Run the comparison to list the dataset's latest conversations.")
+        self.latest.observe(lambda change: self.inspect(int(change["new"])) if change["new"] else None, "activated")
+        self.browse_message = Notice()
+        self.viewer = JsonViewer({"note": "Run the comparison, then click a conversation to inspect it here."},
                                  root_name="conversation", height=480)
         self.viewer.add_class("workbench-conversation")
         self.comparison_viewer = JsonViewer({"note": "Run the comparison to inspect its data here."},
@@ -238,7 +254,8 @@ class ConversationsDashboard:
         self.comparison: Comparison | None = None
         self.dataset_counts: dict[str, int] | None = None
         self._engine = None  # the dataset of the last run, which the picker reads
-        self.job = BackgroundJob("conversations-run", on_busy=self._set_busy, on_error=self._failed)
+        self.job = BackgroundJob("conversations-run", on_busy=self._set_busy, on_error=self._failed,
+                                 describe=plain_reason)
         self.validate()
 
     # --- layout ---------------------------------------------------------------------------------------------
@@ -249,9 +266,9 @@ class ConversationsDashboard:
                        *strategies, self.form_message, w.HBox([self.run_button, self.timer]), self.progress])
         return w.VBox([
             form,
-            section_anchor("Comparison"), self.counts, self.summary, self.figure,
+            section_anchor("Comparison"), self.source_note, self.counts, self.table, self.figure,
             section_anchor("N+1 findings", level=3), self.findings,
-            section_anchor(INSPECT_TITLE), self.latest, self.picker, self.browse_message, self.viewer,
+            section_anchor(INSPECT_TITLE), self.latest, self.browse_message, self.viewer,
             section_anchor("The comparison as data", level=3), self.comparison_viewer,
             RequestTiming(label="Server time for this dashboard"), self.scroller,
             stylesheet(),
@@ -290,27 +307,36 @@ class ConversationsDashboard:
         """Check the dataset part of the form as it is typed; the sample's spec when one is asked for and valid."""
         sampling = self.source.value == "sample"
         self.sample_box.layout.display = None if sampling else "none"
+        self._form_problem = None
         if not sampling:
-            self.form_message.value = ""
-            return None
-        return read_form(self.form_message, self._sample_spec)
+            self.form_message.clear()
+            spec = None
+        else:
+            spec = read_form(self.form_message, self._sample_spec)
+            if spec is None:
+                self._form_problem = f"Correct the form first: {self.form_message.value}"
+        self._set_busy(self.job.busy)
+        return spec
 
     def _sample_spec(self) -> DatasetSpec:
         return sample_spec(self.messages.value, self.seed.value, self.sample_limit, viewer=self.viewer_mode)
 
     def _set_busy(self, busy: bool) -> None:
-        for control in (self.run_button, self.source, self.messages, self.seed, self.workload,
-                        *self.strategy_boxes.values()):
+        for control in (self.source, self.messages, self.seed, self.workload, *self.strategy_boxes.values()):
             control.disabled = busy
-        self.picker.disabled = busy or not self.picker.options
+        reason = RUN_IN_PROGRESS if busy else self._form_problem
+        hold_action(self.run_button, reason, "Run the comparison the form describes")
 
     def start(self) -> threading.Thread | None:
         """Start a run in the background job (the kernel stays free); None when the form is not valid."""
         if self.job.busy:
-            self.form_message.value = problems_html([RUN_IN_PROGRESS])
+            self.form_message.error(RUN_IN_PROGRESS)
             return None
         run = read_form(self.form_message, self._run_arguments)
-        return None if run is None else self.job.start(self.run, *run)
+        if run is None:
+            self.clear_results()
+            return None
+        return self.job.start(self.run, *run)
 
     def _run_arguments(self) -> tuple[DatasetTarget, DatasetSpec | None, Any, list[str]]:
         """What :meth:`run` is given for the form as it is: the dataset, the sample to make (None: the built-in
@@ -340,15 +366,28 @@ class ConversationsDashboard:
                              message=f"Profiling {event.strategy} ({event.index} of {event.total}): {event.phase} "
                                      f"— {event.statements:,} statements so far")
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, reason: str) -> None:
         self.timer.stop()
-        self.progress.fail(message)
-        self.picker.options = []  # its dataset is gone or changed: nothing to pick from until a run succeeds
+        self.form_message.error(reason, title="The run failed:")
+        self.clear_results()
+
+    def clear_results(self) -> None:
+        """Results of an earlier run must not stand under the failure of this one, as if they were its; its
+        dataset may be gone or changed too, so there is nothing to open until a run succeeds."""
+        self.comparison = self.dataset_counts = None
+        self.progress.layout.display = "none"
+        self.source_note.value = NOT_YET
+        self.counts.rows = self.table.rows = self.latest.rows = []
+        self.figure.show({"data": [], "layout": {}})
+        self.findings.value = NOT_YET
+        self.viewer.data = {"note": "Run the comparison, then click a conversation to inspect it here."}
+        self.comparison_viewer.data = {"note": "Run the comparison to inspect its data here."}
 
     def run(self, target: DatasetTarget, spec: DatasetSpec | None, workload, strategies: list[str]) -> Comparison:
         """Generate the sample if asked, count, profile, list the latest conversations; show it all (in the calling
         thread; started by :meth:`start`, a failure is said in the page)."""
         self.timer.start()
+        self.form_message.clear()
         self.progress.layout.display = None
         self.progress.update(0, total=None, message="Opening the dataset…")
         if self._engine is not None:
@@ -368,17 +407,18 @@ class ConversationsDashboard:
         where = (f"Built-in dataset ({self.builtin_spec.messages:,} messages, seed {self.builtin_spec.seed})"
                  if spec is None else f"Generated sample ({spec.messages:,} messages, seed {spec.seed})")
         self.show(comparison, counts, latest, where)
-        if comparison.errors:
-            self.progress.fail("Finished; failed: " + "; ".join(f"{k}: {v}" for k, v in comparison.errors.items()))
-        else:
-            self.progress.succeed(f"Compared {len(comparison.results)} strategies on {counts['messages']:,} "
-                                  f"messages in {self.timer.elapsed:.1f} s")
+        self.progress.succeed(f"Compared {len(comparison.results)} strategies on {counts['messages']:,} "
+                              f"messages in {self.timer.elapsed:.1f} s")
+        show_outcome(self.form_message, comparison)
+        if comparison.errors:  # the failures are said in the message; a green bar would say all went well
+            self.progress.layout.display = "none"
         return comparison
 
     def show(self, comparison: Comparison, counts: dict[str, int], latest: pd.DataFrame, source: str) -> None:
         self.comparison, self.dataset_counts = comparison, counts
-        self.counts.value = counts_html(counts, source)
-        self.summary.value = summary_table(comparison) + mismatches_html(comparison)
+        self.source_note.value = f"<p>{html.escape(source)}</p>"
+        self.counts.rows = count_rows(counts)
+        self.table.rows = summary_rows(comparison)
         self.figure.show(comparison.figure())
         self.findings.value = findings_html(comparison)
         for result in comparison.results:
@@ -386,29 +426,25 @@ class ConversationsDashboard:
                 sql = [collapse_in_lists(statement.sql) for statement in result.statements]
                 self.learn_more[result.key].content = strategy_help(result.key, sql)
         self.comparison_viewer.data = comparison.to_dict(statements=True)
-        self.latest.value = table_html(latest, LATEST_COLUMNS, classes="workbench-table workbench-latest", index=False)
+        self.latest.rows = latest_rows(latest)
         long_enough = latest[latest["messages"] >= PAGE_MESSAGES]  # like the conversation page workload's pick
-        first = int((long_enough if len(long_enough) else latest)["id"].iloc[0]) if len(latest) else None
-        options = [(f"#{row.id} · {row.title} ({row.messages} messages)", int(row.id)) for row in latest.itertuples()]
-        with self.picker.hold_trait_notifications():
-            self.picker.options = options
-            self.picker.value = None
-        if first is not None:
-            self.picker.value = first  # shows it in the viewer (the observer calls inspect)
+        first = str(int((long_enough if len(long_enough) else latest)["id"].iloc[0])) if len(latest) else ""
+        self.latest.activated = ""
+        self.latest.activated = first  # shows it in the viewer (the observer calls inspect)
         self.scroller.scroll_to(INSPECT_TITLE)
 
     # --- inspecting -------------------------------------------------------------------------------------------
     def inspect(self, conversation_id: int) -> dict[str, Any] | None:
         """Show one conversation of the last run's dataset in the JSON viewer."""
         if self._engine is None:
-            self.browse_message.value = problems_html(["Run the comparison first: it opens the dataset."])
+            self.browse_message.error("Run the comparison first: it opens the dataset.")
             return None
         try:
             with Session(self._engine) as session:
                 document = conversation_document(session, conversation_id)
         except Exception as error:  # noqa: BLE001 - e.g. the database went away; the page stays usable
-            self.browse_message.value = problems_html([f"Could not read conversation {conversation_id}: {error}"])
+            self.browse_message.error(plain_reason(error), title=f"Conversation {conversation_id} cannot be read:")
             return None
-        self.browse_message.value = ""
+        self.browse_message.clear()
         self.viewer.data = document
         return document

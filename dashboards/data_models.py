@@ -16,7 +16,7 @@ opens, until the owner dismisses it: without that, a fill that "did nothing" wou
 
 from __future__ import annotations
 
-import html
+import dataclasses
 import json
 import os
 import secrets
@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 import ipywidgets as w
 
 from dashboards.background import BackgroundJob
-from dashboards.common import INSPECT_TITLE, is_viewer, problems_html
+from dashboards.common import INSPECT_TITLE, hold_action, is_viewer
 from dashboards.model_form import ModelForm
 from dashboards.style import stylesheet
 from dashboards.walk_profile import WalkProfile, set_options
@@ -38,6 +38,8 @@ from profiler.inputs import InputError
 from profiler.playground import DATA_URL
 from profiler.queries import Comparison
 from widgets import JsonViewer, Progress, RequestTiming, ScrollTo, section_anchor
+from widgets.data_table import DataTable
+from widgets.message import Message, plain_reason
 
 READ_ONLY_NOTE = ("This is a shared view: creating, filling, altering and dropping would change the owner's "
                   "models, so they are off. You can list, inspect and profile them.")
@@ -46,13 +48,12 @@ SAMPLE_ROWS = 20
 WIDE = {"description_width": "initial"}
 
 
-def status_html(text: str) -> str:
-    return f"<p role='status'>{html.escape(text)}</p>"
+NO_MODELS = "You have no models to change yet: define one above."
 
 
 def describe(error: BaseException) -> str:
-    """What the catalog says (its messages name the model and what to do); other errors with their type."""
-    return str(error) if isinstance(error, (InputError, PermissionError)) else f"{type(error).__name__}: {error}"
+    """What the catalog says (its messages name the model and what to do); other errors in plain words."""
+    return str(error) if isinstance(error, (InputError, PermissionError)) else plain_reason(error)
 
 
 def json_ready(value: Any) -> Any:
@@ -87,20 +88,25 @@ def open_catalog(environ: Mapping[str, str]) -> tuple[Catalog, tempfile.Temporar
     return Catalog.local(scratch.name), scratch
 
 
-def models_table(own: list[ModelInfo], builtins: list[ModelInfo]) -> str:
-    def row(info: ModelInfo) -> str:
-        kind = "built-in, read-only" if info.builtin else "yours"
-        rows = "—" if info.rows < 0 else f"{info.rows:,}"
-        columns = ", ".join(f"{name} {type_.lower()}" for name, type_ in info.columns.items())
-        relationships = ", ".join(f"{name} → {target}" for name, target in info.relationships.items()) or "—"
-        cells = (info.name, kind, rows, columns, ", ".join(info.primary_key), relationships)
-        return "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+CATALOGUE_COLUMNS = [
+    {"key": "name", "label": "Model"},
+    {"key": "kind", "label": "Kind"},
+    {"key": "rows", "label": "Rows", "kind": "number", "digits": 0},
+    {"key": "columns", "label": "Columns"},
+    {"key": "primary_key", "label": "Primary key"},
+    {"key": "relationships", "label": "Relationships"},
+]
 
-    head = "".join(f"<th>{title}</th>" for title in ("model", "kind", "rows", "columns", "primary key",
-                                                     "relationships"))
-    empty = "" if own else "<p class='workbench-muted'>You have no models yet: define one below.</p>"
-    return (f"{empty}<table class='workbench-table'><thead><tr>{head}</tr></thead><tbody>"
-            + "".join(row(info) for info in [*own, *builtins]) + "</tbody></table>")
+
+def catalogue_rows(own: list[ModelInfo], builtins: list[ModelInfo]) -> list[dict[str, Any]]:
+    def row(info: ModelInfo) -> dict[str, Any]:
+        return {"name": info.name, "kind": "built-in" if info.builtin else "yours",
+                "rows": None if info.rows < 0 else info.rows,
+                "columns": ", ".join(f"{name} {type_.lower()}" for name, type_ in info.columns.items()),
+                "primary_key": ", ".join(info.primary_key),
+                "relationships": ", ".join(f"{name} → {target}" for name, target in info.relationships.items())}
+
+    return [row(info) for info in [*own, *builtins]]
 
 
 class DataModelsDashboard:
@@ -128,14 +134,18 @@ class DataModelsDashboard:
         self._drop_pending: str | None = None  # the model Drop model… asked about
 
         # --- your models and the built-ins ---------------------------------------------------------------------
-        self.notice = w.HTML()
+        self.notice = Message()
         self.interrupted: list[InterruptedChange] = []
-        self.interrupted_notice = w.HTML()
+        self.interrupted_notice = Message()
         self.dismiss_button = w.Button(description="Dismiss", icon="check")
         self.dismiss_button.on_click(lambda _button: self.dismiss_interrupted())
         self.interrupted_box = w.VBox([self.interrupted_notice, self.dismiss_button],
                                       layout=w.Layout(display="none"))
-        self.listing = w.HTML()
+        self.listing = DataTable(columns=CATALOGUE_COLUMNS, row_key="name", selectable="none", searchable=True,
+                                 page_size=15, label="Your models and the built-ins",
+                                 empty_text="You have no models yet: define one below.")
+        self.listing_message = Message()
+        self._builtin_rows: dict[str, int] = {}  # built-ins are read-only: counted once, they stay counted
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _button: self.refresh())
 
@@ -143,7 +153,8 @@ class DataModelsDashboard:
         self.form = ModelForm(on_change=self.validate)
         self.create_button = w.Button(description="Create model", button_style="primary", icon="plus-square")
         self.create_button.on_click(lambda _button: self.create_model())
-        self.form_message = w.HTML()
+        self.form_message = Message()
+        self._form_problem: str | None = "Name the model, then create it."
 
         # --- change ------------------------------------------------------------------------------------------------
         self.model_choice = w.Dropdown(description="Model", style=WIDE, layout=w.Layout(width="28em"))
@@ -167,14 +178,14 @@ class DataModelsDashboard:
         self.drop_column_button.on_click(lambda _button: self.drop_column())
         self.drop_button = w.Button(description="Drop model…", button_style="danger", icon="trash")
         self.drop_button.on_click(lambda _button: self.ask_drop())
-        self.drop_question = w.HTML()
+        self.drop_question = Message()
         self.confirm_drop_button = w.Button(button_style="danger", icon="trash")
         self.confirm_drop_button.on_click(lambda _button: self.confirm_drop())
         self.cancel_drop_button = w.Button(description="Cancel")
         self.cancel_drop_button.on_click(lambda _button: self.cancel_drop())
         self.confirmation = w.HBox([self.drop_question, self.confirm_drop_button, self.cancel_drop_button],
                                    layout=w.Layout(display="none"))
-        self.change_message = w.HTML()
+        self.change_message = Message()
 
         # --- profile (reading only) --------------------------------------------------------------------------------
         self.profiler = WalkProfile(start_job=self.job.start, on_result=self._profiled)
@@ -188,7 +199,7 @@ class DataModelsDashboard:
         self.viewer = JsonViewer({"note": "Show a model's rows, or profile one, to inspect the data here."},
                                  root_name="data", height=440)
         self.scroller = ScrollTo()
-        self.notice.value = self._notice_html()
+        self._show_notice()
         if not self.allow_writes:
             self.form.set_disabled(True)
         self.refresh()
@@ -199,7 +210,7 @@ class DataModelsDashboard:
         return w.VBox([
             self.notice, self.interrupted_box,
             section_anchor("Your models and the built-ins"),
-            self.listing, self.refresh_button,
+            self.listing, self.listing_message, self.refresh_button,
             section_anchor("Define a model"),
             self.form.widget(), self.create_button, self.form_message,
             section_anchor("Fill, alter or drop a model"),
@@ -217,36 +228,46 @@ class DataModelsDashboard:
             stylesheet(),
         ])
 
-    def _notice_html(self) -> str:
-        parts = []
+    def _show_notice(self) -> None:
         if self.space_problem:
-            parts.append("<p role='alert'><b>Your data space cannot be opened.</b> "
-                         f"{html.escape(self.space_problem)}</p>")
-        elif self._scratch is not None:
-            parts.append("<p role='status'><b>Scratch space.</b> This server was not given a database space by the "
-                         f"hub ({DATA_URL} is not set), so your models live in a temporary SQLite space that is "
-                         "deleted when this dashboard's kernel stops.</p>")
+            self.notice.error(self.space_problem, title="Your data space cannot be opened.")
+            return
+        notes = []
+        if self._scratch is not None:
+            notes.append(f"Scratch space: this server was not given a database space by the hub ({DATA_URL} is not "
+                         "set), so your models live in a temporary SQLite space that is deleted when this "
+                         "dashboard's kernel stops.")
         if not self.allow_writes:
-            parts.append(f"<p role='status'><b>Read-only.</b> {html.escape(READ_ONLY_NOTE)}</p>")
-        return "".join(parts)
+            notes.append(f"Read-only: {READ_ONLY_NOTE}")
+        if notes:
+            self.notice.info(notes)
 
     # --- state ---------------------------------------------------------------------------------------------------
+    def _refusal(self) -> str | None:
+        return ("Your data space cannot be opened." if self.catalog is None else READ_ONLY_NOTE
+                if not self.allow_writes else BUSY_NOTE if self.job.busy else None)
+
     def _set_buttons(self) -> None:
         no_space = self.catalog is None
-        refusal = READ_ONLY_NOTE if not self.allow_writes else BUSY_NOTE if self.job.busy else ""
-        for button in (self.create_button, self.fill_button, self.add_column_button, self.drop_column_button,
-                       self.drop_button, self.confirm_drop_button):
-            button.disabled = no_space or bool(refusal)
-            button.tooltip = refusal
+        refusal = self._refusal()
+        hold_action(self.create_button, refusal or self._form_problem, "Create the model the form describes")
+        # Only your own models are offered for a change: the built-ins are read-only.
+        change = refusal or (None if self.model_choice.value in self.infos else NO_MODELS)
+        for button in (self.fill_button, self.add_column_button, self.drop_column_button, self.drop_button,
+                       self.confirm_drop_button):
+            hold_action(button, change)
         self.profiler.button.disabled = no_space or self.job.busy
         self.refresh_button.disabled = self.show_rows_button.disabled = no_space
 
-    def _refused(self, message: w.HTML) -> bool:
-        """Viewers' and busy clicks are refused here too: a click message can arrive for a disabled button."""
-        reason = ("Your data space cannot be opened." if self.catalog is None else READ_ONLY_NOTE
-                  if not self.allow_writes else BUSY_NOTE if self.job.busy else None)
+    def _refused(self, message: Message, model: str | None = None) -> bool:
+        """Viewers', busy and built-in clicks are refused here too: a click message can arrive for a disabled
+        button or an option that is not offered."""
+        reason = self._refusal()
+        info = self.infos.get(model) if model else None
+        if reason is None and info is not None and info.builtin:
+            reason = f"{model} is a built-in model: it is read-only. Fill, alter or drop one of your own models."
         if reason:
-            message.value = problems_html([reason])
+            message.error(reason)
         return reason is not None
 
     def refresh(self, select: str | None = None) -> None:
@@ -257,7 +278,7 @@ class DataModelsDashboard:
         problems = []
         try:
             own = self.catalog.list(builtins=False)
-            builtins = [info for info in self.catalog.list(count_rows=False) if info.builtin]
+            builtins = self._builtins()
         except Exception as error:  # noqa: BLE001 - the dashboard must open whatever is in the space
             own, builtins = [], []
             problems.append(f"Your models could not be read: {describe(error)}")
@@ -270,14 +291,26 @@ class DataModelsDashboard:
                             "there to profile again.")
         self._show_interrupted()
         self.infos = {info.name: info for info in [*own, *builtins]}
-        self.listing.value = models_table(own, builtins) + (problems_html(problems) if problems else "")
-        choices = [(info.name, info.name) for info in own] + [(f"{info.name} (built-in, read-only)", info.name)
-                                                              for info in builtins]
-        for dropdown in (self.model_choice, self.inspect_choice):
-            set_options(dropdown, choices, select)
+        self.listing.rows = catalogue_rows(own, builtins)
+        if problems:
+            self.listing_message.error(problems)
+        else:
+            self.listing_message.clear()
+        set_options(self.model_choice, [(info.name, info.name) for info in own], select)
+        set_options(self.inspect_choice, [(info.name, info.name) for info in own] + [
+            (f"{info.name} (built-in, read-only)", info.name) for info in builtins], select)
         self._chosen_model_changed()  # its columns may have changed even if the choice did not
         self.form.set_targets([info.name for info in [*own, *builtins]])
         self.profiler.set_models(classes, [info.name for info in builtins], select)
+
+    def _builtins(self) -> list[ModelInfo]:
+        """The built-in models with their row counts, which never change: they are counted on the first listing
+        only (a large built-in takes a while to count), so a refresh after each change stays quick."""
+        infos = self.catalog.list(count_rows=not self._builtin_rows)
+        builtins = [info for info in infos if info.builtin]
+        if not self._builtin_rows:
+            self._builtin_rows = {info.name: info.rows for info in builtins}
+        return [dataclasses.replace(info, rows=self._builtin_rows.get(info.name, -1)) for info in builtins]
 
     def _show_interrupted(self) -> None:
         """The owner's changes that a stopped kernel cut short; viewers are not told of the owner's work."""
@@ -287,8 +320,10 @@ class DataModelsDashboard:
             self.interrupted = self.catalog.interrupted()
         except Exception:  # noqa: BLE001 - e.g. a space that cannot be read is said by the listing already
             self.interrupted = []
-        self.interrupted_notice.value = problems_html([change.message() for change in self.interrupted],
-                                                      warning=True) if self.interrupted else ""
+        if self.interrupted:
+            self.interrupted_notice.warning([change.message() for change in self.interrupted])
+        else:
+            self.interrupted_notice.clear()
         self.interrupted_box.layout.display = None if self.interrupted else "none"
 
     def dismiss_interrupted(self) -> None:
@@ -298,40 +333,46 @@ class DataModelsDashboard:
         try:
             self.catalog.dismiss_interrupted(self.interrupted)
         except Exception as error:  # noqa: BLE001 - said where the changes are said
-            self.interrupted_notice.value += problems_html([f"They could not be dismissed: {describe(error)}"])
+            self.interrupted_notice.error([*self.interrupted_notice.items,
+                                           f"They could not be dismissed: {describe(error)}"])
             return
         self.interrupted = []
-        self.interrupted_notice.value = ""
+        self.interrupted_notice.clear()
         self.interrupted_box.layout.display = "none"
 
     def _chosen_model_changed(self) -> None:
         info = self.infos.get(self.model_choice.value)
         set_options(self.column_choice, list(info.columns) if info else [], None)
         self.cancel_drop()
+        self._set_buttons()
 
     def validate(self) -> None:
         """Say what is wrong with the definition as it is typed (the spec's own message)."""
         if self.form.untouched:
-            self.form_message.value = "<p class='workbench-muted'>Name the model, then create it.</p>"
-            return
-        try:
-            self.form.model()
-        except ModelError as error:
-            self.form_message.value = problems_html([str(error)])
+            self._form_problem = "Name the model, then create it."
+            self.form_message.clear()
         else:
-            self.form_message.value = ""
+            try:
+                self.form.model()
+            except ModelError as error:
+                self._form_problem = f"Correct the definition first: {error}"
+                self.form_message.error(str(error))
+            else:
+                self._form_problem = None
+                self.form_message.clear()
+        self._set_buttons()
 
     # --- writing (owners only) -------------------------------------------------------------------------------------
-    def _write(self, message: w.HTML, action: Callable[[], str]) -> bool:
+    def _write(self, message: Message, action: Callable[[], str], model: str | None = None) -> bool:
         """Run one change (``action`` returns what to tell the user); False with the reason shown otherwise."""
-        if self._refused(message):
+        if self._refused(message, model):
             return False
         try:
             done = action()
         except Exception as error:  # noqa: BLE001 - said next to the form; nothing was half-made (one transaction)
-            message.value = problems_html([describe(error)])
+            message.error(describe(error))
             return False
-        message.value = status_html(done)
+        message.success(done)
         return True
 
     def create_model(self) -> str | None:
@@ -346,10 +387,9 @@ class DataModelsDashboard:
 
         if not self._write(self.form_message, create):
             return None
-        message = self.form_message.value
         self.form.reset()
         self.refresh(select=model.name)
-        self.form_message.value = message
+        self.form_message.success(f"Created {model.name}: fill it with rows below.")
         return model.name
 
     def add_column(self) -> bool:
@@ -360,7 +400,7 @@ class DataModelsDashboard:
             self.catalog.add_column(name, column, type_, nullable=not self.new_column_required.value, default=default)
             return f"Added column {column} ({type_}) to {name}."
 
-        done = self._write(self.change_message, add)
+        done = self._write(self.change_message, add, name)
         if done:
             self.new_column.value = self.new_column_default.value = ""
             self.refresh(select=name)
@@ -373,7 +413,7 @@ class DataModelsDashboard:
             self.catalog.drop_column(name, column)
             return f"Dropped column {column} of {name}."
 
-        done = self._write(self.change_message, drop)
+        done = self._write(self.change_message, drop, name)
         if done:
             self.refresh(select=name)
         return done
@@ -381,12 +421,14 @@ class DataModelsDashboard:
     def ask_drop(self) -> None:
         """Dropping loses the rows: show what would go and ask first."""
         name = self.model_choice.value
-        if self._refused(self.change_message) or name is None:
+        if name is None:
+            self.change_message.error(NO_MODELS)
+            return
+        if self._refused(self.change_message, name):
             return
         info = self.infos[name]
         rows = "" if info.rows < 0 else f" and its {info.rows:,} rows"
-        self.drop_question.value = (f"<p role='alert'>Drop <b>{html.escape(name)}</b>{rows}? "
-                                    "This cannot be undone.</p>")
+        self.drop_question.warning(f"Drop {name}{rows}? This cannot be undone.")
         self.confirm_drop_button.description = f"Drop {name}"
         self.confirmation.layout.display = None
         self._drop_pending = name
@@ -397,10 +439,10 @@ class DataModelsDashboard:
 
     def confirm_drop(self) -> bool:
         name = self._drop_pending
-        if self._refused(self.change_message):
+        if self._refused(self.change_message, name):
             return False
         if name is None:
-            self.change_message.value = problems_html(["Choose Drop model… first, then confirm."])
+            self.change_message.error("Choose Drop model… first, then confirm.")
             return False
         self.cancel_drop()
 
@@ -408,7 +450,7 @@ class DataModelsDashboard:
             self.catalog.drop(name)
             return f"Dropped {name} and its rows."
 
-        done = self._write(self.change_message, drop)
+        done = self._write(self.change_message, drop, name)
         if done:
             self.refresh()
         return done
@@ -416,12 +458,20 @@ class DataModelsDashboard:
     def fill_model(self) -> threading.Thread | None:
         """Add generated rows to the chosen model in the background job, with progress; None if it cannot start."""
         name, rows = self.model_choice.value, self.fill_rows.value
-        if self._refused(self.change_message):
+        if name is None:
+            self.change_message.error(NO_MODELS)
             return None
-        self.change_message.value = ""
+        if self._refused(self.change_message, name):
+            return None
+        self.change_message.clear()
         self.fill_progress.layout.display = None
         self.fill_progress.update(0, total=rows, message=f"Generating {rows:,} rows for {name}…")
-        return self.job.start(self._fill, name, rows, on_error=self.fill_progress.fail)
+        return self.job.start(self._fill, name, rows, on_error=lambda reason: self._fill_failed(name, reason))
+
+    def _fill_failed(self, name: str, reason: str) -> None:
+        self.fill_progress.layout.display = "none"
+        self.change_message.error(f"{reason} No rows were added: a fill is one transaction.",
+                                  title=f"Filling {name} failed:")
 
     def _fill(self, name: str, rows: int) -> None:
         def on_chunk(done: int, total: int) -> None:

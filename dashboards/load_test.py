@@ -27,12 +27,13 @@ from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
 from profiler.loadtest.stats import DrawnIntervals, drawn_intervals
 from profiler.playground import NoPlayground, Playground
 from dashboards.common import VIEWER_ENV  # noqa: F401 - for callers
-from dashboards.common import FormError, is_viewer, problems_html, read_form
+from dashboards.common import FormError, hold_action, is_viewer, read_form
 from dashboards.run_history import SERIES, RunHistory, caption, comparison_points, comparison_series, ended_at, \
     graph_point, interval_of, label_of
-from dashboards.run_history import comparison_table, percentile_figure  # noqa: F401 - for callers
+from dashboards.run_history import comparison_rows, percentile_figure  # noqa: F401 - for callers
 from dashboards.style import stylesheet
 from widgets import JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
+from widgets.message import Message, plain_reason
 
 READ_ONLY_NOTE = ("This is a shared view: starting a load test would spend the owner's AWS, so Start is off. "
                   "You can load, replay and compare the runs the owner recorded.")
@@ -94,7 +95,7 @@ class LoadTestDashboard:
         self.table = w.Text(value=playground.loadtest_table if playground else "", description="Table",
                             placeholder="the DynamoDB table to load", style=WIDE, layout=w.Layout(width="32em"))
         self.name = w.Text(description="Run name", placeholder="optional", style=WIDE)
-        self.form_message = w.HTML()
+        self.form_message = Message()
         for control in self._form_controls():
             control.observe(lambda _change: self.validate(), "value")
 
@@ -204,6 +205,7 @@ class LoadTestDashboard:
         self.duration.layout.display = None if by_duration else "none"
         self.requests.layout.display = "none" if by_duration else None
         spec = read_form(self.form_message, self.spec)
+        self._form_problem = None if spec is not None else f"Correct the form first: {self.form_message.value}"
         self._set_buttons()
         return spec
 
@@ -213,8 +215,9 @@ class LoadTestDashboard:
         return self.test is not None and self.test.result is None
 
     def _set_buttons(self) -> None:
-        self.start_button.disabled = not self.allow_runs or self.running
-        self.start_button.tooltip = READ_ONLY_NOTE if not self.allow_runs else "Start the load test the form describes"
+        reason = (READ_ONLY_NOTE if not self.allow_runs else "A load test is running: stop it first."
+                  if self.running else self._form_problem)
+        hold_action(self.start_button, reason, "Start the load test the form describes")
         self.stop_button.disabled = not self.running
         for control in self._form_controls():
             control.disabled = self.running
@@ -231,10 +234,10 @@ class LoadTestDashboard:
     def start(self) -> LoadTest | None:
         """Start the run the form describes (the engine works in its own thread); None if it cannot start."""
         if not self.allow_runs:  # also guards a click message sent to the disabled button
-            self.form_message.value = problems_html([READ_ONLY_NOTE])
+            self.form_message.error(READ_ONLY_NOTE)
             return None
         if self.running:
-            self.form_message.value = problems_html(["A load test is already running: stop it first."])
+            self.form_message.error("A load test is already running: stop it first.")
             return None
         spec = self.validate()
         if spec is None:
@@ -254,8 +257,8 @@ class LoadTestDashboard:
             self.test = None
             self.graph.live = False
             problems = error.problems if isinstance(error, SpecError) else [
-                f"Could not start: {type(error).__name__}: {error}"]
-            self.form_message.value = problems_html(problems)
+                f"Could not start: {plain_reason(error)}"]
+            self.form_message.error(problems)
             self._set_buttons()
             return None
         with self._ending:  # a run that failed at once may have ended (and said so) before start() returned
@@ -269,7 +272,7 @@ class LoadTestDashboard:
                     self.graph.caption = caption(spec.name, "started", time.time())
                     self.graph.live = True
         if test.warnings:
-            self.form_message.value = problems_html(test.warnings, warning=True)
+            self.form_message.warning(test.warnings)
         self.runs.selection = []  # the ticked runs are what the graph shows, and now it shows this one
         self._set_buttons()
         self._show_live()
@@ -337,9 +340,13 @@ class LoadTestDashboard:
         figures = (f"{summary['requests']:,} requests, {summary['throughput']:,.1f} req/s, p99 {p99:,.2f} ms, "
                    f"{end['intervals']} intervals kept")
         if end["status"] == "failed":
-            self.progress.fail(f"Failed: {end.get('error', 'unknown error')} ({figures})")
+            self.progress.layout.display = "none"
+            self.form_message.error([plain_reason(end.get("error") or "unknown error"), f"Measured: {figures}."],
+                                    title="The load test failed:")
         elif end.get("store_failures"):
-            self.progress.fail(f"Ran, but storing failed: {'; '.join(end['store_failures'])} ({figures})")
+            self.progress.layout.display = "none"
+            self.form_message.error([*map(plain_reason, end["store_failures"]), f"Measured: {figures}."],
+                                    title="The load test ran, but storing it failed:")
         elif end["status"] == "finished":
             self.progress.succeed(f"Finished: {figures}")
         else:  # stopped: the bar stays where the run was stopped
@@ -352,7 +359,7 @@ class LoadTestDashboard:
             self.run = self.history.run(end["run_id"])
             self.viewer.data = stored_view(self.run)
         except Exception as error:  # noqa: BLE001 - the live view stays; say why the stored one is missing
-            self.runs_message.value = problems_html([f"Could not load the stored run: {error}"])
+            self.runs_message.error(plain_reason(error), title="The stored run cannot be loaded:")
 
     # --- past runs -----------------------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
@@ -367,7 +374,7 @@ class LoadTestDashboard:
             self.compare_runs(run_ids)
         else:
             self.history.clear_comparison()
-            self.runs_message.value = ""
+            self.runs_message.clear()
 
     def _show_runs_graph(self, comparing: list[str] | None = None) -> None:
         """The graph's axes for one run (clock time, every series) or for a comparison (each run's throughput
@@ -381,15 +388,15 @@ class LoadTestDashboard:
     def load_run(self, run_id: str | None) -> Run | None:
         """Show a stored run in the graph and the JSON view (a replay: no request is sent)."""
         if run_id is None:
-            self.runs_message.value = problems_html(["Select a run to load."])
+            self.runs_message.error("Select a run to load.")
             return None
         if self.running:
-            self.runs_message.value = problems_html(["A run is live in the graph: stop it before loading another."])
+            self.runs_message.error("A run is live in the graph: stop it before loading another.")
             return None
         try:
             run = self.history.run(run_id)
         except Exception as error:  # noqa: BLE001 - unknown or unreadable run
-            self.runs_message.value = problems_html([f"Could not load {run_id}: {error}"])
+            self.runs_message.error(plain_reason(error), title=f"Run {run_id} cannot be loaded:")
             return None
         self._show_runs_graph()
         self.graph.clear()
@@ -405,27 +412,26 @@ class LoadTestDashboard:
         self.run = run
         self.viewer.data = stored_view(run)
         summary = run.summary()
-        self.runs_message.value = (f"<p>Loaded {html.escape(label_of(run))} ({html.escape(run.status)}): "
-                                   f"{summary['requests']:,} requests in {len(run.intervals)} intervals.</p>")
+        self.runs_message.info(f"Loaded {label_of(run)} ({run.status}): {summary['requests']:,} requests in "
+                               f"{len(run.intervals)} intervals.")
         return run
 
     def compare_runs(self, run_ids: list[str]) -> list[dict[str, Any]] | None:
         """A table and a chart of the chosen runs' measured figures and latency percentiles, and (unless a run is
         live in it) their throughput and p99 over time in the graph, each named after its run."""
         if len(run_ids) < 2:
-            self.runs_message.value = problems_html(["Select two or more runs to compare (tick them in the table)."])
+            self.runs_message.error("Select two or more runs to compare (tick them in the table).")
             return None
         try:
             runs, rows = self.history.compare(run_ids)
         except Exception as error:  # noqa: BLE001 - an unreadable run; said beside the list
-            self.runs_message.value = problems_html([f"Could not compare: {error}"])
+            self.runs_message.error(plain_reason(error), title="The runs cannot be compared:")
             return None
         labels = [row["label"] for row in rows]
         if self.running:
-            self.runs_message.value = ("<p class='workbench-muted'>The live run keeps the graph: the comparison is "
-                                       "in the table and chart below.</p>")
+            self.runs_message.info("The live run keeps the graph: the comparison is in the table and chart below.")
             return rows
-        self.runs_message.value = ""
+        self.runs_message.clear()
         self._show_runs_graph(labels)
         self.graph.clear()
         times, columns = comparison_points(runs)

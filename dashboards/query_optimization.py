@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as w
 
 from dashboards.background import BackgroundJob
-from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, problems_html, read_form, table_html
+from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, hold_action, read_form
 from dashboards.style import stylesheet
 from profiler.queries import (
     BUILTIN_WORKLOADS,
@@ -28,6 +28,8 @@ from profiler.queries import (
     profile,
 )
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
+from widgets.data_table import DataTable
+from widgets.message import Message, plain_reason, syntax_reason
 
 STANDARD = ("lazy", "joined", "selectin", "subquery", "auto")
 CUSTOM_EXAMPLE = '{"books": "selectin", "books.publisher": "joined", "books.stores": "selectin"}'
@@ -49,10 +51,12 @@ def parse_custom_loaders(text: str) -> dict[str, str]:
         # Python's parser runs out of stack or memory on a few hundred nested operators ("- - - 1")
         raise FormError([f"Custom optimization is nested too deeply to read: write a dictionary like "
                          f"{CUSTOM_EXAMPLE}"]) from None
-    except (ValueError, SyntaxError) as error:
-        raise FormError([
-            f"Custom optimization must be a dictionary like {CUSTOM_EXAMPLE} ({type(error).__name__}: {error})"
-        ]) from None
+    except SyntaxError as error:
+        raise FormError([f"Custom optimization must be a dictionary like {CUSTOM_EXAMPLE}: "
+                         f"{syntax_reason('the text', error).removeprefix('the text, ')}"]) from None
+    except ValueError:  # a call, a name or an operator: only literals are read
+        raise FormError([f"Custom optimization must be a dictionary like {CUSTOM_EXAMPLE}: it may hold only "
+                         "quoted paths and loader kinds, not names or calls"]) from None
     if not isinstance(value, dict) or not value:
         raise FormError([f"Custom optimization must be a non-empty dictionary like {CUSTOM_EXAMPLE}"])
     for path, kind in value.items():
@@ -78,31 +82,50 @@ def strategy_help(key: str, sql: list[str] | None = None) -> str:
 
 
 # The columns people compare; everything else is in "Inspect the data".
-TABLE_COLUMNS = {
-    "status": "status",
-    "statements": "statements",
-    "rows_fetched": "rows",
-    "wall_ms": "wall ms",
-    "db_ms": "database ms",
-    "fetch_ms": "fetch ms",
-    "python_ms": "Python/ORM ms",
-    "cold_wall_ms": "cold ms",
-    "nplusone": "N+1",
-    "data_matches": "same data",
-    "overhead_us_per_statement": "profiler µs/stmt",
-}
+COLUMNS = [
+    {"key": "strategy", "label": "Strategy"},
+    {"key": "status", "label": "Status"},
+    {"key": "statements", "label": "Statements", "kind": "number", "digits": 0},
+    {"key": "rows_fetched", "label": "Rows", "kind": "number", "digits": 0},
+    {"key": "wall_ms", "label": "Wall", "kind": "number", "unit": "ms", "digits": 2},
+    {"key": "db_ms", "label": "Database", "kind": "number", "unit": "ms", "digits": 2},
+    {"key": "fetch_ms", "label": "Fetch", "kind": "number", "unit": "ms", "digits": 2},
+    {"key": "python_ms", "label": "Python/ORM", "kind": "number", "unit": "ms", "digits": 2},
+    {"key": "cold_wall_ms", "label": "Cold run", "kind": "number", "unit": "ms", "digits": 2},
+    {"key": "nplusone", "label": "N+1", "kind": "number", "digits": 0},
+    {"key": "data_matches", "label": "Same data", "kind": "bool"},
+    {"key": "overhead_us_per_statement", "label": "Profiler cost per statement", "kind": "number", "unit": "µs",
+     "digits": 1},
+]
+BELOW_NOISE = "below noise"
 
 
-def summary_table(comparison: Comparison) -> str:
-    return table_html(comparison.summary_frame(), TABLE_COLUMNS)
+def summary_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """One row per strategy; a profiler cost hidden by the runs' noise says so instead of showing a number."""
+    rows = []
+    for result in comparison.results:
+        row = result.summary()
+        if row["overhead_below_noise"]:
+            row["overhead_us_per_statement"] = BELOW_NOISE
+        rows.append({column["key"]: row[column["key"]] for column in COLUMNS})
+    return rows
 
 
-def mismatches_html(comparison: Comparison) -> str:
-    """Which strategies returned other data than the reference (nothing when they all agree)."""
-    if not comparison.mismatches:
-        return ""
-    return (f"<p role='alert'><b>Different data:</b> {html.escape(', '.join(comparison.mismatches))} returned other "
-            "data than the reference; their numbers are not comparable.</p>")
+def comparison_table() -> DataTable:
+    return DataTable(columns=COLUMNS, row_key="strategy", selectable="none", label="Comparison of strategies",
+                     empty_text="Run the comparison to see this.")
+
+
+def show_outcome(message: Message, comparison: Comparison) -> None:
+    """Failed strategies, or strategies that returned other data, in the one message under the form."""
+    if comparison.errors:
+        message.error([f"{name}: {plain_reason(reason)}" for name, reason in comparison.errors.items()],
+                      title="Some strategies failed:")
+    elif comparison.mismatches:
+        message.warning(f"{', '.join(comparison.mismatches)} returned other data than the reference; their numbers "
+                        "are not comparable.", title="Different data:")
+    else:
+        message.clear()
 
 
 def findings_html(comparison: Comparison) -> str:
@@ -165,13 +188,13 @@ class QueryOptimizationDashboard:
         self.custom_enabled = w.Checkbox(value=allow_custom, description="Custom optimization", indent=False,
                                          disabled=not allow_custom)
         self.custom_text = w.Textarea(value=CUSTOM_EXAMPLE, layout=w.Layout(width="100%", height="4em"),
-                                      disabled=not allow_custom)
+                                      disabled=not allow_custom, continuous_update=False)
         self.run_button = w.Button(description="Run comparison", button_style="primary", icon="play")
         self.run_button.on_click(lambda _button: self.start())
-        self.message = w.HTML()
-        self.progress = Progress(label="Comparison", layout=w.Layout(display="none"))  # shown once a run starts
+        self.message = Message()
+        self.progress = Progress(label="Comparison", layout=w.Layout(display="none"))  # shown while a run runs
         self.timer = RunTimer(label="Run time")
-        self.summary = w.HTML(NOT_YET)
+        self.table = comparison_table()
         self.figure = Figure(height=400)
         self.findings = w.HTML(NOT_YET)
         self.explains = w.HTML(NOT_YET)
@@ -180,7 +203,11 @@ class QueryOptimizationDashboard:
         self.scroller = ScrollTo()
         self.request_timing = RequestTiming(label="Server time for this dashboard")
         self.comparison: Comparison | None = None
-        self.job = BackgroundJob("query-comparison", on_busy=self._set_busy, on_error=self._failed)
+        self.job = BackgroundJob("query-comparison", on_busy=self._set_busy, on_error=self._failed,
+                                 describe=plain_reason)
+        self._form_problem: str | None = None
+        for control in (*self.strategy_boxes.values(), self.custom_enabled, self.custom_text):
+            control.observe(lambda _change: self.validate(), "value")
 
     # --- layout ---------------------------------------------------------------------------------------------
     def widget(self) -> w.Widget:
@@ -202,7 +229,7 @@ class QueryOptimizationDashboard:
             [
                 form,
                 section_anchor("Comparison"),
-                self.summary,
+                self.table,
                 self.figure,
                 section_anchor("N+1 findings", level=3),
                 self.findings,
@@ -225,23 +252,45 @@ class QueryOptimizationDashboard:
             raise FormError(["Choose at least one strategy."])
         return chosen
 
+    def validate(self) -> list | None:
+        """Check the form as it changes: its problems shown under it, Run off (saying why) until they are fixed."""
+        strategies = read_form(self.message, self.strategies)
+        self._form_problem = None if strategies is not None else f"Correct the form first: {self.message.value}"
+        self._set_busy(self.job.busy)
+        return strategies
+
     def engine(self):
         return self._engine or default_engine(self.scale.value)
 
     def start(self) -> threading.Thread | None:
         """Start a run in the background job (the kernel stays free); None when the form is not valid."""
         if self.job.busy:
-            self.message.value = problems_html([RUN_IN_PROGRESS])
+            self.message.error(RUN_IN_PROGRESS)
             return None
-        strategies = read_form(self.message, self.strategies)
-        return None if strategies is None else self.job.start(self.run, strategies)
+        strategies = self.validate()
+        if strategies is None:
+            self.clear_results()
+            return None
+        return self.job.start(self.run, strategies)
 
     def _set_busy(self, busy: bool) -> None:
-        self.run_button.disabled = busy
+        hold_action(self.run_button, RUN_IN_PROGRESS if busy else self._form_problem,
+                    "Run the strategies on the workload")
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, reason: str) -> None:
         self.timer.stop()
-        self.progress.fail(message)
+        self.progress.layout.display = "none"
+        self.message.error(reason, title="The comparison failed:")
+        self.clear_results()
+
+    def clear_results(self) -> None:
+        """Results of an earlier run must not stand under the failure of this one, as if they were its."""
+        self.comparison = None
+        self.progress.layout.display = "none"
+        self.table.rows = []
+        self.figure.show({"data": [], "layout": {}})
+        self.findings.value = self.explains.value = NOT_YET
+        self.viewer.data = {"note": "Run the comparison to inspect its data here."}
 
     def _on_progress(self, event: ProgressEvent) -> None:
         self.progress.update(
@@ -252,6 +301,7 @@ class QueryOptimizationDashboard:
 
     def run(self, strategies: list) -> Comparison:
         """The comparison (in the calling thread); started by :meth:`start`, a failure is said in the page."""
+        self.message.clear()
         self.progress.layout.display = None
         self.timer.start()
         self.progress.state = "running"
@@ -260,16 +310,15 @@ class QueryOptimizationDashboard:
                              progress=self._on_progress)
         self.timer.stop()
         self.show(comparison)
-        failed = comparison.errors
-        if failed:
-            self.progress.fail("Finished; failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-        else:
-            self.progress.succeed(f"Compared {len(comparison.results)} strategies in {self.timer.elapsed:.1f} s")
+        self.progress.succeed(f"Compared {len(comparison.results)} strategies in {self.timer.elapsed:.1f} s")
+        show_outcome(self.message, comparison)
+        if comparison.errors:  # the failures are said in the message; a green bar would say all went well
+            self.progress.layout.display = "none"
         return comparison
 
     def show(self, comparison: Comparison) -> None:
         self.comparison = comparison
-        self.summary.value = summary_table(comparison) + mismatches_html(comparison)
+        self.table.rows = summary_rows(comparison)
         self.figure.show(comparison.figure())
         self.findings.value = findings_html(comparison)
         self.explains.value = explain_html(comparison)

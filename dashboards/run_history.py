@@ -11,13 +11,12 @@ import datetime as dt
 from typing import Any, Callable, Iterable, Mapping
 
 import ipywidgets as w
-import pandas as pd
 
 from profiler.loadtest import Run, compare
 from profiler.loadtest.stats import PERCENTILES, drawn_intervals
-from dashboards.common import problems_html, table_html
 from widgets import Figure
 from widgets.data_table import DataTable
+from widgets.message import Message, plain_reason
 
 SERIES = [
     {"name": "throughput", "label": "throughput", "unit": "req/s", "axis": "y"},
@@ -41,8 +40,14 @@ COLUMNS = [
     {"key": "errors", "label": "errors", "kind": "number", "digits": 0},
 ]
 NO_RUNS = "No recorded runs yet: every load test you start is kept here, to load again or compare."
-COMPARED = {"name": "run", "status": "status", "model": "model", "requests": "requests", "throughput": "req/s",
-            "errors": "errors", "throttles": "throttles", **{f"{n}_ms": f"{n} ms" for n in PERCENTILES}}
+COMPARED = [
+    {"key": "name", "label": "run"}, {"key": "status", "label": "status"}, {"key": "model", "label": "model"},
+    {"key": "requests", "label": "requests", "kind": "number", "digits": 0},
+    {"key": "throughput", "label": "throughput", "kind": "number", "unit": "req/s", "digits": 1},
+    {"key": "errors", "label": "errors", "kind": "number", "digits": 0},
+    {"key": "throttles", "label": "throttles", "kind": "number", "digits": 0},
+    *({"key": f"{n}_ms", "label": n, "kind": "number", "unit": "ms", "digits": 2} for n in PERCENTILES),
+]
 
 
 def run_label(run_id: str, name: str, started: str) -> str:
@@ -133,13 +138,16 @@ def percentile_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
-def comparison_table(rows: list[dict[str, Any]]) -> str:
-    frame = pd.DataFrame(rows)
-    names = frame["label"] if "label" in frame else frame["name"]
-    frame["name"] = names.where(names != "", frame["run_id"])
-    for name in PERCENTILES:
-        frame[f"{name}_ms"] = frame[f"{name}_us"].astype(float) / 1000
-    return table_html(frame, COMPARED, index=False)
+def comparison_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The compared runs as the comparison table's rows: latencies in ms, each run by its label (else its id)."""
+    table = []
+    for row in rows:
+        shown = {**row, "name": row.get("label") or row.get("name") or row["run_id"]}
+        for name in PERCENTILES:
+            value = row.get(f"{name}_us")
+            shown[f"{name}_ms"] = None if value is None else value / 1000
+        table.append({"run_id": row["run_id"], **{column["key"]: shown.get(column["key"]) for column in COMPARED}})
+    return table
 
 
 def comparison_series(labels: list[str]) -> list[dict[str, Any]]:
@@ -185,8 +193,9 @@ class RunHistory:
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.hint = w.HTML("<p class='workbench-muted'>Tick one run to load it into the graph, two or more to "
                            "compare them. Click a column's name to sort by it.</p>")
-        self.message = w.HTML()
-        self.comparison = w.HTML()
+        self.message = Message()
+        self.comparison = DataTable(columns=COMPARED, row_key="run_id", selectable="none", label="Compared runs",
+                                    empty_text="", layout=w.Layout(display="none"))
         self.figure = Figure(height=360, layout=w.Layout(display="none"))
         self._loaded: dict[str, Run] = {}
         self.table.observe(lambda change: on_select(list(change["new"])), "selection")
@@ -206,7 +215,7 @@ class RunHistory:
         try:
             infos = self.store.list_runs()
         except Exception as error:  # noqa: BLE001 - e.g. the runs table is unreachable
-            self.message.value = problems_html([f"Could not list past runs: {type(error).__name__}: {error}"])
+            self.message.error(plain_reason(error), title="The past runs cannot be listed:")
             return
         rows, unreadable = [], []
         for info in sorted(infos, key=lambda info: info.run_id, reverse=True):
@@ -217,17 +226,22 @@ class RunHistory:
                 rows.append({"run_id": info.run_id, "name": run_label(info.run_id, info.name, info.started),
                              "when": info.started, "status": info.status})
         self.table.rows = rows
-        self.message.value = problems_html([f"Could not read {text}" for text in unreadable]) if unreadable else ""
+        if unreadable:
+            self.message.error([f"Could not read {text}" for text in unreadable])
+        else:
+            self.message.clear()
 
     def compare(self, run_ids: Iterable[str]) -> tuple[list[Run], list[dict[str, Any]]]:
         """Load the runs and show their table and percentile chart; the runs and the rows (labelled)."""
         runs = [self.run(run_id) for run_id in run_ids]
         rows = [{**row, "label": label_of(run)} for run, row in zip(runs, compare(runs), strict=True)]
-        self.comparison.value = comparison_table(rows)
+        self.comparison.rows = comparison_rows(rows)
+        self.comparison.layout.display = None
         self.figure.show(percentile_figure(rows))
         self.figure.layout.display = None
         return runs, rows
 
     def clear_comparison(self) -> None:
-        self.comparison.value = ""
+        self.comparison.rows = []
+        self.comparison.layout.display = "none"
         self.figure.layout.display = "none"

@@ -3,7 +3,8 @@ puts :func:`stylesheet` in its page once, as its last part (a page's text versio
 should be the dashboard's own).
 
 The colours are JupyterLab's theme variables (Voila's lab template has them), with fallbacks for a page
-without them. The widgets (``widgets/``) style their own parts in their own CSS files.
+without them. The widgets (``widgets/``) style their own parts in their own CSS files: tables are
+``widgets.data_table.DataTable`` and every error, warning, note or success is a ``widgets.message.Message``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,8 @@ import ipywidgets as w
 STYLESHEET = """
 .workbench-muted { color: var(--jp-ui-font-color2, #616161); }
 .workbench-error { color: var(--jp-error-color1, #d32f2f); }
-.workbench-warning { color: var(--jp-warn-color1, #e65100); }
-ul.workbench-error, ul.workbench-warning, ul.workbench-findings { margin: 0.4em 0; padding-left: 1.4em; }
+ul.workbench-findings { margin: 0.4em 0; padding-left: 1.4em; }
 ul.workbench-findings li { margin: 0.25em 0; }
-
-table.workbench-table { border-collapse: collapse; margin: 0.5em 0; font-variant-numeric: tabular-nums; }
-table.workbench-table th, table.workbench-table td {
-  padding: 0.25em 0.6em; border-bottom: 1px solid var(--jp-border-color2, #e0e0e0); text-align: left;
-}
-table.workbench-table thead th { border-bottom-color: var(--jp-border-color1, #bdbdbd); }
-table.workbench-counts td, table.workbench-latest td:last-child { text-align: right; }
 
 details.workbench-explain { margin: 0.3em 0; }
 .workbench-explain details { margin-left: 1.2em; }

@@ -12,10 +12,12 @@ from typing import Any, Callable
 import ipywidgets as w
 
 from dashboards.common import FormError, read_form
-from dashboards.query_optimization import STANDARD, findings_html, strategy_help, summary_table
+from dashboards.query_optimization import STANDARD, comparison_table, findings_html, show_outcome, strategy_help
+from dashboards.query_optimization import summary_rows
 from profiler.queries.walks import builtin_classes, path_label, relationship_paths, walk_workload
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, Workload, profile
 from widgets import Figure, LearnMore, Progress, RunTimer, section_anchor
+from widgets.message import Message
 
 NOT_YET = "<p class='workbench-muted'>Profile a model to see this.</p>"
 WIDE = {"description_width": "initial"}
@@ -42,8 +44,9 @@ class WalkProfile:
         self.button = w.Button(description="Profile", button_style="primary", icon="play")
         self.timer = RunTimer(label="Run time")
         self.progress = Progress(label="Profile", layout=w.Layout(display="none"))  # shown once a run starts
-        self.message = w.HTML()
-        self.summary = w.HTML(NOT_YET)
+        self.message = Message()
+        self.table = comparison_table()
+        self.table.empty_text = "Profile a model to see this."
         self.figure = Figure(height=380)
         self.findings = w.HTML(NOT_YET)
 
@@ -53,7 +56,7 @@ class WalkProfile:
             w.HBox([self.root_choice, self.walk_rows]), self.path_choice,
             w.HTML("<b>Strategies</b>"), *strategies,
             w.HBox([self.button, self.timer]), self.progress, self.message,
-            section_anchor("Comparison"), self.summary, self.figure,
+            section_anchor("Comparison"), self.table, self.figure,
             section_anchor("N+1 findings", level=3), self.findings,
         ])
 
@@ -105,6 +108,7 @@ class WalkProfile:
 
         run = read_form(self.message, chosen)
         if run is None:
+            self.clear_results()
             return None
         return self._start_job(self._run, engine, self.root_choice.value[1], *run, on_error=self._failed)
 
@@ -112,24 +116,34 @@ class WalkProfile:
         self.progress.update(event.index - 1 + (1 if event.phase == "done" else 0.5), total=event.total,
                              message=f"{event.strategy}: {event.phase} — {event.statements:,} statements so far")
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, reason: str) -> None:
         self.timer.stop()
-        self.progress.fail(message)
+        self.message.error(reason, title="The profile run failed:")
+        self.clear_results()
+
+    def clear_results(self) -> None:
+        """Results of an earlier run must not stand under the failure of this one, as if they were its."""
+        self.comparison = None
+        self.progress.layout.display = "none"
+        self.table.rows = []
+        self.figure.show({"data": [], "layout": {}})
+        self.findings.value = NOT_YET
 
     def _run(self, engine, root: str, workload: Workload, strategies: list[str]) -> None:
+        self.message.clear()
         self.progress.layout.display = None
         self.timer.start()
         self.progress.update(0, total=None, message=f"Profiling {workload.name}…")
         comparison = profile(workload, strategies, engine, explain_plans=False, progress=self._on_progress)
         self.timer.stop()
         self.comparison = comparison
-        self.summary.value = summary_table(comparison)
+        self.table.rows = summary_rows(comparison)
         self.figure.show(comparison.figure())
         self.findings.value = findings_html(comparison)
-        if comparison.errors:
-            self.progress.fail("Finished; failed: " + "; ".join(f"{k}: {v}" for k, v in comparison.errors.items()))
-        else:
-            self.progress.succeed(f"Compared {len(comparison.results)} strategies in {self.timer.elapsed:.1f} s")
+        self.progress.succeed(f"Compared {len(comparison.results)} strategies in {self.timer.elapsed:.1f} s")
+        show_outcome(self.message, comparison)
+        if comparison.errors:  # the failures are said in the message; a green bar would say all went well
+            self.progress.layout.display = "none"
         self._on_result(root, comparison)
 
 

@@ -1,4 +1,5 @@
-// DataTable view: a plain <table> sorted in the page when a header is clicked; selection by checkbox or row click.
+// DataTable view: a plain <table> sorted in the page when a header is clicked; selection by checkbox or row click;
+// an optional search box and pages; an openable row reports itself in `activated`.
 //
 // The kernel sends raw values (numbers, ISO times, seconds) and each column's kind; formatting happens here so
 // sorting compares the values, not their text. Selection and sort go back to the kernel as traits.
@@ -39,6 +40,8 @@ function formatCell(column, value) {
       return formatDateTime(value);
     case "duration":
       return typeof value === "number" ? formatDuration(value) : String(value);
+    case "bool":
+      return value === true ? "✓" : value === false ? "✗" : String(value);
     default:
       return String(value);
   }
@@ -46,6 +49,7 @@ function formatCell(column, value) {
 
 function sortValue(column, value) {
   if (value === null || value === undefined || value === "") return null;
+  if (column.kind === "bool") return value === true ? 1 : value === false ? 0 : null;
   if (column.kind === "datetime") {
     const time = Date.parse(value);
     return Number.isNaN(time) ? null : time;
@@ -75,7 +79,19 @@ function sortedRows(rows, column, descending) {
 }
 
 // Quantities line up on their last digit; words and dates read from the left.
-const alignment = (column) => (column.kind === "number" || column.kind === "duration" ? "pw-dt-number" : "");
+function alignment(column) {
+  if (column.kind === "number" || column.kind === "duration") return "pw-dt-number";
+  if (column.kind === "bool") return "pw-dt-bool";
+  return column.wrap ? "pw-dt-wrap" : "";
+}
+
+function matches(row, columns, words) {
+  if (!words.length) return true;
+  const text = columns.map((column) => formatCell(column, row[column.key])).join(" ").toLowerCase();
+  return words.every((word) => text.includes(word));
+}
+
+const countFormat = new Intl.NumberFormat();
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -98,10 +114,28 @@ function render({ model, el }) {
   clear.type = "button";
   clear.addEventListener("click", () => setSelection([]));
   footer.append(selectedCount, clear);
+  const tools = element("div", "pw-dt-tools");
+  const search = element("input", "pw-dt-search");
+  search.type = "search";
+  search.placeholder = "Search";
+  search.setAttribute("aria-label", "Search the table");
+  search.addEventListener("input", () => { page = 0; paint(); });
+  tools.append(search);
+  const pager = element("div", "pw-dt-pager");
+  const status = element("span", "pw-dt-status");
+  status.setAttribute("aria-live", "polite");
+  const previous = element("button", "pw-dt-page", "Previous");
+  const next = element("button", "pw-dt-page", "Next");
+  previous.type = next.type = "button";
+  previous.addEventListener("click", () => { page -= 1; paint(); });
+  next.addEventListener("click", () => { page += 1; paint(); });
+  pager.append(status, previous, next);
   table.append(head, body);
   scroller.append(table);
-  root.append(scroller, empty, footer);
+  root.append(tools, scroller, empty, pager, footer);
   el.append(root);
+  // The page and the search are the viewer's own: another view of the same table keeps its own.
+  let page = 0;
 
   const keyOf = (row) => String(row[model.get("row_key")]);
 
@@ -157,10 +191,23 @@ function render({ model, el }) {
     head.replaceChildren(row);
   }
 
-  function paintBody(columns, selectable) {
-    const selection = new Set(model.get("selection"));
+  function open(key) {
+    model.set("activated", key);
+    model.save_changes();
+    paint();
+  }
+
+  function visibleRows(columns) {
+    const words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
     const sortColumn = columns.find((column) => column.key === model.get("sort_by"));
     const rows = sortedRows(model.get("rows"), sortColumn, model.get("descending"));
+    return rows.filter((row) => matches(row, columns, words));
+  }
+
+  function paintBody(columns, selectable, rows) {
+    const selection = new Set(model.get("selection"));
+    const openable = model.get("openable");
+    const activated = model.get("activated");
     const nameColumn = columns.find((column) => column.kind === "text") || columns[0];
     body.replaceChildren(...rows.map((data) => {
       const key = keyOf(data);
@@ -168,6 +215,15 @@ function render({ model, el }) {
       row.dataset.key = key;
       const picked = selection.has(key);
       row.setAttribute("aria-selected", String(picked));
+      if (openable) {
+        row.tabIndex = 0;
+        row.classList.add("pw-dt-openable");
+        if (key === activated) row.setAttribute("aria-current", "true");
+        row.title = "Open this row";
+        row.addEventListener("keydown", (event) => {
+          if (event.key === "Enter") open(key);
+        });
+      }
       if (selectable) {
         const cell = element("td", "pw-dt-select");
         const box = element("input");
@@ -179,12 +235,14 @@ function render({ model, el }) {
         box.addEventListener("change", () => toggle(key));
         cell.append(box);
         row.append(cell);
-        row.addEventListener("click", () => toggle(key));
+        if (!openable) row.addEventListener("click", () => toggle(key));
       }
+      if (openable) row.addEventListener("click", () => open(key));
       for (const column of columns) {
         const value = data[column.key];
         const cell = element("td", alignment(column), formatCell(column, value));
         if (column.kind === "datetime" && value) cell.title = String(value);
+        if (column.kind === "bool" && typeof value === "boolean") cell.title = value ? "yes" : "no";
         row.append(cell);
       }
       return row;
@@ -203,16 +261,32 @@ function render({ model, el }) {
     if (model.get("label")) table.setAttribute("aria-label", model.get("label"));
     else table.removeAttribute("aria-label");
     paintHead(columns, selectable);
-    paintBody(columns, selectable);
-    table.hidden = count === 0;
-    empty.textContent = model.get("empty_text");
-    empty.hidden = count > 0;
+    const shown = visibleRows(columns);
+    const size = model.get("page_size");
+    const pages = size > 0 ? Math.max(1, Math.ceil(shown.length / size)) : 1;
+    page = Math.min(Math.max(page, 0), pages - 1);
+    const first = size > 0 ? page * size : 0;
+    const onPage = size > 0 ? shown.slice(first, first + size) : shown;
+    paintBody(columns, selectable, onPage);
+    tools.hidden = !model.get("searchable") || count === 0;
+    table.hidden = onPage.length === 0;
+    empty.textContent = count > 0 ? `No row contains “${search.value.trim()}”.` : model.get("empty_text");
+    empty.hidden = onPage.length > 0;
+    // How much there is, always in sight: a table that shows ten rows of 337 says so.
+    const of = shown.length === count ? countFormat.format(count)
+      : `${countFormat.format(shown.length)} matching (${countFormat.format(count)} in all)`;
+    status.textContent = onPage.length === 0 ? ""
+      : `Showing ${countFormat.format(first + 1)}–${countFormat.format(first + onPage.length)} of ${of}`;
+    pager.hidden = count === 0;
+    previous.hidden = next.hidden = pages <= 1;
+    previous.disabled = page === 0;
+    next.disabled = page >= pages - 1;
     footer.hidden = !selectable || picked === 0;
     selectedCount.textContent = `${picked} selected`;
   }
 
   const names = ["columns", "rows", "row_key", "selectable", "selection", "sort_by", "descending", "label",
-    "empty_text", "max_height"];
+    "empty_text", "max_height", "searchable", "page_size", "openable", "activated"];
   for (const name of names) model.on(`change:${name}`, paint);
   paint();
   return () => { for (const name of names) model.off(`change:${name}`, paint); };

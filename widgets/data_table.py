@@ -1,9 +1,10 @@
-"""DataTable: a sortable table of records whose rows the user can select, for any dashboard's lists.
+"""DataTable: a sortable table of records whose rows the user can select or open, for any dashboard's tables.
 
 Rows are plain dicts (one key per column plus the row's key); the browser sorts them when a header is clicked and
 formats each cell by its column's kind, so the kernel sends raw values and the sort stays numeric. The selection
 (row keys, in the order the user picked them) and the sort come back as traits, so a dashboard reacts to them with
-``observe``.
+``observe``. A long table gets a search box (``searchable``) and pages (``page_size``); a row the user opens
+(``openable``: a click or Enter) is named by ``activated``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import anywidget
 import traitlets
 
-KINDS = ("text", "number", "datetime", "duration")
+KINDS = ("text", "number", "datetime", "duration", "bool")
 SELECTABLE = ("none", "single", "multiple")
 
 
@@ -31,7 +32,9 @@ def _normalise_column(entry, index: int) -> dict:
     digits = spec.get("digits")
     if digits is not None and (not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= 6):
         raise traitlets.TraitError(f"column {key!r}: digits must be an integer from 0 to 6, got {digits!r}")
-    unknown = set(spec) - {"key", "label", "kind", "unit", "digits"}
+    if not isinstance(spec.get("wrap", False), bool):
+        raise traitlets.TraitError(f"column {key!r}: wrap must be True or False, got {spec['wrap']!r}")
+    unknown = set(spec) - {"key", "label", "kind", "unit", "digits", "wrap"}
     if unknown:
         raise traitlets.TraitError(f"column {key!r}: unknown keys {sorted(unknown)}")
     return spec
@@ -47,8 +50,9 @@ def _cell(value: Any) -> Any:
 class DataTable(anywidget.AnyWidget):
     """``DataTable(columns=[{"key": "p99", "label": "p99", "kind": "number", "unit": "ms"}], rows=[...])``.
 
-    Column kinds: ``text``; ``number`` (right-aligned, ``unit`` and ``digits`` optional); ``datetime`` (an ISO
-    8601 string, shown in the viewer's local time); ``duration`` (seconds). Each row needs ``row_key``'s value.
+    Column kinds: ``text`` (``wrap: True`` lets long text run onto more lines); ``number`` (right-aligned,
+    ``unit`` and ``digits`` optional); ``datetime`` (an ISO 8601 string, shown in the viewer's local time);
+    ``duration`` (seconds); ``bool`` (✓ or ✗). Each row needs ``row_key``'s value.
     """
 
     _esm = pathlib.Path(__file__).with_suffix(".js")
@@ -67,10 +71,15 @@ class DataTable(anywidget.AnyWidget):
         sync=True)
     empty_text = traitlets.Unicode("Nothing to show yet.").tag(sync=True)
     max_height = traitlets.Int(360, help="pixels; taller tables scroll under a fixed header").tag(sync=True)
+    searchable = traitlets.Bool(False, help="a search box that keeps the rows containing its text").tag(sync=True)
+    page_size = traitlets.Int(0, min=0, help="rows per page; 0 shows them all").tag(sync=True)
+    openable = traitlets.Bool(False, help="a click on a row (or Enter on it) opens it: see activated").tag(
+        sync=True)
+    activated = traitlets.Unicode("", help="the key of the row the user opened last; '' for none").tag(sync=True)
 
     def __init__(self, columns: Sequence[str | Mapping] = (), rows: Sequence[Mapping] = (), **kwargs):
         # Rows are checked against row_key, and the selection and the sort against rows and columns: set in that order.
-        later = {name: kwargs.pop(name) for name in ("sort_by", "selection") if name in kwargs}
+        later = {name: kwargs.pop(name) for name in ("sort_by", "selection", "activated") if name in kwargs}
         super().__init__(**kwargs)
         with self.hold_sync():
             self.columns = list(columns)
@@ -119,6 +128,16 @@ class DataTable(anywidget.AnyWidget):
             raise traitlets.TraitError(f"sort_by must be a column key or '', got {key!r}")
         return key
 
+    @traitlets.validate("activated")
+    def _validate_activated(self, proposal):
+        key = proposal["value"]
+        return key if key in {row[self.row_key] for row in self.rows} else ""
+
+    @traitlets.observe("rows")
+    def _forget_activated(self, _change):
+        if self.activated and self.activated not in {row[self.row_key] for row in self.rows}:
+            self.activated = ""
+
     @traitlets.observe("rows", "selectable")
     def _prune_selection(self, _change):
         pruned = self._validate_selection({"value": self.selection})
@@ -130,3 +149,8 @@ class DataTable(anywidget.AnyWidget):
         """The selected rows, in the order they were picked."""
         by_key = {row[self.row_key]: row for row in self.rows}
         return [by_key[key] for key in self.selection]
+
+    @property
+    def activated_row(self) -> dict | None:
+        """The row the user opened last, or None."""
+        return next((row for row in self.rows if row[self.row_key] == self.activated), None)

@@ -59,6 +59,8 @@ def test_fill_the_form_run_and_land_on_the_data(voila, page, monkeypatch):
     authors.fill("0")
     authors.press("Enter")
     expect(page.get_by_role("alert")).to_contain_text("Authors must be from 1 to 1,000, not 0.")
+    expect(run).to_be_disabled()  # with the reason where the pointer is
+    assert "Authors must be from 1 to 1,000" in (run.get_attribute("title") or "")
     authors.fill("150")
     authors.press("Enter")
     rounds = page.get_by_role("spinbutton", name="Rounds")
@@ -80,9 +82,18 @@ def test_fill_the_form_run_and_land_on_the_data(voila, page, monkeypatch):
     # a joined load of 150 authors: merging 1,500 cached rows is slower than the one query it saves
     expect(page.locator(".workbench-verdict")).to_contain_text(re.compile(
         r"Caching made this workload slower: merging costs more than the query\. caching cost [\d.,]+ ms more"))
-    table = page.locator("table.workbench-table").first
-    for header in ("uncached", "cold", "warm", "wall ms", "statements", "hits", "misses"):
-        expect(table.locator("th", has_text=header).first).to_be_visible()
+    table = page.locator(".pw-data-table").first
+    headers = [text.strip(" ▲▼") for text in table.locator("thead th").all_inner_texts()]
+    assert headers[:4] == ["Mode", "Wall", "Database", "Cache read"] and "Same data" in headers
+    assert [text for text in table.locator("tbody td:first-child").all_inner_texts()] == ["uncached", "cold", "warm"]
+    statements = table.locator("tbody tr").last.locator("td").nth(6)
+    assert statements.inner_text() == "0"  # warm: every query came from the cache
+    assert statements.evaluate("el => getComputedStyle(el).textAlign") == "right"
+    assert set(table.locator("tbody td:last-child").all_inner_texts()) == {"✓"}
+    table.locator("thead th[data-key=wall_ms] button").click()
+    walls = [float(text.removesuffix(" ms").replace(",", ""))
+             for text in table.locator("tbody td:nth-child(2)").all_inner_texts()]
+    assert walls == sorted(walls, reverse=True)
     # every round's wall time in the three modes: 4 rounds x 3 bars in the first plot
     assert page.locator(".workbench-figure").first.locator(".barlayer .point").count() == 4 * 3
     expect(page.locator(".workbench-figure").first).to_contain_text("Wall time of every run")

@@ -4,10 +4,11 @@ chart appear, the page lands on "Inspect the data", and a picked conversation op
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
-from dashboards.conversations import LATEST
 from dashboards.common import VIEWER_ENV
 from profiler.datagen import load
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
@@ -19,12 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NOTEBOOK = REPO_ROOT / "notebooks" / "conversations.ipynb"
 INBOX = "inbox → conversations → starter, participants, messages"
 SAMPLE = 60_000  # twelve batches: long enough to watch the progress, about a second to generate
-
-
-def title(option: str) -> str:
-    """The conversation's title in a picker option "#12 · Title (30 messages)" (ipywidgets shows its spaces as
-    no-break spaces)."""
-    return option.replace("\xa0", " ").split(" · ", 1)[1].rsplit(" (", 1)[0]
 
 
 @pytest.fixture
@@ -77,24 +72,33 @@ def test_generate_run_and_inspect_from_the_browser(voila, page, builtin_environm
     assert page.locator("#rendered_cells").evaluate("el => el.scrollTop") > 0
     expect(run).to_be_enabled()
 
-    counts = page.locator("table.workbench-counts")
+    counts = page.locator(".pw-data-table").filter(has_text="reactions").first
     expect(counts.locator("tr").filter(has_text="messages")).to_contain_text(f"{SAMPLE:,}")
+    comparison = page.locator(".pw-data-table").filter(has_text="Profiler cost per statement")
     for strategy in ("lazy", "joined", "selectin", "subquery"):
-        expect(page.locator("table.workbench-table th", has_text=strategy).first).to_be_visible()
+        expect(comparison.locator("tbody td", has_text=strategy).first).to_be_visible()
     expect(page.locator(".workbench-findings li").filter(has_text="N+1 on Conversation.participants")).to_have_count(1)
     # the chart: per strategy three stacked time bars and one statements bar
     assert page.locator(".workbench-figure .barlayer .point").count() >= 4 * 4
-    expect(page.locator("table.workbench-latest tbody tr")).to_have_count(LATEST)
 
-    # the page opened a long conversation; pick another one and it replaces it in the viewer
-    picker = page.get_by_role("combobox", name="Conversation")
+    # the latest conversations: headers over their own columns, ten to a page, and the count of them all
+    latest = page.locator(".pw-data-table").filter(has_text="Started by")
+    headers = [text.strip(" ▲▼") for text in latest.locator("thead th").all_inner_texts()]
+    assert headers == ["#", "Title", "Started by", "Started at", "Messages"]
+    expect(latest.locator("tbody tr")).to_have_count(10)
+    expect(latest.locator(".pw-dt-status")).to_contain_text(re.compile(r"Showing 1–10 of \d+"))
+    assert latest.locator("tbody td").nth(4).evaluate("el => getComputedStyle(el).textAlign") == "right"
+
+    # the page opened a long conversation; clicking another row opens that one in the viewer instead
     viewer = page.locator(".workbench-conversation")
-    first = title(picker.evaluate("select => select.options[select.selectedIndex].text"))
+    opened = latest.locator("tbody tr[aria-current=true]")
+    expect(opened).to_have_count(1)
+    first = opened.locator("td").nth(1).inner_text()
     expect(viewer.locator(".jv-row").filter(has_text="threads")).to_have_count(1)
     expect(viewer).to_contain_text(first)
     page.screenshot(path=str(artifact_path("conversations-dashboard-after-run.png")), full_page=False)
-    other = picker.locator("option:not(:checked)").last
-    value, other_title = other.get_attribute("value"), title(other.inner_text())  # a locator re-resolves: keep them
-    picker.select_option(value=value)
+    other = latest.locator("tbody tr:not([aria-current=true])").last
+    other_title = other.locator("td").nth(1).inner_text()  # a locator re-resolves: keep it
+    other.click()
     expect(viewer).to_contain_text(other_title)
     expect(viewer).not_to_contain_text(first)

@@ -38,9 +38,21 @@ def test_define_create_fill_profile_and_inspect(voila, page, monkeypatch):
     page.goto(server.url("data_models.ipynb"), wait_until="commit", timeout=120_000)
     create = button(page, "Create model")
     create.wait_for(timeout=90_000)
-    expect(page.get_by_text("Scratch space.")).to_be_visible()
-    listing = page.locator("table.workbench-table").first
-    expect(model_row(listing, "books")).to_contain_text("built-in, read-only")
+    expect(page.get_by_role("status").filter(has_text="Scratch space: ")).to_be_visible()
+    listing = page.locator(".pw-data-table").first
+    books = model_row(listing, "books")
+    expect(books).to_contain_text("built-in")
+    # a built-in shows its row count, right-aligned, on one line like every other row
+    count = books.locator("td").nth(2)
+    assert re.fullmatch(r"[\d,]+", count.inner_text())
+    assert count.evaluate("el => getComputedStyle(el).textAlign") == "right"
+    heights = {round(height) for height in listing.locator("tbody tr").evaluate_all(
+        "rows => rows.map(row => row.getBoundingClientRect().height)")}
+    assert len(heights) == 1, heights
+    # the built-ins cannot be changed: nothing offers to fill or drop them
+    expect(button(page, "Fill")).to_be_disabled()
+    expect(button(page, "Drop model…")).to_be_disabled()
+    assert "no models to change yet" in (button(page, "Drop model…").get_attribute("title") or "")
 
     # a name the spec refuses is explained as it is typed
     name = page.get_by_role("textbox", name="Model name")
@@ -75,7 +87,8 @@ def test_define_create_fill_profile_and_inspect(voila, page, monkeypatch):
     page.wait_for_selector(".pw-progress-message:has-text('Compared 5 strategies')", timeout=120_000)
     page.wait_for_function(INSPECT_SECTION_IN_VIEW, timeout=15_000)
     assert page.locator("#rendered_cells").evaluate("el => el.scrollTop") > 0
-    assert page.locator("table.workbench-table th", has_text="selectin").count() >= 1
+    comparison = page.locator(".pw-data-table").filter(has_text="Profiler cost per statement")
+    assert comparison.locator("tbody td", has_text="selectin").count() >= 1
     expect(page.locator(".workbench-findings li", has_text="N+1 on Reviews.book").first).to_contain_text(
         "joinedload(Reviews.book)")
     assert page.locator(".workbench-figure .barlayer .point").count() >= 5 * 4  # one bar per strategy and panel

@@ -49,7 +49,7 @@ def legend(graph) -> dict[str, str]:
 
 
 def history(page):
-    return page.locator(".pw-data-table")
+    return page.locator(".pw-data-table:has(table[aria-label='Past runs'])")
 
 
 def column(page, label: str) -> list[str]:
@@ -79,6 +79,17 @@ def test_start_follow_stop_and_find_the_run(voila, page, playground_environment)
     item_size.fill("200")
     item_size.press("Enter")
     expect(page.get_by_role("alert")).to_have_count(0)
+    # with no one in flight there is nothing to run: Start is off and says why where the pointer is
+    concurrency = page.get_by_role("spinbutton", name="Concurrency")
+    concurrency.fill("0")
+    concurrency.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("concurrency must be an integer from 1 to 10000")
+    expect(start).to_be_disabled()
+    assert "concurrency must be an integer from 1" in (start.get_attribute("title") or "")
+    concurrency.fill("4")
+    concurrency.press("Enter")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(start).to_be_enabled()
 
     # Before the first run: the graph says what will appear there, nothing claims to be live, no runs yet.
     graph = page.locator(".pw-live-graph")

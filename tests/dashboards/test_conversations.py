@@ -82,10 +82,12 @@ def postgres_schema(postgres_url):
 def test_nonsense_sample_sizes_are_explained_as_typed_and_nothing_runs(messages, seed, problem):
     dashboard = dashboard_for()
     dashboard.messages.value, dashboard.seed.value = messages, seed
-    assert problem in dashboard.form_message.value and "role='alert'" in dashboard.form_message.value
+    assert problem in dashboard.form_message.value and dashboard.form_message.kind == "error"
+    # Run is off while the form is wrong, and says why where the pointer is
+    assert dashboard.run_button.disabled and problem in dashboard.run_button.tooltip
     assert dashboard.start() is None
     assert problem in dashboard.form_message.value
-    assert dashboard.progress.layout.display == "none" and not dashboard.run_button.disabled
+    assert dashboard.progress.layout.display == "none"
     assert dashboard._sample_folder is None  # no temporary file was even made
 
 
@@ -172,7 +174,7 @@ def test_the_builtin_dataset_is_profiled_read_only(sqlite_builtin):
     choose(dashboard, "lazy", "selectin")
     wait(dashboard.start(), timeout=120)
     assert dashboard.progress.state == "success", dashboard.progress.message
-    assert f"Built-in dataset ({MESSAGES:,} messages, seed 0)" in dashboard.counts.value
+    assert f"Built-in dataset ({MESSAGES:,} messages, seed 0)" in dashboard.source_note.value
     assert dashboard.dataset_counts == dataset_counts(f"sqlite:///{sqlite_builtin}")
     # SQLite itself refuses to write through the dashboard's connection (even for root, who ignores 0444)
     with pytest.raises(OperationalError, match="readonly"), dashboard._engine.begin() as connection:
@@ -188,7 +190,7 @@ def test_the_builtin_dataset_in_a_postgresql_schema(postgres_url, postgres_schem
     choose(dashboard, "lazy", "joined")
     wait(dashboard.start(), timeout=120)
     assert dashboard.progress.state == "success", dashboard.progress.message
-    assert "seed 3" in dashboard.counts.value and dashboard.dataset_counts["messages"] == MESSAGES
+    assert "seed 3" in dashboard.source_note.value and dashboard.dataset_counts["messages"] == MESSAGES
     assert "<b>lazy</b>: N+1 on Conversation.participants" in dashboard.findings.value
     assert dashboard.comparison.dialect == "postgresql"
 
@@ -211,15 +213,14 @@ def test_a_run_on_a_generated_sample_fills_every_section_and_scrolls_to_the_data
     assert f"Generating the sample: {MESSAGES:,} of {MESSAGES:,} messages" in " | ".join(seen)
     assert any(message.startswith("Profiling lazy (1 of 3)") for message in seen)
     # the counts of the dataset
-    assert "Generated sample (2,000 messages, seed 7)" in dashboard.counts.value
-    for table in ("bots", "conversations", "messages", "reactions"):
-        assert f"<th>{table}</th><td>{dashboard.dataset_counts[table]:,}</td>" in dashboard.counts.value
+    assert "Generated sample (2,000 messages, seed 7)" in dashboard.source_note.value
+    assert dashboard.counts.rows == [{"table": table, "rows": dashboard.dataset_counts[table]}
+                                     for table in ("bots", "conversations", "messages", "reactions")]
     assert dashboard.dataset_counts["messages"] == MESSAGES
     # the comparison: table, N+1 with its fix, the chart of time and statements
     assert [result.label for result in dashboard.comparison.results] == ["lazy", "joined", "selectin"]
     assert dashboard.comparison.errors == {} and dashboard.comparison.mismatches == []
-    for label in ("lazy", "joined", "selectin"):
-        assert f"<th>{label}</th>" in dashboard.summary.value
+    assert [row["strategy"] for row in dashboard.table.rows] == ["lazy", "joined", "selectin"]
     assert "<b>lazy</b>: N+1 on Conversation.messages → Message.reactions" in dashboard.findings.value
     fix = "Fix: add .options(selectinload(Conversation.messages).selectinload(Message.reactions))"
     assert fix in dashboard.findings.value
@@ -231,10 +232,11 @@ def test_a_run_on_a_generated_sample_fills_every_section_and_scrolls_to_the_data
     assert compared == ["lazy", "joined", "selectin"]
     assert " IN (" in dashboard.learn_more["selectin"].content
     # "Inspect the data": the latest conversations, a long one shown, and the page asked to go there
-    assert dashboard.latest.value.count("</tr>") == LATEST + 1 and "<th>started by</th>" in dashboard.latest.value
-    assert len(dashboard.picker.options) == LATEST and not dashboard.picker.disabled
+    listed = dashboard.latest.rows
+    assert 0 < len(listed) <= LATEST and {"id", "title", "started_by", "started_at", "messages"} <= set(listed[0])
+    assert dashboard.latest.openable and dashboard.latest.page_size == 10 and dashboard.latest.searchable
     shown = dashboard.viewer.data
-    assert shown["id"] == dashboard.picker.value and shown["messages"] >= 20
+    assert str(shown["id"]) == dashboard.latest.activated and shown["messages"] >= 20
     assert len(all_messages(shown["threads"])) == shown["messages"]
     assert dashboard.scroller._request["target"] == INSPECT_TITLE
     assert not dashboard.run_button.disabled and not dashboard.messages.disabled
@@ -246,10 +248,10 @@ def test_picking_a_conversation_shows_its_threads_replies_and_reactions():
     choose(dashboard, "selectin")
     wait(dashboard.start(), timeout=120)
     assert dashboard.progress.state == "success", dashboard.progress.message
-    other = dashboard.picker.options[-1][1]
-    dashboard.picker.value = other
+    other = dashboard.latest.rows[-1]
+    dashboard.latest.activated = other["id"]  # what clicking its row in the table does
     shown = dashboard.viewer.data
-    assert shown["id"] == other and shown["title"] in dashboard.picker.options[-1][0]
+    assert str(shown["id"]) == other["id"] and shown["title"] == other["title"]
     messages = all_messages(shown["threads"])
     assert len(messages) == shown["messages"] and sorted(m["position"] for m in messages) == list(range(len(messages)))
     for message in messages:  # a reply answers an earlier message
@@ -272,10 +274,10 @@ def test_a_conversation_page_with_many_reactions_shows_who_reacted():
 def test_a_failing_run_says_why_and_the_form_stays_usable(tmp_path):
     dashboard = dashboard_for(sample=DatasetTarget(f"sqlite:///{tmp_path / 'no-such-folder' / 'sample.sqlite'}"))
     wait(dashboard.start())
-    assert dashboard.progress.state == "error"
-    message = dashboard.progress.message
-    assert "the database refused the load (unable to open database file)" in message
-    assert not dashboard.run_button.disabled and dashboard.summary.value.startswith("<p class='workbench-muted'>")
+    assert dashboard.form_message.kind == "error" and dashboard.form_message.title == "The run failed:"
+    assert "the database refused the load (unable to open database file)" in dashboard.form_message.value
+    assert dashboard.progress.layout.display == "none"
+    assert not dashboard.run_button.disabled and dashboard.table.rows == [] and dashboard.latest.rows == []
 
 
 def test_the_form_is_off_while_a_run_goes_on_and_a_second_start_is_refused():
@@ -313,7 +315,7 @@ def test_another_sample_replaces_the_first_and_the_same_one_is_not_generated_aga
     wait(dashboard.start(), timeout=120)
     assert dashboard.progress.state == "success", dashboard.progress.message
     assert dashboard._sample_target.url == sample_file and dataset_counts(sample_file)["messages"] == 1_000
-    assert "Generated sample (1,000 messages, seed 5)" in dashboard.counts.value
+    assert "Generated sample (1,000 messages, seed 5)" in dashboard.source_note.value
     seen = messages_seen(dashboard)
     wait(dashboard.start(), timeout=120)
     assert "Generating the sample: 1,000 of 1,000 messages, 0 rows written" in seen  # already there

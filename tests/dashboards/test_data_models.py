@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from dashboards.data_models import INSPECT_TITLE, READ_ONLY_NOTE, DataModelsDashboard
+from dashboards.data_models import INSPECT_TITLE, NO_MODELS, READ_ONLY_NOTE, DataModelsDashboard
 from profiler.datagen.builtins import install_builtins
 from profiler.catalog.catalog import Catalog
 from profiler.catalog.space import sqlite_space
@@ -82,7 +82,12 @@ def define(dashboard, name, columns=(), relationships=()):
 
 
 def listed(dashboard, name, kind, rows) -> bool:
-    return f"<tr><td>{name}</td><td>{kind}</td><td>{rows}</td>" in dashboard.listing.value
+    row = next((row for row in dashboard.listing.rows if row["name"] == name), None)
+    return row is not None and (row["kind"], row["rows"]) == (kind, rows)
+
+
+def builtin_rows(dashboard, name) -> int:
+    return {info.name: info.rows for info in dashboard.catalog.list()}[name]
 
 
 def test_opening_the_dashboard_only_reads(catalog):
@@ -95,9 +100,9 @@ def test_opening_the_dashboard_only_reads(catalog):
     dashboard.widget()
     assert statements and "SELECT" in statements
     assert [verb for verb in statements if verb in WRITES] == []
-    assert listed(dashboard, "customers", "yours", "3")
-    assert listed(dashboard, "books", "built-in, read-only", "—")
-    assert "Name the model, then create it." in dashboard.form_message.value
+    assert listed(dashboard, "customers", "yours", 3)
+    assert listed(dashboard, "books", "built-in", builtin_rows(dashboard, "books"))  # counted, on one line
+    assert dashboard.create_button.disabled and dashboard.create_button.tooltip == "Name the model, then create it."
 
 
 def test_create_fill_alter_and_drop_through_the_form(catalog):
@@ -105,13 +110,15 @@ def test_create_fill_alter_and_drop_through_the_form(catalog):
     define(dashboard, "customers")
     assert dashboard.create_model() == "customers"
     assert "Created customers" in dashboard.form_message.value
-    assert listed(dashboard, "customers", "yours", "0")
+    assert listed(dashboard, "customers", "yours", 0)
+    assert dashboard.form_message.kind == "success"
     assert dashboard.form.name.value == ""  # ready for the next one
 
     define(dashboard, "orders", [("total", "decimal")], [("customer", "customers"), ("book", "books")])
     assert dashboard.create_model() == "orders"
     assert catalog.model("orders").relationships == {"customer": "customers", "book": "books"}
-    assert "customer → customers, book → books" in dashboard.listing.value
+    assert next(row for row in dashboard.listing.rows if row["name"] == "orders")["relationships"] == (
+        "customer → customers, book → books")
 
     dashboard.model_choice.value, dashboard.fill_rows.value = "customers", 10
     dashboard.fill_model()
@@ -124,23 +131,25 @@ def test_create_fill_alter_and_drop_through_the_form(catalog):
     assert dashboard.fill_progress.state == "success", dashboard.fill_progress.message
     assert dashboard.fill_progress.message == "Filled orders with 2,500 rows"
     assert pushed[-3:] == [1000, 2000, 2500]  # each inserted chunk moved the bar
-    assert listed(dashboard, "orders", "yours", "2,500")
+    assert listed(dashboard, "orders", "yours", 2500)
     assert dashboard.viewer.data["model"] == "orders" and len(dashboard.viewer.data["first_rows"]) == 20
 
     dashboard.new_column.value, dashboard.new_column_type.value = "tier", "integer"
     dashboard.new_column_required.value, dashboard.new_column_default.value = True, "3"
     assert dashboard.add_column()
     assert "Added column tier (integer) to orders." in dashboard.change_message.value
-    assert "tier" in dashboard.column_choice.options and "tier integer" in dashboard.listing.value
+    assert "tier" in dashboard.column_choice.options
+    assert "tier integer" in next(row for row in dashboard.listing.rows if row["name"] == "orders")["columns"]
     dashboard.column_choice.value = "total"
     assert dashboard.drop_column()
     assert [f.name for f in catalog.model("orders").columns] == ["id", "name", "tier"]
 
     dashboard.model_choice.value = "customers"
     dashboard.ask_drop()  # customers are pointed at by orders: the catalog says to drop orders first
-    assert "Drop <b>customers</b> and its 10 rows? This cannot be undone." in dashboard.drop_question.value
+    assert dashboard.drop_question.value == "Drop customers and its 10 rows? This cannot be undone."
     assert not dashboard.confirm_drop()
-    assert "pointed at by orders.customer: drop 'orders' first" in dashboard.change_message.value.replace("&#x27;", "'")
+    assert "pointed at by orders.customer: drop 'orders' first" in dashboard.change_message.value
+    assert dashboard.change_message.kind == "error"
     dashboard.model_choice.value = "orders"
     dashboard.ask_drop()
     assert dashboard.confirmation.layout.display is None and catalog.names() == ["customers", "orders"]
@@ -152,7 +161,10 @@ def test_create_fill_alter_and_drop_through_the_form(catalog):
     dashboard.model_choice.value = "customers"
     dashboard.ask_drop()
     assert dashboard.confirm_drop()
-    assert catalog.names() == [] and "You have no models yet" in dashboard.listing.value
+    assert catalog.names() == [] and [row["kind"] for row in dashboard.listing.rows] == ["built-in"] * len(
+        dashboard.listing.rows)
+    # nothing left to change: the actions are off and say why
+    assert dashboard.fill_button.disabled and dashboard.fill_button.tooltip == NO_MODELS
 
 
 @pytest.mark.parametrize("change, message", [
@@ -168,8 +180,8 @@ def test_create_fill_alter_and_drop_through_the_form(catalog):
 def test_a_bad_definition_is_explained_as_it_is_typed_and_creates_nothing(catalog, change, message):
     dashboard = DataModelsDashboard(catalog)
     change(dashboard.form)
-    shown = dashboard.form_message.value.replace("&#x27;", "'")
-    assert "role='alert'" in shown and message in shown
+    assert dashboard.form_message.kind == "error" and message in dashboard.form_message.value
+    assert dashboard.create_button.disabled and message in dashboard.create_button.tooltip
     assert dashboard.create_model() is None
     assert catalog.names() == []
 
@@ -187,26 +199,40 @@ def test_what_only_the_database_knows_is_refused_with_the_catalogs_message(catal
     assert "NOT NULL, so it needs a default for the existing rows" in dashboard.change_message.value
     dashboard.new_column_type.value, dashboard.new_column_default.value = "integer", "three"
     assert not dashboard.add_column()
-    assert "default &#x27;three&#x27; is not a number (the column is integer)" in dashboard.change_message.value
+    assert "default 'three' is not a number (the column is integer)" in dashboard.change_message.value
     assert [f.name for f in catalog.model("customers").columns] == ["id", "name"]
 
 
-def test_built_in_models_refuse_with_the_catalogs_message(catalog):
+def test_built_in_models_offer_no_fill_alter_or_drop(catalog):
+    catalog.create(SHOP[0])
     dashboard = DataModelsDashboard(catalog)
-    books = {info.name: info for info in catalog.list()}["books"].rows
-    dashboard.model_choice.value = "books"
-    dashboard.fill_model()
-    dashboard.wait()
-    assert dashboard.fill_progress.state == "error"
-    assert dashboard.fill_progress.message.startswith(
-        "'books' is a built-in model: everyone can read it and nobody can write it. The database refused: ")
-    dashboard.new_column.value = "rating"
-    assert not dashboard.add_column()
-    assert "nobody can alter it. The database refused" in dashboard.change_message.value
+    builtins = [row["name"] for row in dashboard.listing.rows if row["kind"] == "built-in"]
+    assert "books" in builtins
+    # only your own models can be chosen to fill, alter or drop; every model can be inspected
+    assert [value for _label, value in dashboard.model_choice.options] == ["customers"]
+    assert set(builtins) <= {value for _label, value in dashboard.inspect_choice.options}
+    assert not dashboard.fill_button.disabled and not dashboard.drop_button.disabled
+
+
+def test_without_models_of_your_own_fill_and_drop_are_off_with_the_reason(catalog):
+    dashboard = DataModelsDashboard(catalog)
+    books = builtin_rows(dashboard, "books")
+    assert dashboard.model_choice.options == ()
+    for button in (dashboard.fill_button, dashboard.add_column_button, dashboard.drop_column_button,
+                   dashboard.drop_button):
+        assert button.disabled and button.tooltip == NO_MODELS
+    # a click message can still arrive: nothing is asked, nothing is filled
+    assert dashboard.fill_model() is None and dashboard.change_message.value == NO_MODELS
     dashboard.ask_drop()
-    assert not dashboard.confirm_drop()
-    assert "nobody can drop it. The database refused" in dashboard.change_message.value
-    assert {info.name: info for info in catalog.list()}["books"].rows == books
+    assert dashboard.confirmation.layout.display == "none" and dashboard.drop_question.value == ""
+    assert builtin_rows(dashboard, "books") == books
+
+
+def test_a_built_in_name_is_refused_before_the_database_is_asked(catalog):
+    dashboard = DataModelsDashboard(catalog)
+    assert not dashboard._write(dashboard.change_message, lambda: "changed", "books")
+    assert dashboard.change_message.kind == "error"
+    assert dashboard.change_message.value.startswith("books is a built-in model: it is read-only.")
 
 
 def test_a_viewer_lists_inspects_and_profiles_but_cannot_write(catalog):
@@ -215,7 +241,7 @@ def test_a_viewer_lists_inspects_and_profiles_but_cannot_write(catalog):
     catalog.fill("orders", 20)
     dashboard = DataModelsDashboard(catalog, environ={"WORKBENCH_DASHBOARD_VIEWER": "1"})
     dashboard.widget()
-    assert "Read-only." in dashboard.notice.value
+    assert "Read-only:" in dashboard.notice.value
     for button in (dashboard.create_button, dashboard.fill_button, dashboard.add_column_button,
                    dashboard.drop_column_button, dashboard.drop_button):
         assert button.disabled and button.tooltip == READ_ONLY_NOTE
@@ -227,12 +253,12 @@ def test_a_viewer_lists_inspects_and_profiles_but_cannot_write(catalog):
     assert not dashboard.add_column() and not dashboard.drop_column()
     dashboard.ask_drop()
     assert not dashboard.confirm_drop()
-    assert READ_ONLY_NOTE.replace("'", "&#x27;") in dashboard.change_message.value
+    assert READ_ONLY_NOTE in dashboard.change_message.value
     # and so does the database: the viewer's connections are read-only
     with pytest.raises(ModelError, match="read-only transaction|readonly database"):
         catalog.create(Model("sneaky", {"id": "integer"}))
     assert catalog.names() == ["customers", "orders"]
-    assert listed(dashboard, "orders", "yours", "20")
+    assert listed(dashboard, "orders", "yours", 20)
 
     dashboard.inspect_choice.value = "orders"
     assert len(dashboard.show_rows()) == 20
@@ -260,8 +286,7 @@ def test_profiling_a_walk_finds_the_n_plus_one_and_shows_the_fix(catalog):
 
     assert profiler.progress.state == "success", profiler.progress.message
     assert profiler.timer.elapsed and profiler.timer.elapsed > 0
-    for label in ("lazy", "joined", "selectin", "subquery", "auto"):
-        assert f"<th>{label}</th>" in profiler.summary.value
+    assert [row["strategy"] for row in profiler.table.rows] == ["lazy", "joined", "selectin", "subquery", "auto"]
     assert "<b>lazy</b>: N+1 on Customers.orders" in profiler.findings.value
     assert "selectinload(Customers.orders)" in profiler.findings.value
     assert "<b>selectin</b>: N+1" not in profiler.findings.value
@@ -294,15 +319,15 @@ def test_a_space_that_cannot_be_opened_is_named_and_every_action_is_off():
     dashboard = DataModelsDashboard(environ={"WORKBENCH_DATA_URL": "mysql://someone@db/workbench"})
     dashboard.widget()
     assert "Your data space cannot be opened." in dashboard.notice.value
-    assert "PostgreSQL or SQLite, not &#x27;mysql&#x27;" in dashboard.notice.value
+    assert "PostgreSQL or SQLite, not 'mysql'" in dashboard.notice.value and dashboard.notice.kind == "error"
     assert dashboard.create_button.disabled and dashboard.profiler.button.disabled
     assert dashboard.create_model() is None and dashboard.start_profile() is None
 
 
 def test_without_the_hub_models_live_in_a_scratch_space():
     dashboard = DataModelsDashboard(environ={})
-    assert "Scratch space." in dashboard.notice.value
-    assert listed(dashboard, "books", "built-in, read-only", "—")
+    assert "Scratch space" in dashboard.notice.value
+    assert listed(dashboard, "books", "built-in", builtin_rows(dashboard, "books"))
 
 
 def test_rows_of_the_form_are_renumbered_and_the_primary_key_follows_the_columns(catalog):
@@ -322,5 +347,6 @@ def test_the_dashboard_opens_the_space_the_hub_handed_over(sqlite_builtin, tmp_p
                "WORKBENCH_BUILTIN_DATA_URL": f"sqlite:///{sqlite_builtin}"}
     Catalog.connect(environ=environ).create(SHOP[0])
     dashboard = DataModelsDashboard(environ=environ)
-    assert "Scratch space." not in dashboard.notice.value
-    assert listed(dashboard, "customers", "yours", "0") and listed(dashboard, "books", "built-in, read-only", "—")
+    assert "Scratch space" not in dashboard.notice.value
+    assert listed(dashboard, "customers", "yours", 0)
+    assert listed(dashboard, "books", "built-in", builtin_rows(dashboard, "books"))

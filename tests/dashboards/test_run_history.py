@@ -97,4 +97,5 @@ def test_compared_runs_share_a_time_since_start_axis(tmp_path):
     assert columns["run0-throughput"][1] == 10.0 and columns["run0-throughput"][3] == 20.0
     assert math.isnan(columns["run0-throughput"][0]) and math.isnan(columns["run1-throughput"][3])
     assert columns["run1-throughput"][:3] == [60.0, 80.0, round(42 / 0.51, 2)]
-    assert "<td>a</td>" in history.comparison.value and history.figure.layout.display is None
+    assert [row["name"] for row in history.comparison.rows] == ["a", "b"] and history.figure.layout.display is None
+    assert history.comparison.layout.display is None

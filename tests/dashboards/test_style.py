@@ -19,12 +19,11 @@ from dashboards import caching
 from dashboards.caching import CachingDashboard
 from dashboards.conversations import ConversationsDashboard
 from dashboards.data_models import DataModelsDashboard
-from dashboards.load_test import LoadTestDashboard, comparison_table
+from dashboards.load_test import LoadTestDashboard
 from dashboards.query_optimization import QueryOptimizationDashboard
 from dashboards.style import STYLESHEET
 from profiler.cache import CacheComparison, InvalidationDemo, RunStats
 from profiler.loadtest import FileRunStore
-from profiler.loadtest.stats import PERCENTILES
 from profiler.queries import default_engine
 
 DASHBOARDS = sorted(Path(dashboards.__file__).parent.glob("*.py"))
@@ -80,10 +79,10 @@ def classes_in_source(path: Path) -> set[str]:
 
 def test_the_scanner_sees_the_classes_it_must():
     found = set().union(*(classes_in_source(path) for path in DASHBOARDS))
-    assert {"workbench-table", "workbench-error", "workbench-warning", "workbench-muted", "workbench-findings",
-            "workbench-verdict-saved", "workbench-conversation", "workbench-latest"} <= found
+    assert {"workbench-error", "workbench-muted", "workbench-findings", "workbench-verdict-saved",
+            "workbench-conversation"} <= found
     assert classes_in_html("<p class='a b'><span class=\"c\">x</span></p>") == {"a", "b", "c"}
-    assert defined_classes() >= {"workbench-table", "workbench-verdict-slower"}
+    assert defined_classes() >= {"workbench-findings", "workbench-verdict-slower"}
     assert "3em" not in defined_classes()
 
 
@@ -144,7 +143,7 @@ def test_the_results_are_shown_with_defined_classes_only():
     dashboard.job.wait(120)
     assert dashboard.progress.state == "success", dashboard.progress.message
     shown = page_classes(page)
-    assert {"workbench-table", "workbench-findings", "workbench-explain"} <= shown
+    assert {"workbench-findings", "workbench-explain"} <= shown
     assert shown <= defined_classes()
 
     comparison = CacheComparison("authors", "joined", "in-process memory", "sqlite")
@@ -159,10 +158,7 @@ def test_the_results_are_shown_with_defined_classes_only():
     comparison.runs[-1].fingerprint = "other"
     verdicts.append(caching.verdict_html(comparison))
     demo = InvalidationDemo("publishers", {"authors": ("miss", "hit", "hit"), "publishers": ("miss", "hit", "stale")})
-    row = {"run_id": "r1", "name": "", "status": "finished", "model": "closed", "requests": 10, "throughput": 5.0,
-           "errors": 0, "throttles": 0, **{f"{name}_us": 1000 for name in PERCENTILES}}
-    for text in (*verdicts, caching.summary_table(comparison), caching.invalidation_html(demo),
-                 comparison_table([row, {**row, "run_id": "r2"}])):
+    for text in (*verdicts, caching.invalidation_html(demo)):
         assert classes_in_html(text) <= defined_classes(), text
     assert {"workbench-verdict-saved", "workbench-verdict-slower", "workbench-error"} <= set().union(
         *map(classes_in_html, verdicts))

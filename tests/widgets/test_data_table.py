@@ -68,3 +68,24 @@ def test_sort_names_a_column():
     assert (table.sort_by, table.descending) == ("when", True)
     with pytest.raises(traitlets.TraitError, match="sort_by must be a column key"):
         table.sort_by = "p95"
+
+
+def test_booleans_long_text_and_the_opened_row():
+    table = DataTable(columns=[{"key": "same", "kind": "bool"}, {"key": "columns", "wrap": True}],
+                      rows=[{"id": "a", "same": True}, {"id": "b", "same": False}], activated="b")
+    assert table.columns[0]["kind"] == "bool" and table.columns[1]["wrap"] is True
+    assert table.activated == "b" and table.activated_row == {"id": "b", "same": False}
+    table.activated = "gone"  # a row the kernel has just replaced opens nothing
+    assert table.activated == "" and table.activated_row is None
+    table.activated = "a"
+    table.rows = [{"id": "c", "same": True}]
+    assert table.activated == ""
+    with pytest.raises(traitlets.TraitError, match="wrap must be True or False"):
+        DataTable(columns=[{"key": "x", "wrap": "yes"}])
+
+
+def test_paging_and_search_are_settings_of_the_table():
+    table = DataTable(columns=COLUMNS, rows=ROWS, page_size=10, searchable=True, openable=True)
+    assert (table.page_size, table.searchable, table.openable) == (10, True, True)
+    with pytest.raises(traitlets.TraitError):
+        table.page_size = -1
