@@ -9,6 +9,9 @@ The dataset is either the hub's built-in copy (read-only; see :func:`builtin_tar
 into a temporary SQLite file that lives as long as this kernel. Viewers of a shared dashboard
 (``WORKBENCH_DASHBOARD_VIEWER=1``) profile the built-in dataset like the owner, but their samples are capped:
 generating uses the owner's server.
+
+This module owns the form (dataset, workload, strategies) and the run (generating, counting, profiling); what a
+run shows, and the conversations it lists and opens, are :mod:`dashboards.conversation_results`.
 """
 
 from __future__ import annotations
@@ -18,32 +21,30 @@ import inspect
 import os
 import tempfile
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import ipywidgets as w
-import pandas as pd
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
 from dashboards.background import BackgroundJob
 from dashboards.background import wait  # noqa: F401 - for cells: wait(dashboard.start())
-from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, hold_action, is_viewer, read_form
-from dashboards.query_optimization import STANDARD, comparison_table, findings_html, show_outcome, strategy_help
-from dashboards.query_optimization import summary_rows
+from dashboards.common import INSPECT_TITLE, RUN_IN_PROGRESS, FormError, hold_action, is_viewer, read_form
+from dashboards.conversation_results import ConversationResults, latest_conversations
+from dashboards.conversation_results import COUNT_COLUMNS, COUNTED, LATEST, LATEST_COLUMNS  # noqa: F401 - for callers
+from dashboards.conversation_results import PAGE, conversation_document, count_rows  # noqa: F401 - for callers
+from dashboards.conversation_results import latest_rows  # noqa: F401 - for callers
+from dashboards.query_optimization import STANDARD, show_outcome, strategy_help
 from dashboards.style import stylesheet
 from profiler.datagen import DatasetSpec, LoadProgress, dataset_counts, dataset_engine, load, loaded_dataset
 from profiler.datagen.generator import MAX_SEED, MIN_MESSAGES
-from profiler.datagen.workloads import PAGE_MESSAGES, WORKLOADS
-from profiler.models.conversations import Bot, Conversation, Message, Reaction
+from profiler.datagen.workloads import WORKLOADS
 from profiler.playground import BUILTIN_SCHEMA
 from profiler.playground import BUILTIN_DATA_URL, DATA_URL
-from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, collapse_in_lists, profile
-from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
-from widgets.data_table import DataTable
+from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, profile
+from widgets import LearnMore, Progress, RequestTiming, RunTimer, section_anchor
 from widgets.message import Message as Notice
 from widgets.message import plain_reason
 
@@ -52,9 +53,6 @@ SAMPLE_MESSAGES = 5_000
 # Generating runs at ~65,000 messages/s here (200,000 in 3 s) into ~290 bytes of SQLite per message.
 MAX_SAMPLE_MESSAGES = 1_000_000
 VIEWER_MAX_SAMPLE_MESSAGES = 20_000
-LATEST = 100  # conversations listed under "Inspect the data", ten to a page: the viewer below stays in sight
-PAGE = 10
-COUNTED = ("bots", "conversations", "messages", "reactions")
 
 DATASET_HELP = """\
 Bots with personas (an archivist, a skeptic, a poet…) hold conversations. Each conversation has a few
@@ -131,70 +129,8 @@ def sample_spec(messages: int, seed: int, limit: int, *, viewer: bool = False) -
     return DatasetSpec(messages, seed)
 
 
-def latest_conversations(session: Session, limit: int = LATEST) -> pd.DataFrame:
-    """The ``limit`` latest conversations with who started them and their size (one statement)."""
-    size = select(func.count(Message.id)).where(Message.conversation_id == Conversation.id).scalar_subquery()
-    rows = session.execute(
-        select(Conversation.id, Conversation.title, Bot.handle.label("started_by"), Conversation.started_at,
-               size.label("messages"))
-        .join(Conversation.starter).order_by(Conversation.started_at.desc(), Conversation.id.desc()).limit(limit)
-    ).mappings().all()
-    return pd.DataFrame(rows, columns=["id", "title", "started_by", "started_at", "messages"])
 
-
-LATEST_COLUMNS = [
-    {"key": "id", "label": "#", "kind": "number", "digits": 0},
-    {"key": "title", "label": "Title", "wrap": True},
-    {"key": "started_by", "label": "Started by"},
-    {"key": "started_at", "label": "Started at", "kind": "datetime"},
-    {"key": "messages", "label": "Messages", "kind": "number", "digits": 0},
-]
-COUNT_COLUMNS = [{"key": "table", "label": "Table"}, {"key": "rows", "label": "Rows", "kind": "number", "digits": 0}]
-
-
-def latest_rows(latest: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{"id": int(row.id), "title": row.title, "started_by": row.started_by,
-             "started_at": pd.Timestamp(row.started_at).isoformat(), "messages": int(row.messages)}
-            for row in latest.itertuples()]
-
-
-def conversation_document(session: Session, conversation_id: int) -> dict[str, Any]:
-    """One conversation as data: its participants and its threads, each reply under the message it answers,
-    with authors, personas and reactions. Loaded in five statements (select-in and joined loads: no N+1 here)."""
-    conversation = session.scalars(
-        select(Conversation).where(Conversation.id == conversation_id).options(
-            joinedload(Conversation.starter),
-            selectinload(Conversation.participants).joinedload(Bot.persona),
-            selectinload(Conversation.messages).options(
-                joinedload(Message.author).joinedload(Bot.persona),
-                selectinload(Message.reactions).joinedload(Reaction.bot),
-            ),
-        )
-    ).one_or_none()
-    if conversation is None:
-        raise LookupError(f"there is no conversation {conversation_id} in this dataset")
-    replies: dict[int | None, list[Message]] = defaultdict(list)
-    for message in sorted(conversation.messages, key=lambda message: message.id):  # Message.replies' order
-        replies[message.parent_id].append(message)
-
-    def thread(message: Message) -> dict[str, Any]:  # depth is bounded: a conversation holds at most 60 messages
-        return {"id": message.id, "position": message.position, "author": message.author.handle,
-                "persona": message.author.persona.name, "sent_at": message.sent_at.isoformat(), "body": message.body,
-                "reactions": [{"by": reaction.bot.handle, "emoji": reaction.emoji} for reaction in message.reactions],
-                "replies": [thread(reply) for reply in replies[message.id]]}
-
-    return {"id": conversation.id, "title": conversation.title, "started_at": conversation.started_at.isoformat(),
-            "started_by": conversation.starter.handle, "messages": len(conversation.messages),
-            "participants": [{"handle": bot.handle, "name": bot.display_name, "persona": bot.persona.name}
-                             for bot in conversation.participants],
-            "threads": [thread(message) for message in conversation.messages if message.parent_id is None]}
-
-
-def count_rows(counts: Mapping[str, int]) -> list[dict[str, Any]]:
-    return [{"table": name, "rows": counts[name]} for name in COUNTED]
-
-
-class ConversationsDashboard:
+class ConversationsDashboard(ConversationResults):
     """Builds the widgets; :meth:`start` is what the Run button calls, :meth:`inspect` what picking a
     conversation calls (both usable from a cell too)."""
 
@@ -233,26 +169,7 @@ class ConversationsDashboard:
         for control in (self.source, self.messages, self.seed):
             control.observe(lambda _change: self.validate(), "value")
 
-        self.source_note = w.HTML(NOT_YET)
-        self.counts = DataTable(columns=COUNT_COLUMNS, row_key="table", selectable="none", label="Rows per table",
-                                empty_text="")
-        self.table = comparison_table()
-        self.figure = Figure(height=400)
-        self.findings = w.HTML(NOT_YET)
-        # A click on a conversation opens it in the viewer below.
-        self.latest = DataTable(columns=LATEST_COLUMNS, row_key="id", selectable="none", openable=True,
-                                searchable=True, page_size=PAGE, label="Latest conversations",
-                                empty_text="Run the comparison to list the dataset's latest conversations.")
-        self.latest.observe(lambda change: self.inspect(int(change["new"])) if change["new"] else None, "activated")
-        self.browse_message = Notice()
-        self.viewer = JsonViewer({"note": "Run the comparison, then click a conversation to inspect it here."},
-                                 root_name="conversation", height=480)
-        self.viewer.add_class("workbench-conversation")
-        self.comparison_viewer = JsonViewer({"note": "Run the comparison to inspect its data here."},
-                                            root_name="comparison", height=360)
-        self.scroller = ScrollTo()
-        self.comparison: Comparison | None = None
-        self.dataset_counts: dict[str, int] | None = None
+        self._build_results()
         self._engine = None  # the dataset of the last run, which the picker reads
         self.job = BackgroundJob("conversations-run", on_busy=self._set_busy, on_error=self._failed,
                                  describe=plain_reason)
@@ -371,18 +288,6 @@ class ConversationsDashboard:
         self.form_message.error(reason, title="The run failed:")
         self.clear_results()
 
-    def clear_results(self) -> None:
-        """Results of an earlier run must not stand under the failure of this one, as if they were its; its
-        dataset may be gone or changed too, so there is nothing to open until a run succeeds."""
-        self.comparison = self.dataset_counts = None
-        self.progress.layout.display = "none"
-        self.source_note.value = NOT_YET
-        self.counts.rows = self.table.rows = self.latest.rows = []
-        self.figure.show({"data": [], "layout": {}})
-        self.findings.value = NOT_YET
-        self.viewer.data = {"note": "Run the comparison, then click a conversation to inspect it here."}
-        self.comparison_viewer.data = {"note": "Run the comparison to inspect its data here."}
-
     def run(self, target: DatasetTarget, spec: DatasetSpec | None, workload, strategies: list[str]) -> Comparison:
         """Generate the sample if asked, count, profile, list the latest conversations; show it all (in the calling
         thread; started by :meth:`start`, a failure is said in the page)."""
@@ -413,38 +318,3 @@ class ConversationsDashboard:
         if comparison.errors:  # the failures are said in the message; a green bar would say all went well
             self.progress.layout.display = "none"
         return comparison
-
-    def show(self, comparison: Comparison, counts: dict[str, int], latest: pd.DataFrame, source: str) -> None:
-        self.comparison, self.dataset_counts = comparison, counts
-        self.source_note.value = f"<p>{html.escape(source)}</p>"
-        self.counts.rows = count_rows(counts)
-        self.table.rows = summary_rows(comparison)
-        self.figure.show(comparison.figure())
-        self.findings.value = findings_html(comparison)
-        for result in comparison.results:
-            if result.key in self.learn_more:
-                sql = [collapse_in_lists(statement.sql) for statement in result.statements]
-                self.learn_more[result.key].content = strategy_help(result.key, sql)
-        self.comparison_viewer.data = comparison.to_dict(statements=True)
-        self.latest.rows = latest_rows(latest)
-        long_enough = latest[latest["messages"] >= PAGE_MESSAGES]  # like the conversation page workload's pick
-        first = str(int((long_enough if len(long_enough) else latest)["id"].iloc[0])) if len(latest) else ""
-        self.latest.activated = ""
-        self.latest.activated = first  # shows it in the viewer (the observer calls inspect)
-        self.scroller.scroll_to(INSPECT_TITLE)
-
-    # --- inspecting -------------------------------------------------------------------------------------------
-    def inspect(self, conversation_id: int) -> dict[str, Any] | None:
-        """Show one conversation of the last run's dataset in the JSON viewer."""
-        if self._engine is None:
-            self.browse_message.error("Run the comparison first: it opens the dataset.")
-            return None
-        try:
-            with Session(self._engine) as session:
-                document = conversation_document(session, conversation_id)
-        except Exception as error:  # noqa: BLE001 - e.g. the database went away; the page stays usable
-            self.browse_message.error(plain_reason(error), title=f"Conversation {conversation_id} cannot be read:")
-            return None
-        self.browse_message.clear()
-        self.viewer.data = document
-        return document

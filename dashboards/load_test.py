@@ -8,6 +8,9 @@ appends to the LiveGraph, which reach the page over the kernel's websocket. Noth
 Viewers of a shared dashboard must not spend the owner's AWS: with ``allow_runs=False``, or when the sharing
 setup sets ``WORKBENCH_DASHBOARD_VIEWER=1`` for the server, Start is off (and refused even if a click message
 arrives) and only recorded runs can be loaded and compared.
+
+This module owns the run (starting, stopping, the live graph and the JSON view of its intervals) and the layout;
+the form and its checks are :mod:`dashboards.load_test_form`, the past runs :mod:`dashboards.run_history`.
 """
 
 from __future__ import annotations
@@ -22,22 +25,21 @@ from typing import Any, Mapping
 import ipywidgets as w
 
 from profiler import playground as playground_env
-from profiler.loadtest import OPERATIONS, LoadTest, Run, SpecError, WorkloadSpec, default_store
-from profiler.loadtest.spec import DEFAULT_CONCURRENCY, DISTRIBUTIONS
+from profiler.loadtest import LoadTest, Run, SpecError, default_store
 from profiler.loadtest.stats import DrawnIntervals, drawn_intervals
 from profiler.playground import NoPlayground, Playground
 from dashboards.common import VIEWER_ENV  # noqa: F401 - for callers
-from dashboards.common import FormError, hold_action, is_viewer, read_form
+from dashboards.common import hold_action, is_viewer
+from dashboards.load_test_form import WIDE, WorkloadForm  # noqa: F401 - WIDE for callers
 from dashboards.run_history import SERIES, RunHistory, caption, comparison_points, comparison_series, ended_at, \
     graph_point, interval_of, label_of
 from dashboards.run_history import comparison_rows, percentile_figure  # noqa: F401 - for callers
 from dashboards.style import stylesheet
 from widgets import JsonViewer, LiveGraph, Progress, RequestTiming, RunTimer, section_anchor
-from widgets.message import Message, plain_reason
+from widgets.message import plain_reason
 
 READ_ONLY_NOTE = ("This is a shared view: starting a load test would spend the owner's AWS, so Start is off. "
                   "You can load, replay and compare the runs the owner recorded.")
-WIDE = {"description_width": "10em"}
 EMPTY_GRAPH = "Start a load test: requests per second and latency percentiles appear here live."
 GRAPH_TITLE = "Rates (left) · latency percentiles (right)"
 
@@ -53,7 +55,7 @@ def stored_view(run: Run) -> dict[str, Any]:
             "intervals": [without_histograms(record) for record in run.intervals], "end": run.end}
 
 
-class LoadTestDashboard:
+class LoadTestDashboard(WorkloadForm):
     """Builds the widgets; :meth:`start` and :meth:`stop` are what the buttons call, :meth:`load_run` and
     :meth:`compare_runs` what ticking one or several past runs calls (all usable from a cell too)."""
 
@@ -75,29 +77,7 @@ class LoadTestDashboard:
         self.run: Run | None = None  # the stored run last loaded into the graph and JSON view
 
         # --- the spec form -------------------------------------------------------------------------------
-        defaults = WorkloadSpec()
-        self.weights = {name: w.FloatText(value=defaults.operations.get(name, 0.0), description=name,
-                                          layout=w.Layout(width="11em")) for name in OPERATIONS}
-        self.item_size = w.IntText(value=defaults.item_size, description="Item size (bytes)", style=WIDE)
-        self.key_space = w.IntText(value=defaults.key_space, description="Partition keys", style=WIDE)
-        self.distribution = w.Dropdown(options=DISTRIBUTIONS, value=defaults.distribution,
-                                       description="Key distribution", style=WIDE)
-        self.model = w.ToggleButtons(options=[("Closed: N in flight", "closed"), ("Open: target rate", "open")],
-                                     value="closed", description="Load model", style=WIDE)
-        self.concurrency = w.IntText(value=DEFAULT_CONCURRENCY, description="Concurrency", style=WIDE)
-        self.target_rate = w.FloatText(value=50.0, description="Target rate (req/s)", style=WIDE)
-        self.length = w.ToggleButtons(options=[("Duration", "duration"), ("Request count", "requests")],
-                                      value="duration", description="Length", style=WIDE)
-        self.duration = w.FloatText(value=30.0, description="Duration (s)", style=WIDE)
-        self.requests = w.IntText(value=1000, description="Requests", style=WIDE)
-        self.warmup = w.FloatText(value=defaults.warmup, description="Warm-up (s)", style=WIDE)
-        self.interval = w.FloatText(value=defaults.interval, description="Interval (s)", style=WIDE)
-        self.table = w.Text(value=playground.loadtest_table if playground else "", description="Table",
-                            placeholder="the DynamoDB table to load", style=WIDE, layout=w.Layout(width="32em"))
-        self.name = w.Text(description="Run name", placeholder="optional", style=WIDE)
-        self.form_message = Message()
-        for control in self._form_controls():
-            control.observe(lambda _change: self.validate(), "value")
+        self._build_form(playground)
 
         # --- running ---------------------------------------------------------------------------------------
         self.start_button = w.Button(description="Start", button_style="primary", icon="play")
@@ -128,22 +108,10 @@ class LoadTestDashboard:
         self.refresh_runs()
 
     # --- layout --------------------------------------------------------------------------------------------
-    def _form_controls(self) -> list[w.Widget]:
-        return [*self.weights.values(), self.item_size, self.key_space, self.distribution, self.model,
-                self.concurrency, self.target_rate, self.length, self.duration, self.requests, self.warmup,
-                self.interval, self.table, self.name]
-
     def widget(self) -> w.Widget:
-        workload = w.VBox([
-            w.HTML("<b>Operation mix</b> (relative weights)"),
-            w.HBox(list(self.weights.values())[:3]), w.HBox(list(self.weights.values())[3:]),
-            self.item_size, self.key_space, self.distribution, self.table, self.name,
-        ])
-        load = w.VBox([self.model, self.concurrency, self.target_rate, self.length, self.duration, self.requests,
-                       self.warmup, self.interval])
         return w.VBox([
             self.notice,
-            w.HBox([workload, load], layout=w.Layout(flex_flow="row wrap", grid_gap="0 2em")),
+            self._form_widget(),
             self.form_message,
             w.HBox([self.start_button, self.stop_button, self.timer]),
             self.progress,
@@ -169,45 +137,6 @@ class LoadTestDashboard:
         if not self.allow_runs:
             parts.append(f"<p role='status'><b>Read-only.</b> {html.escape(READ_ONLY_NOTE)}</p>")
         return "".join(parts)
-
-    # --- the form --------------------------------------------------------------------------------------------
-    def spec(self) -> WorkloadSpec:
-        """The workload the form describes; :class:`FormError` listing every problem otherwise (the spec's own
-        words for the fields it checks)."""
-        table = self.table.value.strip() or None
-        problems = []
-        if table is None and self.playground is None:
-            problems.append("name the table to load: this server has no playground with a load-test table")
-        if table is not None and self.playground is not None and table != self.playground.loadtest_table:
-            problems.append(f"Table must be your playground's load-test table {self.playground.loadtest_table!r}: "
-                            "only that table is yours to load")
-        try:
-            spec = WorkloadSpec(
-                operations={name: box.value for name, box in self.weights.items()},
-                item_size=self.item_size.value, key_space=self.key_space.value,
-                distribution=self.distribution.value,
-                concurrency=self.concurrency.value if self.model.value == "closed" else None,
-                target_rate=self.target_rate.value if self.model.value == "open" else None,
-                duration=self.duration.value if self.length.value == "duration" else None,
-                requests=self.requests.value if self.length.value == "requests" else None,
-                warmup=self.warmup.value, interval=self.interval.value, table=table, name=self.name.value.strip())
-        except SpecError as error:
-            problems += error.problems
-        if problems:
-            raise FormError(problems)
-        return spec
-
-    def validate(self) -> WorkloadSpec | None:
-        """Check the form and show what is wrong next to it; the spec when it can run."""
-        closed, by_duration = self.model.value == "closed", self.length.value == "duration"
-        self.concurrency.layout.display = None if closed else "none"
-        self.target_rate.layout.display = "none" if closed else None
-        self.duration.layout.display = None if by_duration else "none"
-        self.requests.layout.display = "none" if by_duration else None
-        spec = read_form(self.form_message, self.spec)
-        self._form_problem = None if spec is not None else f"Correct the form first: {self.form_message.value}"
-        self._set_buttons()
-        return spec
 
     @property
     def running(self) -> bool:

@@ -85,6 +85,10 @@ def plain_reason(error: BaseException | str, *, field: str = "") -> str:
     # "ProgrammingError: (sqlite3.OperationalError) ..." keeps its last, most specific part.
     text = re.sub(r"^\(?(?:[a-z_]\w*\.)*[A-Z]\w*(Error|Exception|Unavailable|Timeout)\)?:?\s*", "", text)
     text = re.sub(r"^\([\w.]+\)\s*", "", text)
+    # an exception's repr, as engines store it: ConnectionError('the endpoint went away') says its message
+    quoted = re.fullmatch(r"\((['\"])(.*)\1,?\)", text, flags=re.DOTALL)
+    if quoted:
+        text = quoted.group(2)
     text = text.split("\n[SQL:")[0].split("\n(Background on this error")[0].strip()
     if _SQLITE_READ_ONLY.search(text) or _POSTGRES_READ_ONLY.search(text):
         return ("This data is read-only here: the database refused the change. Work on a copy you own (your "

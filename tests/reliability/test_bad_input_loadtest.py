@@ -179,10 +179,12 @@ def test_a_run_that_fails_at_once_shows_a_failure_not_a_running_bar(mine, tmp_pa
     dashboard.length.value, dashboard.requests.value = "requests", 10
     test = dashboard.start()
     assert test is not None
-    wait_for(lambda: dashboard.progress.state == "error", 20, "the failure on the progress bar")
+    wait_for(lambda: dashboard.form_message.kind == "error", 20, "the failure next to the form")
     time.sleep(0.5)  # whatever start() did after the end arrived has happened by now
-    assert dashboard.progress.state == "error"
-    assert dashboard.progress.message.startswith("Failed: ConnectionError('the endpoint went away')")
+    message = dashboard.form_message
+    assert message.kind == "error" and message.title == "The load test failed:"
+    assert "the endpoint went away" in message.items[0] and message.items[1].startswith("Measured: ")
+    assert dashboard.progress.layout.display == "none" and not dashboard.graph.live
     assert not dashboard.running and not dashboard.start_button.disabled
 
 

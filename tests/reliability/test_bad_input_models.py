@@ -190,13 +190,17 @@ def test_a_model_broken_before_the_clash_was_checked_does_not_stop_the_dashboard
         patched.setattr(Catalog, "_check_collections", staticmethod(lambda *_args: None))
         space.create(Model("title", {"id": "integer"}, relationships={"book": "books"}))
     dashboard = DataModelsDashboard(space)
-    assert "title" in dashboard.listing.value
-    assert "could not be mapped to classes, so they cannot be profiled" in dashboard.listing.value
+    assert {row["name"]: row["kind"] for row in dashboard.listing.rows}["title"] == "yours"
+    assert dashboard.listing_message.kind == "error"
+    assert "could not be mapped to classes, so they cannot be profiled" in dashboard.listing_message.value
+    assert "drop the model named there" in dashboard.listing_message.value
     assert "title" in [value for _label, value in dashboard.model_choice.options]
     dashboard.model_choice.value = "title"
+    assert not dashboard.drop_button.disabled
     dashboard.ask_drop()
     dashboard.confirm_drop()
-    assert space.names() == [] and "could not be mapped" not in dashboard.listing.value
+    assert space.names() == [] and "title" not in [row["name"] for row in dashboard.listing.rows]
+    assert dashboard.listing_message.kind == "" and "could not be mapped" not in dashboard.listing_message.value
 
 
 FORM = [

@@ -45,3 +45,10 @@ def test_a_syntax_error_names_the_field_and_line():
         ast.parse("for x in\n  y(")
     assert syntax_reason("Workload", caught.value).startswith("Workload, line 1, column")
     assert "<unknown>" not in plain_reason(caught.value, field="Workload")
+
+
+def test_an_exception_stored_as_its_repr_reads_as_its_message():
+    from widgets.message import plain_reason
+
+    assert plain_reason("ConnectionError('the endpoint went away')") == "the endpoint went away"
+    assert plain_reason('TimeoutError("no answer in 5 s",)') == "no answer in 5 s"
