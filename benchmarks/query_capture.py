@@ -65,7 +65,7 @@ def run_once(engine, mode: str, sqltap_module=None) -> tuple[float, float, int]:
         statements = 0
         if capture is not None:
             capture.detach()
-            statements = len(capture.statements)
+            statements = capture.count
         if tap is not None:
             tap.stop()
             statements = len(tap.collect())

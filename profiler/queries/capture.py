@@ -16,22 +16,26 @@ How the times are measured, and why that is honest:
   fetch time. Executemany (bulk insert) contexts are left alone.
 * **Python/ORM time** of a run is whatever is left: wall − execute − fetch (the runner computes it).
 
-The ORM information comes from ``do_orm_execute`` (``is_relationship_load``, ``lazy_loaded_from``,
-``loader_strategy_path``); it fires just before its statement reaches the cursor, so its state is parked in
-one slot and claimed by the next executed statement. The facts are read right away (cached per
-relationship) rather than keeping the state for later: keeping ~1,000 states alive made Python's garbage
-collector traverse their object graphs over and over, which cost the workload far more (+40% CPU on the
-lazy benchmark) than reading the properties (~3 µs per statement).
+The ORM information is read from the statement's execution context in the same ``do_execute`` handler: the
+compiled statement carries the loader path (the ORM's compile options, ``_current_path``) and whether it refreshes
+an object's columns, and the execution options carry the ORM's load options (``_lazy_loaded_from`` for a lazy
+load), the same attributes SQLAlchemy's ``ORMExecuteState`` reads for ``loader_strategy_path``,
+``is_column_load`` and ``lazy_loaded_from``. Everything but the lazy flag is part of SQLAlchemy's cache key, so
+the facts are worked out once per compiled statement and kind of load and looked up by the compiled object after
+that. An earlier version listened to ``do_orm_execute`` instead; SQLAlchemy builds an ``ORMExecuteState`` for
+every statement such a listener sees, and with the facts read from it the capture cost 1.09-1.25x CPU on
+benchmarks/query_capture.py against 1.04x now (both measured pinned to one core of a 2-core machine, 11 rounds).
+The facts are kept, never the states or contexts: keeping ~1,000 states alive made Python's garbage collector
+traverse their object graphs over and over (+40% CPU on the lazy benchmark).
 
 The hot path appends to flat columns (lists of the SQL strings and parameters, ``array`` columns of
 numbers) rather than making an object per statement, for the same reason: objects that outlive a statement
-are what the garbage collector keeps re-visiting. ``statements`` turns the columns into ``StatementRecord``s.
+are what the garbage collector keeps re-visiting. ``statements`` turns the columns into ``StatementRecord``s
+when first read after detaching, so building them is not part of the captured run.
 
 Source lines keep only the user's code object and instruction offset per statement; the line and the text are
-made when records are built. Counted with callgrind on benchmarks/query_capture.py (4 runs of 1,221 statements),
-capture with source lines added 86k instructions per statement while the walk tested three strings per frame,
-read ``f_lineno`` and formatted a string; with the walk cached per file and the line looked up afterwards, 63k.
-An empty ``do_orm_execute`` listener alone adds 5k (SQLAlchemy builds an ORMExecuteState for it).
+made when records are built. Finding the user's frame walks out from the cursor only the first time a compiled
+statement runs; after that it goes straight to the depth where it was found (see ``_new_entry``).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from time import perf_counter
 from typing import Any, Callable
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 
@@ -101,12 +105,16 @@ class StatementRecord:
 class _TimedCursor:
     """Delegates to a DBAPI cursor, timing the calls that consume rows (see the module docstring)."""
 
-    __slots__ = ("_cursor", "_capture", "_index")
+    # description and close are read on every statement by SQLAlchemy: copied once here, they cost an attribute
+    # read instead of a Python call each (the description is fixed once the statement has executed)
+    __slots__ = ("_cursor", "_capture", "_index", "description", "close")
 
     def __init__(self, cursor, capture: QueryCapture, index: int):
         self._cursor = cursor
         self._capture = capture
         self._index = index
+        self.description = cursor.description
+        self.close = cursor.close
 
     def fetchall(self):
         started = perf_counter()
@@ -136,17 +144,9 @@ class _TimedCursor:
     def __iter__(self):
         return iter(self.fetchall())
 
-    # read on every statement by SQLAlchemy: explicit, so they skip the slower __getattr__ fallback
     @property
-    def description(self):
-        return self._cursor.description
-
-    @property
-    def rowcount(self):
+    def rowcount(self):  # of a write, read once it has run; explicit, so it skips the slower __getattr__
         return self._cursor.rowcount
-
-    def close(self):
-        return self._cursor.close()
 
     def __getattr__(self, name):
         return getattr(self._cursor, name)
@@ -166,8 +166,7 @@ def _user_frame(frame):
     """The innermost frame from ``frame`` outwards that runs the user's code, or None.
 
     Whether a file is the user's is decided once per file: the walk then costs a dict lookup per frame instead of
-    three string tests (about 8 frames lie between a lazy load's statement and the attribute access that caused
-    it)."""
+    three string tests."""
     known = _user_code
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -179,6 +178,28 @@ def _user_frame(frame):
         if user:
             return frame
         frame = frame.f_back
+    return None
+
+
+def _landing(start: int) -> tuple | None:
+    """Where the user's frame was found, walking out from ``sys._getframe(start)`` of the caller's caller: (the
+    depth of the frame just inside it, that frame's code), or None when no user frame is on the stack."""
+    frame = sys._getframe(start + 1)
+    depth = start
+    known = _user_code
+    inner = None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        user = known.get(filename)
+        if user is None:
+            if len(known) >= _USER_CODE_CACHE_LIMIT:
+                known.clear()
+            user = known[filename] = _is_user_code(filename)
+        if user:
+            return (depth - 1, inner.f_code) if inner is not None else None
+        inner = frame
+        frame = frame.f_back
+        depth += 1
     return None
 
 
@@ -242,14 +263,17 @@ class QueryCapture:
         self._fetch = array("d")
         self._rows = array("q")
         self._errors: dict[int, str] = {}
-        self._records: list[StatementRecord] | None = None  # built once the capture is detached
-        self._pending: tuple | None = None  # ORM facts of the next statement (see _NO_ORIGIN)
-        self._pending_code = None  # the user's code object and instruction offset of the next statement
-        self._pending_offset = 0
+        self._records: list[StatementRecord] | None = None  # built on first use once the capture is detached
+        self._attached = False
         self._connection = None
         self._started = perf_counter()
         self._targets: list[tuple[Any, str, Callable]] = []
+        # compiled statement -> its ORM facts (see _origin_of), for lazy loads and for everything else
         self._origins: dict = {}
+        self._lazy_origins: dict = {}
+        # compiled statement -> (depth below _new_entry of the frame just inside the user's, that frame's code)
+        self._landings: dict = {}
+        self._lazy_landings: dict = {}
 
     # -- wiring -------------------------------------------------------------------------------------------
     def attach(self, bind, session=None) -> QueryCapture:
@@ -258,11 +282,10 @@ class QueryCapture:
         engine = getattr(bind, "engine", bind)
         self._connection = bind if bind is not engine else None
         self._records = None
+        self._attached = True
         self._listen(engine, "do_execute", self._do_execute)
         self._listen(engine, "do_execute_no_params", self._do_execute_no_params)
         self._listen(engine, "do_executemany", self._do_executemany)
-        if session is not None:
-            self._listen(session, "do_orm_execute", self._do_orm_execute)
         return self
 
     def detach(self) -> None:
@@ -270,7 +293,7 @@ class QueryCapture:
             if event.contains(target, name, fn):
                 event.remove(target, name, fn)
         self._targets.clear()
-        self._records = self._build_records()
+        self._attached = False
 
     def _listen(self, target, name, fn):
         event.listen(target, name, fn)
@@ -285,8 +308,12 @@ class QueryCapture:
     # -- results ------------------------------------------------------------------------------------------
     @property
     def statements(self) -> list[StatementRecord]:
-        """The captured statements (built fresh while attached, fixed once detached)."""
-        return self._records if self._records is not None else self._build_records()
+        """The captured statements (built fresh while attached, once and kept after detaching)."""
+        if self._attached:
+            return self._build_records()
+        if self._records is None:
+            self._records = self._build_records()
+        return self._records
 
     @property
     def count(self) -> int:
@@ -305,15 +332,11 @@ class QueryCapture:
         return sum(self._rows)
 
     def _build_records(self) -> list[StatementRecord]:
-        if self._records is not None:
-            return self._records
-        sources: dict = {}
+        sources: dict = {(None, 0): None}
         records = []
-        for index in range(len(self._sql)):
+        for index in range(len(self._execute)):  # while attached, a statement may be on its way to the database
             where = (self._source_code[index], self._source_offset[index])
-            source = sources.get(where)
-            if source is None:
-                source = sources[where] = _source_text(*where)
+            source = sources[where] if where in sources else sources.setdefault(where, _source_text(*where))
             records.append(StatementRecord(
                 index, self._sql[index], self._params[index], self._start[index] - self._started,
                 self._execute[index], self._fetch[index], self._rows[index], *self._origin[index],
@@ -321,81 +344,75 @@ class QueryCapture:
             ))
         return records
 
-    # -- listeners: they run once per statement, so they stay small and repeat themselves on purpose ---------
-    def _do_orm_execute(self, state) -> None:
-        path = state.loader_strategy_path
-        relationship_load = False
-        if path is not None and not path.is_root:
-            lazy = state.lazy_loaded_from is not None
-            # a lazy load is never a column load (SQLAlchemy sets _lazy_loaded_from only for lazy loads and
-            # _for_refresh_state only for refreshes), so the lazy N+1 path asks one property fewer
-            relationship_load = lazy or not state.is_column_load
-        if relationship_load:
-            origin = self._origins.get((path, lazy))
-            if origin is None:
-                origin = self._origins[(path, lazy)] = _relationship_origin(path.natural_path, lazy)
-        else:
-            entity = lookup = dynamic = None
-            if state.is_column_load:
-                mappers = state.all_mappers
-                if mappers and mappers[0].inherits is not None and (
-                        mappers[0].local_table is not mappers[0].inherits.local_table):
-                    # a subclass's own columns, loaded per object (joined-table inheritance)
-                    entity, lookup = mappers[0].class_.__name__, (mappers[0].base_mapper.class_.__name__,)
-            elif state.is_select:
-                mappers = state.all_mappers
-                if mappers:
-                    entity = mappers[0].class_.__name__
-                    lookup = _key_lookup(state.statement, mappers[0])
-                    if lookup is None:
-                        dynamic = _dynamic_relationship(state.statement, mappers[0])
-            if dynamic is not None:
-                origin = self._origins.get(dynamic)
-                if origin is None:
-                    origin = self._origins[dynamic] = (
-                        "dynamic", *_relationship_origin((dynamic.parent, dynamic), True)[1:5], entity,
-                        _joining_keys(dynamic), (dynamic.parent.class_.__name__, dynamic.key))
-            else:
-                columns = state.is_column_load
-                origin = self._origins.get((entity, lookup, columns))
-                if origin is None:
-                    loader = "columns" if columns and lookup else "get" if lookup else "query"
-                    origin = self._origins[(entity, lookup, columns)] = (
-                        loader, None, None, None, False, entity, lookup, None)
-        self._pending = origin
-        if self.source_lines:
-            frame = _user_frame(sys._getframe(1))
-            if frame is not None:
-                self._pending_code, self._pending_offset = frame.f_code, frame.f_lasti
-            else:
-                self._pending_code, self._pending_offset = None, 0
+    # -- the ORM facts of a statement ---------------------------------------------------------------------
+    def _origin_of(self, compiled, lazy: bool) -> tuple:
+        """What the ORM says about the statements compiled as ``compiled`` (see _NO_ORIGIN), computed once per
+        compiled statement and kind of load. Everything but the lazy flag is fixed by the compiled statement:
+        the loader path, a refresh and the shape of the WHERE clause are all part of SQLAlchemy's cache key."""
+        origins = self._lazy_origins if lazy else self._origins
+        if len(origins) >= _ORIGIN_CACHE_LIMIT:  # an engine without a compiled cache makes one per statement
+            origins.clear()
+        origin = origins[compiled] = _statement_origin(getattr(compiled, "statement", None), lazy)
+        return origin
 
-    def _new_entry(self, statement, parameters, started: float) -> int:
-        origin = self._pending
-        if origin is not None:
-            self._pending = None
-            code, offset = self._pending_code, self._pending_offset
-        elif self.source_lines:
-            origin = _NO_ORIGIN
-            frame = _user_frame(sys._getframe(2))
-            code, offset = (frame.f_code, frame.f_lasti) if frame is not None else (None, 0)
+    # -- listeners: they run once per statement, so they stay small and repeat themselves on purpose ---------
+    def _new_entry(self, statement, parameters, context) -> int:
+        """Records a statement about to run: its SQL, parameters, ORM facts and the user's line. Its start and
+        execute time are appended once it has run (``_executed``), so the cursor's time is all they hold."""
+        compiled = context.compiled
+        load = context.execution_options.get("_sa_orm_load_options") if compiled is not None else None
+        if load is not None and load._lazy_loaded_from is not None:
+            origin = self._lazy_origins.get(compiled) or self._origin_of(compiled, True)
+            landings = self._lazy_landings
+        else:  # compiled is None for exec_driver_sql: no SQLAlchemy statement behind it
+            origin = self._origins.get(compiled) or self._origin_of(compiled, False)
+            landings = self._landings
+        if self.source_lines:
+            # A statement's user frame lies as deep as last time the same statement ran, below the same frame of
+            # SQLAlchemy's (an N+1 runs one statement from one line): go straight there, checking both frames, and
+            # walk the stack only when either differs. Walking materialises a frame object per level (about 14
+            # between a lazy load's cursor and the attribute access that caused it), which measured 4.5% of the
+            # lazy N+1 benchmark's CPU with source lines on; going straight there, about 1%.
+            landing = landings.get(compiled)
+            frame = None
+            if landing is not None:
+                try:
+                    inner = sys._getframe(landing[0])
+                except ValueError:  # a shallower stack than last time
+                    inner = None
+                if inner is not None and inner.f_code is landing[1]:
+                    frame = inner.f_back
+                    if frame is not None and not _user_code.get(frame.f_code.co_filename):
+                        frame = None
+            if frame is None:
+                landing = _landing(2)
+                if landing is not None:
+                    if len(landings) >= _ORIGIN_CACHE_LIMIT:
+                        landings.clear()
+                    landings[compiled] = landing
+                    frame = sys._getframe(landing[0]).f_back
+                else:  # no user frame at all, or the user's code is the dialect's caller
+                    frame = _user_frame(sys._getframe(2))
+            if frame is None:
+                self._source_code.append(None)
+                self._source_offset.append(0)
+            else:
+                self._source_code.append(frame.f_code)
+                self._source_offset.append(frame.f_lasti)
         else:
-            origin, code, offset = _NO_ORIGIN, None, 0
-        index = len(self._sql)
+            self._source_code.append(None)
+            self._source_offset.append(0)
         self._sql.append(statement)
         self._params.append(parameters)
         self._origin.append(origin)
-        self._source_code.append(code)
-        self._source_offset.append(offset)
-        self._start.append(started)
-        self._execute.append(0.0)
         self._fetch.append(0.0)
         self._rows.append(0)
-        return index
+        return len(self._rows) - 1
 
-    def _failed(self, index: int, started: float, error: BaseException) -> None:
-        self._execute[index] = perf_counter() - started
-        self._errors[index] = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    def _failed(self, started: float, error: BaseException) -> None:
+        self._start.append(started)
+        self._execute.append(perf_counter() - started)
+        self._errors[len(self._start) - 1] = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
 
     def _notify(self) -> None:
         if len(self._sql) % self.notify_every == 0:
@@ -406,14 +423,16 @@ class QueryCapture:
     def _do_execute(self, cursor, statement, parameters, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
+        index = self._new_entry(statement, parameters, context)
         started = perf_counter()
-        index = self._new_entry(statement, parameters, started)
         try:
             context.dialect.do_execute(cursor, statement, parameters, context)
         except BaseException as error:
-            self._failed(index, started, error)
+            self._failed(started, error)
             raise
-        self._execute[index] = perf_counter() - started
+        ended = perf_counter()
+        self._start.append(started)
+        self._execute.append(ended - started)
         context.cursor = _TimedCursor(cursor, self, index)
         if self.on_statement is not None:
             self._notify()
@@ -422,14 +441,16 @@ class QueryCapture:
     def _do_execute_no_params(self, cursor, statement, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
+        index = self._new_entry(statement, None, context)
         started = perf_counter()
-        index = self._new_entry(statement, None, started)
         try:
             context.dialect.do_execute_no_params(cursor, statement, context)
         except BaseException as error:
-            self._failed(index, started, error)
+            self._failed(started, error)
             raise
-        self._execute[index] = perf_counter() - started
+        ended = perf_counter()
+        self._start.append(started)
+        self._execute.append(ended - started)
         context.cursor = _TimedCursor(cursor, self, index)
         if self.on_statement is not None:
             self._notify()
@@ -438,17 +459,63 @@ class QueryCapture:
     def _do_executemany(self, cursor, statement, parameters, context) -> bool:
         if self._connection is not None and context.root_connection is not self._connection:
             return False
+        self._new_entry(statement, parameters, context)
         started = perf_counter()
-        index = self._new_entry(statement, parameters, started)
         try:
             context.dialect.do_executemany(cursor, statement, parameters, context)
         except BaseException as error:
-            self._failed(index, started, error)
+            self._failed(started, error)
             raise
-        self._execute[index] = perf_counter() - started
+        ended = perf_counter()
+        self._start.append(started)
+        self._execute.append(ended - started)
         if self.on_statement is not None:
             self._notify()
         return True
+
+
+_ORIGIN_CACHE_LIMIT = 5_000
+
+
+def _statement_origin(statement, lazy: bool) -> tuple:
+    """The ORM facts of one compiled statement (see _NO_ORIGIN): which loader ran it, for which relationship
+    and along which path, or which entity a top-level query loads and whether by its primary key."""
+    options = getattr(statement, "_compile_options", None) if getattr(statement, "is_select", False) else None
+    path = getattr(options, "_current_path", None)  # only the ORM's compile options have a loader path
+    if path is None:
+        return _NO_ORIGIN  # Core: a table, text, DDL or DML statement; the ORM's flush writes
+    column_load = bool(options._for_refresh_state)
+    if not path.is_root and (lazy or not column_load):
+        return _relationship_origin(path.natural_path, lazy)
+    mapper = _first_mapper(statement)
+    if mapper is None:
+        return _NO_ORIGIN
+    if column_load:
+        if mapper.inherits is not None and mapper.local_table is not mapper.inherits.local_table:
+            # a subclass's own columns, loaded per object (joined-table inheritance)
+            return ("columns", None, None, None, False, mapper.class_.__name__, (mapper.base_mapper.class_.__name__,),
+                    None)
+        return _NO_ORIGIN
+    entity = mapper.class_.__name__
+    lookup = _key_lookup(statement, mapper)
+    if lookup is None:
+        dynamic = _dynamic_relationship(statement, mapper)
+        if dynamic is not None:
+            return ("dynamic", *_relationship_origin((dynamic.parent, dynamic), True)[1:5], entity,
+                    _joining_keys(dynamic), (dynamic.parent.class_.__name__, dynamic.key))
+    return ("get" if lookup else "query", None, None, None, False, entity, lookup, None)
+
+
+def _first_mapper(statement):
+    """The mapper of the first entity ``statement`` selects, as the ORM's ``all_mappers`` finds it."""
+    for description in getattr(statement, "column_descriptions", ()):
+        entity = description.get("entity")
+        if entity is not None:
+            found = inspect(entity, raiseerr=False)
+            mapper = getattr(found, "mapper", None)
+            if mapper is not None:
+                return mapper
+    return None
 
 
 def _relationship_origin(natural_path, lazy: bool) -> tuple:

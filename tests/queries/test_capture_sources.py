@@ -59,3 +59,62 @@ def test_sources_stay_right_when_the_code_cache_starts_over(engine, monkeypatch)
     assert len(capture_module._user_code) <= 2
     assert [record.source for record in capture_walk(engine, source_lines=True)] == expected
     assert all(expected)
+
+
+def books_directly(authors):
+    return [len(author.books) for author in authors]
+
+
+def books_of(author):
+    return len(author.books)
+
+
+def books_through_a_helper(authors):
+    return [books_of(author) for author in authors]
+
+
+def test_the_same_statement_from_other_lines_and_depths_names_each_line(engine):
+    # The capture goes straight to where a statement's user frame was last time; the same lazy load reached
+    # from another line, one call deeper, and then from the first line again must each still name its own line.
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection)
+        with QueryCapture(source_lines=True).attach(connection, session) as capture:
+            authors = session.scalars(select(Author).order_by(Author.id).limit(6)).all()
+            books_directly(authors[:2])
+            books_through_a_helper(authors[2:4])
+            books_directly(authors[4:])
+        session.close()
+        transaction.rollback()
+    lazy = [record.source for record in capture.statements if record.loader == "lazy"]
+    direct = line_of(books_directly, 1) + "<listcomp>"
+    helper = line_of(books_of, 1) + "books_of"
+    assert lazy == [direct, direct, helper, helper, direct, direct]
+
+
+def test_a_statement_run_by_the_users_event_hook_names_the_hook(engine):
+    # user code between SQLAlchemy's frames: the innermost user frame is the hook, not the line that started it
+    from sqlalchemy import event
+
+    hook_line = []
+
+    def audit(context_state):
+        if context_state.is_select and not context_state.execution_options.get("audited"):
+            hook_line.append(context_state.session.execute(
+                text("SELECT 2"), execution_options={"audited": True}).scalar())
+
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection)
+        event.listen(session, "do_orm_execute", audit)
+        with QueryCapture(source_lines=True).attach(connection, session) as capture:
+            for _ in range(3):
+                session.scalars(select(Author).limit(1)).all()
+        session.close()
+        transaction.rollback()
+    sources = [record.source for record in capture.statements]
+    assert hook_line == [2, 2, 2]
+    hook = line_of(audit, 2) + "audit"
+    assert sources[0::2] == [hook] * 3
+    outer = "test_a_statement_run_by_the_users_event_hook_names_the_hook"
+    assert all(source.endswith(outer) for source in sources[1::2])
