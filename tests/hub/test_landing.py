@@ -85,12 +85,14 @@ def test_after_login_the_home_page_offers_the_dashboards_as_cards_that_open_them
 
         # with her server running, the home page also offers to stop it (what JupyterHub's own page had)
         page.goto(f"{hub.url}/hub/home")
-        page.get_by_role("button", name="Stop my server").click()
+        # the page reloads itself once the hub has taken the stop: wait for that reload, not to race it
+        with page.expect_navigation(timeout=60_000):
+            page.get_by_role("button", name="Stop my server").click()
         deadline = time.monotonic() + 60
         while hub.hub_api(session, "GET", "/users/ada").json()["servers"]:
             assert time.monotonic() < deadline, "ada's server did not stop"
             time.sleep(0.5)
-        page.reload()
+        page.goto(f"{hub.url}/hub/home")
         expect(page.get_by_role("button", name="Stop my server")).to_have_count(0)
         expect(page.get_by_role("link", name="Open JupyterLab")).to_be_visible()
     finally:
