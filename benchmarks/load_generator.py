@@ -1,11 +1,16 @@
-"""How much load one core generates: our engine vs Locust users calling boto3, and what the engine reaches
-against the local moto server compared with that server's own ceiling.
+"""How much load one core generates: our engine vs Locust users calling boto3 and vs Locust's FastHttpUser, and
+what the engine reaches against the local moto server compared with that server's own ceiling.
 
-1. Client cost: both generators drive the same requests (PutItem/GetItem 50/50, 200-byte items, 64 in flight,
+1. Client cost: three generators drive the same requests (PutItem/GetItem 50/50, 200-byte items, 64 in flight,
    built by the same RequestFactory) against ``dynamo_stub.py``, a fast DynamoDB-compatible stub in its own
-   process. Each generator reports (completed requests, its process CPU time) every second; the steady-state
-   window (first sample dropped) gives CPU per request and requests per CPU-second ("per core"). Rounds
-   alternate ours / Locust; medians are reported.
+   process: our engine; Locust users calling boto3 (``load_generator_locust_boto3.py``); and Locust's
+   FastHttpUser (geventhttpclient, ``load_generator_locust_fasthttp.py``) posting the JSON itself, SigV4-signed
+   with the engine's signer (botocore's Authorization header, computed without botocore's per-request
+   overhead, so that anchor measures Locust's HTTP client and framework rather than signing) and decoding
+   the replies. Each generator reports (completed requests, its process CPU time) every second; the
+   steady-state window (first sample dropped) gives CPU per request and requests per CPU-second ("per core").
+   Rounds alternate ours / Locust+boto3 / FastHttpUser; medians are reported: ``ratio`` is ours / Locust+boto3
+   and ``ratio_fasthttp`` ours / FastHttpUser, per CPU-second.
 2. moto: the engine (closed model, 8 in flight) against a ``moto_server`` process, vs the server's ceiling
    measured with 8 boto3 threads in a plain loop (moto, not the client, is the limit there); alternating rounds,
    medians.
@@ -89,8 +94,8 @@ def run_ours(endpoint: str, seconds: float, concurrency: int = CONCURRENCY) -> d
             "errors": sum(end["cumulative"]["errors"].values())}
 
 
-def run_locust(endpoint: str, seconds: float) -> dict:
-    command = [sys.executable, "-m", "locust", "-f", str(REPO / "benchmarks" / "load_generator_locust_boto3.py"),
+def run_locust(endpoint: str, seconds: float, locustfile: str = "load_generator_locust_boto3.py") -> dict:
+    command = [sys.executable, "-m", "locust", "-f", str(REPO / "benchmarks" / locustfile),
                "--headless", "-u", str(CONCURRENCY), "-r", str(CONCURRENCY),
                "--only-summary", "--loglevel", "ERROR"]
     env = dict(os.environ, BENCH_ENDPOINT=endpoint, BENCH_SECONDS=str(seconds), PYTHONPATH=str(REPO))
@@ -102,6 +107,10 @@ def run_locust(endpoint: str, seconds: float) -> dict:
     per_core, cpu_us = steady_state(samples)
     rate = (samples[-1][0] - samples[1][0]) / (len(samples) - 2)
     return {"rps_per_core": per_core, "cpu_us": cpu_us, "rps": rate}
+
+
+def run_fasthttp(endpoint: str, seconds: float) -> dict:
+    return run_locust(endpoint, seconds, "load_generator_locust_fasthttp.py")
 
 
 def start_process(command: list[str], ready_marker: str | None = None, port: int | None = None):
@@ -225,15 +234,16 @@ def main() -> None:
 
     stub, port = start_process([sys.executable, str(REPO / "benchmarks" / "dynamo_stub.py"), "0"], ready_marker="ready")
     endpoint = f"http://127.0.0.1:{port}"
-    ours, locust = [], []
+    ours, locust, fasthttp = [], [], []
     try:
         for round_number in range(rounds):
             ours.append(run_ours(endpoint, seconds))
             locust.append(run_locust(endpoint, seconds))
-            print(f"round {round_number + 1}: ours {ours[-1]['rps_per_core']:,.0f} req/CPU-s "
-                  f"({ours[-1]['cpu_us']:.0f} µs/req, {ours[-1]['rps']:,.0f} req/s); Locust+boto3 "
-                  f"{locust[-1]['rps_per_core']:,.0f} req/CPU-s ({locust[-1]['cpu_us']:.0f} µs/req, "
-                  f"{locust[-1]['rps']:,.0f} req/s)", flush=True)
+            fasthttp.append(run_fasthttp(endpoint, seconds))
+            print(f"round {round_number + 1}: " + "; ".join(
+                f"{name} {run['rps_per_core']:,.0f} req/CPU-s ({run['cpu_us']:.0f} µs/req, {run['rps']:,.0f} req/s)"
+                for name, run in (("ours", ours[-1]), ("Locust+boto3", locust[-1]),
+                                  ("FastHttpUser", fasthttp[-1]))), flush=True)
     finally:
         stub.kill()
         stub.wait()
@@ -251,15 +261,20 @@ def main() -> None:
         return round(statistics.median(run[key] for run in runs), 1)
 
     ours_per_core, locust_per_core = median(ours, "rps_per_core"), median(locust, "rps_per_core")
+    fasthttp_per_core = median(fasthttp, "rps_per_core")
+    ratio, ratio_fasthttp = round(ours_per_core / locust_per_core, 2), round(ours_per_core / fasthttp_per_core, 2)
+    print(f"ours per CPU-second: {ratio}x Locust+boto3, {ratio_fasthttp}x Locust FastHttpUser (medians)", flush=True)
     print(json.dumps({
         "benchmark": "load_generator", "rounds": rounds, "seconds": seconds, "concurrency": CONCURRENCY,
         "ours_rps_per_core": ours_per_core, "ours_cpu_us_per_request": median(ours, "cpu_us"),
         "ours_rps": median(ours, "rps"),
         "locust_boto3_rps_per_core": locust_per_core, "locust_boto3_cpu_us_per_request": median(locust, "cpu_us"),
         "locust_boto3_rps": median(locust, "rps"),
+        "fasthttp_rps_per_core": fasthttp_per_core, "fasthttp_cpu_us_per_request": median(fasthttp, "cpu_us"),
+        "fasthttp_rps": median(fasthttp, "rps"),
         "moto_ours_rps": round(moto_ours, 1), "moto_ceiling_rps": round(moto_limit, 1),
         "moto_ratio": round(moto_ours / moto_limit, 2),
-        "ratio": round(ours_per_core / locust_per_core, 2),
+        "ratio": ratio, "ratio_fasthttp": ratio_fasthttp,
         **durable,
     }))
 

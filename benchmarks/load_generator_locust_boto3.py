@@ -9,13 +9,12 @@ benchmarks/load_generator.py, which measures the steady state between two sample
 from __future__ import annotations
 
 import os
-import time
 
 import boto3
-import gevent
 from botocore.config import Config
-from locust import User, constant, events, task
+from locust import User, constant, task
 
+from benchmarks.locust_progress import report_every_second
 from profiler.loadtest.spec import WorkloadSpec
 from profiler.loadtest.workload import RequestFactory, Target
 
@@ -39,16 +38,4 @@ class Boto3User(User):
         COMPLETED += 1
 
 
-def _report(environment):
-    # Timed with perf_counter, not Locust's --run-time: gevent's loop clock is stale after the slow imports above
-    # and fired a 4 s run-time after 1.3 s.
-    started = time.perf_counter()
-    while time.perf_counter() - started < float(os.environ["BENCH_SECONDS"]):
-        gevent.sleep(1.0)
-        print(f"BENCH {COMPLETED} {time.process_time():.4f}", flush=True)
-    environment.runner.quit()
-
-
-@events.test_start.add_listener
-def _on_start(environment, **_):
-    gevent.spawn(_report, environment)
+report_every_second(lambda: COMPLETED)

@@ -149,17 +149,18 @@ def test_stop_lets_requests_in_flight_finish(playground):
 
 
 def test_open_model_counts_the_wait_behind_a_slow_table_as_latency(playground):
-    # 150 requests due within 0.15 s, one at a time: moto serves them in sequence, so the last ones wait for
-    # nearly the whole run. Measured from the actual send, every latency would be one moto call (a few ms).
-    spec = WorkloadSpec(operations={"get": 1}, target_rate=1000, requests=150, max_in_flight=1, interval=0.5)
+    # 300 requests due within 0.1 s, one at a time: moto serves them in sequence (about 1-2 ms each), so the last
+    # ones wait for nearly the whole run. Measured from the actual send, every latency would be one moto call.
+    # (150 due within 0.15 s was too close: a faster request signer brought the run under 0.3 s.)
+    spec = WorkloadSpec(operations={"get": 1}, target_rate=3000, requests=300, max_in_flight=1, interval=0.5)
     test = LoadTest(spec, playground=playground)
     test.start()
     end = test.wait(60)
     cumulative = end["cumulative"]
     run_seconds = cumulative["seconds"]
-    assert cumulative["requests"] == 150
-    assert run_seconds > 0.3, "moto answered 150 sequential requests too fast for this test to mean anything"
-    backlog = run_seconds - 0.15
+    assert cumulative["requests"] == 300
+    assert run_seconds > 0.3, "moto answered 300 sequential requests too fast for this test to mean anything"
+    backlog = run_seconds - 0.1
     assert cumulative["latency_us"]["p99"] > 0.8 * backlog * 1e6, (cumulative["latency_us"], run_seconds)
     assert cumulative["latency_us"]["p50"] > 0.3 * backlog * 1e6
 
