@@ -41,6 +41,7 @@ from profiler.cache import (
 )
 from profiler.cache.backend import REDIS_SCHEMES, redact
 from profiler.cache.invalidation import RUNS
+from profiler.chart_theme import themed
 from profiler.playground import CACHE_URL
 from profiler.queries import BUILTIN_WORKLOADS, STRATEGY_INFO, default_engine
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
@@ -127,9 +128,10 @@ def rounds_figure(comparison: CacheComparison) -> dict:
             "hovertemplate": "%{y:.1f} ms · %{customdata[0]} statements · %{customdata[1]} hits, "
                              "%{customdata[2]} misses · merge %{customdata[3]:.1f} ms",
         })
-    layout = {"barmode": "group", "title": {"text": "Wall time of every run"}, "yaxis": {"title": {"text": "ms"}},
+    layout = {"barmode": "group", "title": {"text": "Wall time of every run"},
+              "xaxis": {"title": {"text": "round"}}, "yaxis": {"title": {"text": "wall time (ms)"}},
               "margin": {"t": 48, "r": 16}, "legend": {"orientation": "h"}}
-    return {"data": data, "layout": layout}
+    return themed({"data": data, "layout": layout})
 
 
 def invalidation_html(demo: InvalidationDemo) -> str:

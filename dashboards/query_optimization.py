@@ -16,6 +16,7 @@ import ipywidgets as w
 
 from dashboards.background import BackgroundJob
 from dashboards.common import INSPECT_TITLE, NOT_YET, RUN_IN_PROGRESS, FormError, hold_action, read_form
+from dashboards.sql import sql_html
 from dashboards.style import stylesheet
 from profiler.queries import (
     BUILTIN_WORKLOADS,
@@ -73,7 +74,7 @@ def strategy_help(key: str, sql: list[str] | None = None) -> str:
     info = STRATEGY_INFO[key]
     text = f"{info.description}\n\n**Django equivalent:** {info.django}\n\n[SQLAlchemy documentation]({info.docs_url})"
     if sql:
-        shown = "\n\n".join(f"```sql\n{statement}\n```" for statement in sql[:3])
+        shown = "\n\n".join(sql_html(statement) for statement in sql[:3])
         more = f"\n\n…and {len(sql) - 3} more statements." if len(sql) > 3 else ""
         text += f"\n\n### The SQL it emitted for this workload\n\n{shown}{more}"
     else:
@@ -132,7 +133,9 @@ def findings_html(comparison: Comparison) -> str:
     items = []
     for result in comparison.results:
         for finding in result.nplusone:
-            items.append(f"<li><b>{html.escape(result.label)}</b>: {html.escape(finding.message)}</li>")
+            example = (f"<details><summary>an example statement</summary>{sql_html(finding.example_sql)}</details>"
+                       if finding.example_sql else "")
+            items.append(f"<li><b>{html.escape(result.label)}</b>: {html.escape(finding.message)}{example}</li>")
     if not items:
         return "<p>No N+1 pattern in any strategy.</p>"
     return "<ul class='workbench-findings'>" + "".join(items) + "</ul>"
@@ -161,7 +164,7 @@ def explain_html(comparison: Comparison) -> str:
         flagged = sum(1 for plan in result.explains if plan.flags)
         plans = "".join(
             f"<details><summary>{'⚑ ' if plan.flags else ''}<code>{html.escape(plan.sql[:160])}</code></summary>"
-            f"<pre>{html.escape(_plan_text(plan))}</pre></details>"
+            f"{sql_html(plan.sql)}<pre>{html.escape(_plan_text(plan))}</pre></details>"
             for plan in result.explains
         )
         parts.append(

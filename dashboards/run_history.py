@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import ipywidgets as w
 
+from profiler.chart_theme import COLORWAY, SERIES_COLORS, themed
 from profiler.loadtest import Run, compare
 from profiler.loadtest.stats import PERCENTILES, drawn_intervals
 from widgets import Figure
@@ -19,12 +20,12 @@ from widgets.data_table import DataTable
 from widgets.message import Message, plain_reason
 
 SERIES = [
-    {"name": "throughput", "label": "throughput", "unit": "req/s", "axis": "y"},
-    {"name": "errors", "label": "errors", "unit": "/s", "axis": "y"},
-    {"name": "throttles", "label": "throttles", "unit": "/s", "axis": "y"},
-    {"name": "p50", "label": "p50 latency", "unit": "ms", "axis": "y2"},
-    {"name": "p95", "label": "p95 latency", "unit": "ms", "axis": "y2"},
-    {"name": "p99", "label": "p99 latency", "unit": "ms", "axis": "y2"},
+    {"name": "throughput", "label": "throughput", "unit": "req/s", "axis": "y", "color": SERIES_COLORS["throughput"]},
+    {"name": "errors", "label": "errors", "unit": "/s", "axis": "y", "color": SERIES_COLORS["errors"]},
+    {"name": "throttles", "label": "throttles", "unit": "/s", "axis": "y", "color": SERIES_COLORS["throttles"]},
+    {"name": "p50", "label": "p50 latency", "unit": "ms", "axis": "y2", "color": SERIES_COLORS["p50"]},
+    {"name": "p95", "label": "p95 latency", "unit": "ms", "axis": "y2", "color": SERIES_COLORS["p95"]},
+    {"name": "p99", "label": "p99 latency", "unit": "ms", "axis": "y2", "color": SERIES_COLORS["p99"]},
 ]
 COLUMNS = [
     {"key": "name", "label": "name"},
@@ -131,11 +132,17 @@ def percentile_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Grouped bars: each run's latency percentiles in ms (the plotly JSON the Figure widget shows)."""
     names = list(PERCENTILES)
     data = [{"type": "bar", "name": f"{row['label']} ({row['status']})", "x": names,
-             "y": [None if row.get(f"{name}_us") is None else row[f"{name}_us"] / 1000 for name in names]}
-            for row in rows]
+             "y": [None if row.get(f"{name}_us") is None else row[f"{name}_us"] / 1000 for name in names],
+             "marker": {"color": run_color(index)}}
+            for index, row in enumerate(rows)]
     layout = {"barmode": "group", "title": {"text": "Latency percentiles of the measured phase"},
-              "yaxis": {"title": {"text": "ms"}}, "margin": {"t": 48, "r": 16}, "legend": {"orientation": "h"}}
-    return {"data": data, "layout": layout}
+              "xaxis": {"title": {"text": "percentile"}}, "yaxis": {"title": {"text": "latency (ms)"}},
+              "margin": {"t": 48, "r": 16}, "legend": {"orientation": "h"}}
+    return themed({"data": data, "layout": layout})
+
+
+def run_color(index: int) -> str:
+    return COLORWAY[index % len(COLORWAY)]
 
 
 def comparison_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,10 +161,12 @@ def comparison_series(labels: list[str]) -> list[dict[str, Any]]:
     """Each run's throughput (left axis) and p99 (right axis), named after the run."""
     series = []
     for index, label in enumerate(labels):
+        # a run keeps one colour on both axes and in the percentile chart, told apart by its label
+        color = run_color(index)
         series.append({"name": f"run{index}-throughput", "label": f"{label} req/s", "unit": "req/s", "axis": "y",
-                       "connect": True})
+                       "connect": True, "color": color})
         series.append({"name": f"run{index}-p99", "label": f"{label} p99", "unit": "ms", "axis": "y2",
-                       "connect": True})
+                       "connect": True, "color": color})
     return series
 
 

@@ -25,6 +25,33 @@ details.workbench-explain { margin: 0.3em 0; }
 .workbench-verdict-saved { border-left-color: #2a8a4a; }
 .workbench-verdict-slower { border-left-color: #c0392b; }
 
+.workbench-sql { position: relative; margin: 0.4em 0; }
+.workbench-sql pre {
+  margin: 0; padding: 0.6em 4.5em 0.6em 0.8em; overflow-x: auto; border-radius: 4px;
+  background: var(--jp-layout-color2, #f5f5f5); color: var(--jp-content-font-color1, #1f2933);
+  font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 13px);
+}
+.workbench-sql-copy {
+  position: absolute; top: 0.35em; right: 0.35em; padding: 0.1em 0.6em; cursor: pointer; border-radius: 3px;
+  border: 1px solid var(--jp-border-color1, #bdbdbd); background: var(--jp-layout-color1, #fff);
+  color: var(--jp-ui-font-color1, #1f2933); font-size: 12px;
+}
+/* SQL tokens (dashboards/sql.py): the light colours, then the dark ones where JupyterLab's theme is dark */
+.workbench-sql-k { color: #0033b3; font-weight: 600; }
+.workbench-sql-nb { color: #7a3e9d; }
+.workbench-sql-s { color: #067d17; }
+.workbench-sql-m { color: #1750eb; }
+.workbench-sql-c { color: #6a737d; font-style: italic; }
+.workbench-sql-o { color: #a6410c; }
+.workbench-sql-p { color: inherit; }
+.workbench-sql-n { color: inherit; }
+[data-jp-theme-light='false'] .workbench-sql-k { color: #ff7b72; }
+[data-jp-theme-light='false'] .workbench-sql-nb { color: #d2a8ff; }
+[data-jp-theme-light='false'] .workbench-sql-s { color: #a5d6ff; }
+[data-jp-theme-light='false'] .workbench-sql-m { color: #79c0ff; }
+[data-jp-theme-light='false'] .workbench-sql-c { color: #8b949e; }
+[data-jp-theme-light='false'] .workbench-sql-o { color: #ffa657; }
+
 .workbench-label { width: 8em; padding-right: 8px; text-align: right; }
 .workbench-conversation { margin-bottom: 1em; }
 """

@@ -182,6 +182,8 @@ class CacheComparison:
         """Median wall time per mode, split into database, cache read, merge, store and the rest (Python)."""
         import plotly.graph_objects as go
 
+        from profiler.chart_theme import TEMPLATE, color_of
+
         medians = [self.median(mode) for mode in MODES]
         parts = {
             "database (execute + fetch)": [m["database_ms"] for m in medians],
@@ -192,9 +194,12 @@ class CacheComparison:
         parts["Python / ORM (the rest)"] = [
             max(0.0, m["wall_ms"] - sum(values[i] for values in parts.values())) for i, m in enumerate(medians)
         ]
-        figure = go.Figure([go.Bar(name=name, x=list(MODES), y=values) for name, values in parts.items()])
+        figure = go.Figure([
+            go.Bar(name=name, x=list(MODES), y=values, marker_color=color_of(name)) for name, values in parts.items()
+        ])
         figure.update_layout(
-            barmode="stack", title=f"{self.workload} · {self.strategy} · {self.backend}", yaxis_title="ms (median)",
+            template=TEMPLATE, barmode="stack", title=f"{self.workload} · {self.strategy} · {self.backend}",
+            xaxis_title="mode", yaxis_title="median time (ms)",
             height=360, margin=dict(t=50, b=40, l=60, r=20), legend=dict(orientation="h", y=-0.2),
         )
         return figure

@@ -5,7 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-_PARTS = (("db_ms", "database", "#4C78A8"), ("fetch_ms", "fetch", "#F58518"), ("python_ms", "Python / ORM", "#54A24B"))
+from profiler.chart_theme import STATEMENTS, TEMPLATE, WALL, color_of, log_axis
+
+_PARTS = (("db_ms", "database"), ("fetch_ms", "fetch"), ("python_ms", "Python / ORM"))
 
 
 def comparison_figure(comparison) -> go.Figure:
@@ -13,28 +15,33 @@ def comparison_figure(comparison) -> go.Figure:
     Right: statements per strategy. Strategies that failed or returned different data are marked."""
     rows = [result.summary() for result in comparison.results if result.ok and result.warm]
     labels = [_label(row) for row in rows]
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("time per run (median, ms)", "statements per run"))
-    for key, name, color in _PARTS:
-        figure.add_trace(go.Bar(name=name, x=labels, y=[row[key] for row in rows], marker_color=color), row=1, col=1)
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("time per run (median)", "statements per run"))
+    for key, name in _PARTS:
+        figure.add_trace(go.Bar(name=name, x=labels, y=[row[key] for row in rows], marker_color=color_of(name)),
+                         row=1, col=1)
     figure.add_trace(
         go.Scatter(
             name="wall (spread)", x=labels, y=[row["wall_ms"] for row in rows], mode="markers",
-            marker={"color": "black", "symbol": "line-ew-open", "size": 18},
+            marker={"color": WALL, "symbol": "line-ew-open", "size": 18, "line": {"width": 2}},
             error_y={"type": "data", "array": [(row["wall_spread_ms"] or 0) / 2 for row in rows]},
         ),
         row=1, col=1,
     )
+    statements = [row["statements"] for row in rows]
     figure.add_trace(
-        go.Bar(name="statements", x=labels, y=[row["statements"] for row in rows], marker_color="#B279A2",
-               text=[row["statements"] for row in rows], textposition="outside", showlegend=False),
+        go.Bar(name="statements", x=labels, y=statements, marker_color=STATEMENTS,
+               text=statements, textposition="outside", showlegend=False),
         row=1, col=2,
     )
     failed = [f"{result.label}: {result.status}" for result in comparison.results if not result.ok]
     title = f"{comparison.workload} on {comparison.dialect}"
     if failed:
         title += " — not shown: " + ", ".join(failed)
-    figure.update_layout(barmode="stack", title=title, legend={"orientation": "h", "y": -0.15})
-    figure.update_yaxes(type="log", row=1, col=2)
+    figure.update_layout(template=TEMPLATE, barmode="stack", title=title, legend={"orientation": "h", "y": -0.15})
+    figure.update_xaxes(title_text="strategy")
+    figure.update_yaxes(title_text="median time (ms)", row=1, col=1)
+    # statement counts span decades (1 for joined, hundreds for lazy): a log axis keeps both readable
+    figure.update_yaxes(title_text="statements (log scale)", **log_axis(statements), row=1, col=2)
     return figure
 
 

@@ -4,6 +4,7 @@ lands on "Inspect the data"."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from testing.support import REPO_ROOT
 from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path
@@ -57,6 +58,20 @@ def test_run_from_the_browser_shows_results_and_scrolls_to_the_data(voila, page)
     # the comparison chart is drawn: one bar per strategy in the statements panel
     assert page.locator(".workbench-figure .barlayer .point").count() >= 6 * 4
     page.screenshot(path=str(artifact_path("query-dashboard-after-run.png")), full_page=False)
+    # after the run, select-in's SQL is in its description: highlighted, one clause per line, and Copy puts exactly
+    # that SQL on the clipboard
+    row.get_by_role("button", name="Learn more").click()
+    dialog.wait_for()
+    sql = dialog.locator(".workbench-sql pre").first
+    assert sql.locator(".workbench-sql-k").count() >= 3
+    shown = sql.inner_text()
+    assert "\nFROM " in shown and shown.upper().startswith("SELECT")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    dialog.locator(".workbench-sql-copy").first.click()
+    expect(dialog.locator(".workbench-sql-copy").first).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == shown
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
 
 
 def test_a_bad_form_is_one_alert_and_run_says_why_it_is_off(voila, page):

@@ -230,7 +230,9 @@ def test_a_run_on_a_generated_sample_fills_every_section_and_scrolls_to_the_data
     assert {trace["name"] for trace in dashboard.figure.spec["data"]} >= {"database", "fetch", "Python / ORM"}
     compared = [entry["strategy"] for entry in dashboard.comparison_viewer.data["strategies"]]
     assert compared == ["lazy", "joined", "selectin"]
-    assert " IN (" in dashboard.learn_more["selectin"].content
+    # highlighted: the keyword and its parenthesis are separate tokens
+    assert '<span class="workbench-sql-k">IN</span> <span class="workbench-sql-p">(</span>' in \
+        dashboard.learn_more["selectin"].content
     # "Inspect the data": the latest conversations, a long one shown, and the page asked to go there
     listed = dashboard.latest.rows
     assert 0 < len(listed) <= LATEST and {"id", "title", "started_by", "started_at", "messages"} <= set(listed[0])

@@ -91,7 +91,9 @@ def test_a_run_fills_every_section_and_scrolls_to_the_data(engine):
     assert dashboard.scroller._request["target"] == INSPECT_TITLE
     # "learn more" now shows the SQL each strategy emitted for this workload
     assert "The SQL it emitted for this workload" in dashboard.learn_more["selectin"].content
-    assert " IN (" in dashboard.learn_more["selectin"].content
+    # highlighted: the keyword and its parenthesis are separate tokens
+    assert '<span class="workbench-sql-k">IN</span> <span class="workbench-sql-p">(</span>' in \
+        dashboard.learn_more["selectin"].content
     assert not dashboard.run_button.disabled
 
 
