@@ -1,6 +1,9 @@
 """``configure_*(c, settings)``: the settings turned into JupyterHub's, the authenticator's and the spawner's
 traits. Each function only assigns configuration: nothing here touches a file, a database, the process
 environment or the network (provisioning does that, before the hub starts: :mod:`hub.services.provisioning`).
+Two hooks register code in the hub's own process, as configuration of what it serves: the sharing rules
+(:func:`hub.sharing.rules.install`) and the metrics collector (:func:`hub.metrics.install`, whose probe of the
+local AWS runs on the hub's event loop, never at load time outside a running hub).
 
 May import :mod:`hub` modules and :mod:`spawner` (whose classes it configures); never the user side.
 """
@@ -14,6 +17,7 @@ from pathlib import Path
 import nativeauthenticator
 from traitlets.config import LazyConfigValue
 
+from hub import metrics
 from hub.auth.oauth import configure_oauth
 from hub.services import culler, local_aws, provisioning, reaper
 from hub.settings import LOCAL_AS_ROOT, WorkbenchSettings
@@ -99,6 +103,10 @@ def configure_services(c, settings: WorkbenchSettings) -> None:
         c.JupyterHub.services.append(reaper.service_definition(settings))
         c.JupyterHub.load_roles.append(reaper.ROLE)
     culler.configure(c, settings)
+    # JupyterHub's default, said here because the workbench adds per-user metrics to the page: a token or login
+    # holding read:metrics only
+    c.JupyterHub.authenticate_prometheus = True
+    metrics.install(f"http://127.0.0.1:{settings.local_aws_port}" if settings.runs_local_aws else None)
 
 
 def configure_spawner(c, settings: WorkbenchSettings) -> None:
@@ -169,6 +177,7 @@ def configure_kubernetes(c, settings: WorkbenchSettings) -> None:
         c.JupyterHub.services.append(reaper.service_definition(settings))
         c.JupyterHub.load_roles.append(reaper.ROLE)
     culler.configure(c, settings)  # servers and kernels alike (the chart's own culler is left off)
+    metrics.install(None)  # users' servers are pods: the cluster's metrics have their memory
     configure_kubernetes_spawner(c, settings)
 
 
