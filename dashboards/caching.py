@@ -41,7 +41,7 @@ from profiler.cache import (
 )
 from profiler.cache.backend import REDIS_SCHEMES, redact
 from profiler.cache.invalidation import RUNS
-from profiler.chart_theme import themed
+from profiler.chart_theme import template_json, themed
 from profiler.playground import CACHE_URL
 from profiler.queries import BUILTIN_WORKLOADS, STRATEGY_INFO, default_engine
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
@@ -193,8 +193,8 @@ class CachingDashboard:
         self.summary = w.HTML()
         self.table = DataTable(columns=COLUMNS, row_key="mode", selectable="none", label="Uncached, cold and warm runs",
                                empty_text="Run the comparison to see this.")
-        self.figure = Figure(height=360)
-        self.breakdown = Figure(height=360)
+        self.figure = Figure(height=360, dark_template=template_json(dark=True))
+        self.breakdown = Figure(height=360, dark_template=template_json(dark=True))
         self.write_table = w.Dropdown(options=WRITABLE_TABLES, value="authors", description="Write to", style=WIDE)
         self.write_button = w.Button(description="Write to authors", icon="pencil")
         self.write_table.observe(lambda change: setattr(self.write_button, "description", f"Write to {change['new']}"),

@@ -24,6 +24,7 @@ from dashboards.query_optimization import comparison_table, findings_html, strat
 from profiler.datagen.workloads import PAGE_MESSAGES
 from profiler.models.conversations import Bot, Conversation, Message, Reaction
 from profiler.queries import Comparison, collapse_in_lists
+from profiler.chart_theme import template_json
 from widgets import Figure, JsonViewer, ScrollTo
 from widgets.data_table import DataTable
 from widgets.message import Message as Notice
@@ -105,7 +106,7 @@ class ConversationResults:
         self.counts = DataTable(columns=COUNT_COLUMNS, row_key="table", selectable="none", label="Rows per table",
                                 empty_text="")
         self.table = comparison_table()
-        self.figure = Figure(height=400)
+        self.figure = Figure(height=400, dark_template=template_json(dark=True))
         self.findings = w.HTML(NOT_YET)
         # A click on a conversation opens it in the viewer below.
         self.latest = DataTable(columns=LATEST_COLUMNS, row_key="id", selectable="none", openable=True,

@@ -28,6 +28,7 @@ from profiler.queries import (
     default_engine,
     profile,
 )
+from profiler.chart_theme import template_json
 from widgets import Figure, JsonViewer, LearnMore, Progress, RequestTiming, RunTimer, ScrollTo, section_anchor
 from widgets.data_table import DataTable
 from widgets.message import Message, plain_reason, syntax_reason
@@ -198,7 +199,7 @@ class QueryOptimizationDashboard:
         self.progress = Progress(label="Comparison", layout=w.Layout(display="none"))  # shown while a run runs
         self.timer = RunTimer(label="Run time")
         self.table = comparison_table()
-        self.figure = Figure(height=400)
+        self.figure = Figure(height=400, dark_template=template_json(dark=True))
         self.findings = w.HTML(NOT_YET)
         self.explains = w.HTML(NOT_YET)
         self.viewer = JsonViewer({"note": "Run the comparison to inspect its data here."}, root_name="comparison",

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import ipywidgets as w
 
-from profiler.chart_theme import COLORWAY, SERIES_COLORS, themed
+from profiler.chart_theme import COLORWAY, SERIES_COLORS, template_json, themed
 from profiler.loadtest import Run, compare
 from profiler.loadtest.stats import PERCENTILES, drawn_intervals
 from widgets import Figure
@@ -205,7 +205,7 @@ class RunHistory:
         self.message = Message()
         self.comparison = DataTable(columns=COMPARED, row_key="run_id", selectable="none", label="Compared runs",
                                     empty_text="", layout=w.Layout(display="none"))
-        self.figure = Figure(height=360, layout=w.Layout(display="none"))
+        self.figure = Figure(height=360, dark_template=template_json(dark=True), layout=w.Layout(display="none"))
         self._loaded: dict[str, Run] = {}
         self.table.observe(lambda change: on_select(list(change["new"])), "selection")
 

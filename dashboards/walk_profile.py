@@ -16,6 +16,7 @@ from dashboards.query_optimization import STANDARD, comparison_table, findings_h
 from dashboards.query_optimization import summary_rows
 from profiler.queries.walks import builtin_classes, path_label, relationship_paths, walk_workload
 from profiler.queries import STRATEGY_INFO, Comparison, ProgressEvent, Workload, profile
+from profiler.chart_theme import template_json
 from widgets import Figure, LearnMore, Progress, RunTimer, section_anchor
 from widgets.message import Message
 
@@ -47,7 +48,7 @@ class WalkProfile:
         self.message = Message()
         self.table = comparison_table()
         self.table.empty_text = "Profile a model to see this."
-        self.figure = Figure(height=380)
+        self.figure = Figure(height=380, dark_template=template_json(dark=True))
         self.findings = w.HTML(NOT_YET)
 
     def widget(self) -> w.Widget:

@@ -1,6 +1,13 @@
 // Figure front end: plotly.js arrives once per page (asked from the first widget's kernel side), then each
 // widget draws its figure and redraws it whenever Python sets a new one.
 const LIBRARY = "__workbenchPlotly";
+const TRANSPARENT = "rgba(0,0,0,0)";
+const THEME_ATTRIBUTE = "data-jp-theme-light";
+
+// JupyterLab and Voila mark the theme on <body>; a page without the mark (a plain HTML export) counts as light.
+function isDark() {
+  return document.body.getAttribute(THEME_ATTRIBUTE) === "false";
+}
 
 function loadPlotly(model) {
   if (!globalThis[LIBRARY]) {
@@ -45,13 +52,30 @@ async function render({ model, el }) {
   const draw = () => {
     const spec = model.get("spec") || {};
     if (!spec.data) return;
-    const layout = { ...(spec.layout || {}), height: model.get("height"), autosize: true };
+    // transparent unless the figure says otherwise: a template's white or blue-grey slab would stand out on
+    // whichever theme it was not made for
+    const layout = {
+      paper_bgcolor: TRANSPARENT,
+      plot_bgcolor: TRANSPARENT,
+      ...(spec.layout || {}),
+      height: model.get("height"),
+      autosize: true,
+    };
+    const dark = model.get("dark_template") || {};
+    if (isDark() && Object.keys(dark).length) layout.template = dark;
     Plotly.react(plot, spec.data, layout, { responsive: true, displaylogo: false });
   };
   draw();
   model.on("change:spec", draw);
   model.on("change:height", draw);
-  return () => Plotly.purge(plot);
+  model.on("change:dark_template", draw);
+  // JupyterLab switches themes without reloading the page: it only rewrites the body's attribute
+  const themeWatch = new MutationObserver(draw);
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: [THEME_ATTRIBUTE] });
+  return () => {
+    themeWatch.disconnect();
+    Plotly.purge(plot);
+  };
 }
 
 export default { render };

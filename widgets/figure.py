@@ -3,6 +3,11 @@
 Unlike plotly's FigureWidget, whose 5 MB ES module travels with every widget, the plotly.js bundle that ships
 inside the plotly package is sent once per page, on the first Figure's request, and shared by all of them.
 A new figure replaces the old one whole (``Plotly.react``), which is what a results view needs.
+
+The figure follows the page's theme: while JupyterLab or Voila mark the page dark, ``dark_template`` (given by
+whoever builds the figure, as this package knows no chart theme) replaces the figure's template, and the chart is
+redrawn when the theme changes. Its backgrounds are transparent unless the figure sets them, so no light slab
+sits on a dark page.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ class Figure(anywidget.AnyWidget):
 
     spec = traitlets.Dict(help="The figure as plotly JSON: {'data': [...], 'layout': {...}}.").tag(sync=True)
     height = traitlets.Int(380, help="Height in pixels.").tag(sync=True)
+    dark_template = traitlets.Dict(
+        help="A plotly template (JSON) drawn instead of the figure's own while the page is in a dark theme; "
+             "empty keeps the figure's template in both.").tag(sync=True)
 
     def __init__(self, figure: Any = None, **kwargs: Any):
         super().__init__(**kwargs)

@@ -358,7 +358,10 @@ async function render({ model, el }) {
     const series = specs();
     const hasY2 = series.some((spec) => spec.axis === "y2");
     const clock = model.get("x_axis") === "clock";
-    const axisStyle = { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.18)" } };
+    // Canvas text does not inherit CSS: the axes read the widget's text colour at each draw, so they stay
+    // readable when the page's theme changes.
+    const ink = () => getComputedStyle(host).color || "#1f2937";
+    const axisStyle = { stroke: ink, grid: { stroke: "rgba(128,128,128,0.18)" } };
     chart = new uPlot(
       {
         width: Math.max(320, host.clientWidth || 640),
@@ -469,6 +472,9 @@ async function render({ model, el }) {
     if (chart && width > 0 && Math.abs(width - chart.width) > 1) chart.setSize({ width, height: model.get("height") });
   });
   resizer.observe(host);
+  // JupyterLab switches themes by rewriting the body's attribute; redraw so the axes take the new text colour
+  const themeWatch = new MutationObserver(() => chart && chart.redraw(false, true));
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
 
   requestHistory();
   try {
@@ -481,6 +487,7 @@ async function render({ model, el }) {
 
   return () => {
     resizer.disconnect();
+    themeWatch.disconnect();
     cancelAnimationFrame(frame);
     clearTimeout(wheelTimer);
     model.off("msg:custom", onMessage);

@@ -18,7 +18,7 @@ function formatMs(ms) {
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "pw-request-timing";
-  root.style.cssText = "font-size: 0.9em; color: #36506b; display: flex; flex-wrap: wrap; gap: 0.2em 0.8em;";
+  root.style.cssText = "font-size: 0.9em; color: var(--jp-content-font-color2, #36506b); display: flex; flex-wrap: wrap; gap: 0.2em 0.8em;";
   el.append(root);
 
   function paint() {

@@ -92,6 +92,15 @@ def test_every_class_written_in_a_dashboard_module_is_defined(path):
     assert not undefined, f"{path.name} emits classes the stylesheet (dashboards/style.py) does not define"
 
 
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda path: path.name)
+def test_every_chart_a_dashboard_makes_can_turn_dark(path):
+    """A widgets.Figure without the dark template keeps its light one on a dark page: dark text on black."""
+    calls = [node for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Figure"]
+    bare = [call.lineno for call in calls if "dark_template" not in {keyword.arg for keyword in call.keywords}]
+    assert not bare, f"{path.name}: Figure(...) without dark_template= on lines {bare}"
+
+
 def test_the_stylesheet_defines_only_classes_a_dashboard_emits():
     emitted = set().union(*(classes_in_source(path) for path in DASHBOARDS))
     assert defined_classes() - emitted == set()

@@ -99,6 +99,31 @@ def test_after_login_the_home_page_offers_the_dashboards_as_cards_that_open_them
         context.close()
 
 
+def test_the_login_and_home_pages_follow_a_dark_colour_scheme(hub, browser):
+    hub.signup_and_login("grace")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto(f"{hub.url}/hub/login")
+        assert page.evaluate("document.documentElement.dataset.bsTheme") == "dark"
+        page.fill("#username_input", "grace")
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        page.wait_for_url(f"{hub.url}/hub/home", timeout=60_000)
+        assert page.evaluate("document.documentElement.dataset.bsTheme") == "dark"
+        card = page.get_by_role("list", name="Dashboards").get_by_role("link").first
+        expect(card).to_be_visible()
+        # the cards are dark with light text, not the light theme's pale cards on a dark page
+        text = card.evaluate("el => getComputedStyle(el).color")
+        gradient = card.evaluate("el => getComputedStyle(el).backgroundImage")
+        stops = [[int(part) for part in stop.split(",")] for stop in re.findall(r"rgb\((\d+, \d+, \d+)\)", gradient)]
+        assert stops and all(sum(stop) < 3 * 80 for stop in stops), gradient
+        assert sum(int(part) for part in re.findall(r"\d+", text)[:3]) > 3 * 180, text
+        page.screenshot(path=str(artifact_path("hub-home-dark.png")), full_page=True)
+    finally:
+        context.close()
+
+
 def test_sharing_with_an_unknown_user_is_said_in_the_page_not_in_a_dialog(hub, browser):
     session = hub.signup_and_login("bea")
     started = hub.hub_api(session, "POST", "/users/bea/servers/dash-caching")
