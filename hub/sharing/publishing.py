@@ -97,5 +97,10 @@ class PublishHandler(BaseHandler):
 
 
 def handlers(offered: list[Dashboard], limit: int) -> list[tuple]:
-    """For ``JupyterHub.extra_handlers`` (routed below the hub's prefix)."""
-    return [(ROUTE, PublishHandler, {"offered": offered, "limit": limit})]
+    """For ``JupyterHub.extra_handlers`` (routed below the hub's prefix): publishing, and the owner's "My
+    dashboards" page with the counting of views it shows."""
+    from hub.sharing import my_dashboards, views
+
+    # here, while the configuration is read: the views' table must be known before the hub opens its database
+    views.install()
+    return [(ROUTE, PublishHandler, {"offered": offered, "limit": limit}), *my_dashboards.handlers(offered, limit)]
