@@ -91,7 +91,7 @@ class LoadTestDashboard(WorkloadForm):
                                window=0.0,  # 0: the whole run, which lasts minutes at most
                                live=False, empty_text=EMPTY_GRAPH)
         # Each update redraws the tree collapsed, so whoever explores it can hold it still while the run goes on.
-        self.viewer_follows = w.Checkbox(value=True, indent=False,
+        self.viewer_follows = w.Checkbox(value=True, indent=False, layout=w.Layout(width="auto"),  # its label whole
                                          description="Update with every interval (untick to explore)")
         self.viewer_follows.observe(lambda change: self._show_live() if change["new"] else None, "value")
         self.viewer = JsonViewer({"note": "Start a run or load a past one to inspect its statistics here."},

@@ -54,14 +54,15 @@ PHASE_COLORS = {
 # Caching modes, from no cache to a warm one: a ramp from grey to the hit colour.
 MODE_COLORS = {"uncached": "#8C8C8C", "cold": "#7FC9B4", "warm": CACHE_HIT}
 
-# Load-test series: throughput and failures on the left axis, latency percentiles (light to dark) on the right.
+# Load-test series: throughput and failures on the left axis, latency percentiles on the right, each a mid tone
+# that reads on a light and a dark page alike (a p99 of #3F007D all but vanished on the dark one).
 SERIES_COLORS = {
     "throughput": DATABASE,
     "errors": "#D62728",
     "throttles": FETCH,
-    "p50": "#A6CEE3",
-    "p95": "#6A51A3",
-    "p99": "#3F007D",
+    "p50": "#6BAED6",
+    "p95": "#9E7BC4",
+    "p99": "#E377C2",
 }
 
 # Runs compared side by side have no meaning of their own: a colourway none of whose first entries is a phase's

@@ -37,7 +37,9 @@ def comparison_figure(comparison) -> go.Figure:
     title = f"{comparison.workload} on {comparison.dialect}"
     if failed:
         title += " — not shown: " + ", ".join(failed)
-    figure.update_layout(template=TEMPLATE, barmode="stack", title=title, legend={"orientation": "h", "y": -0.15})
+    # the legend goes below the axis title "strategy", not over it
+    figure.update_layout(template=TEMPLATE, barmode="stack", title=title, margin={"b": 110},
+                         legend={"orientation": "h", "yanchor": "top", "y": -0.3})
     figure.update_xaxes(title_text="strategy")
     figure.update_yaxes(title_text="median time (ms)", row=1, col=1)
     # statement counts span decades (1 for joined, hundreds for lazy): a log axis keeps both readable
