@@ -124,6 +124,34 @@ def test_the_login_and_home_pages_follow_a_dark_colour_scheme(hub, browser):
         context.close()
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_home_page_fits_1400_and_1024_px_in_both_schemes_without_a_dialog(hub, browser, scheme):
+    user = f"hedy-{scheme}"
+    hub.signup_and_login(user)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        page.wait_for_url(f"{hub.url}/hub/home", timeout=60_000)
+        assert page.evaluate("document.documentElement.dataset.bsTheme") == scheme
+        for width in (1400, 1024):
+            page.set_viewport_size({"width": width, "height": 900})
+            cards = page.get_by_role("list", name="Dashboards").get_by_role("link")
+            expect(cards.first).to_be_visible()
+            assert cards.count() == len(OFFERED)
+            # nothing wider than the window: no sideways scrolling at either width
+            assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth + 1")
+            page.screenshot(path=str(artifact_path(f"hub-home-{scheme}-{width}.png")))
+        assert dialogs == []
+    finally:
+        context.close()
+
+
 def test_sharing_with_an_unknown_user_is_said_in_the_page_not_in_a_dialog(hub, browser):
     session = hub.signup_and_login("bea")
     started = hub.hub_api(session, "POST", "/users/bea/servers/dash-caching")
