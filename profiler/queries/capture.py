@@ -162,20 +162,21 @@ def _is_user_code(filename: str) -> bool:
     return not (filename in _MACHINERY or filename.startswith(_SQLALCHEMY_DIR) or filename.startswith(_STDLIB_DIR))
 
 
-def _user_frame(frame):
-    """The innermost frame from ``frame`` outwards that runs the user's code, or None.
+def _is_users(filename: str) -> bool:
+    """Whether code in ``filename`` is the user's, decided once per file (a dict lookup instead of three string
+    tests on every frame)."""
+    user = _user_code.get(filename)
+    if user is None:
+        if len(_user_code) >= _USER_CODE_CACHE_LIMIT:
+            _user_code.clear()
+        user = _user_code[filename] = _is_user_code(filename)
+    return user
 
-    Whether a file is the user's is decided once per file: the walk then costs a dict lookup per frame instead of
-    three string tests."""
-    known = _user_code
+
+def _user_frame(frame):
+    """The innermost frame from ``frame`` outwards that runs the user's code, or None."""
     while frame is not None:
-        filename = frame.f_code.co_filename
-        user = known.get(filename)
-        if user is None:
-            if len(known) >= _USER_CODE_CACHE_LIMIT:
-                known.clear()
-            user = known[filename] = _is_user_code(filename)
-        if user:
+        if _is_users(frame.f_code.co_filename):
             return frame
         frame = frame.f_back
     return None
@@ -186,16 +187,9 @@ def _landing(start: int) -> tuple | None:
     depth of the frame just inside it, that frame's code), or None when no user frame is on the stack."""
     frame = sys._getframe(start + 1)
     depth = start
-    known = _user_code
     inner = None
     while frame is not None:
-        filename = frame.f_code.co_filename
-        user = known.get(filename)
-        if user is None:
-            if len(known) >= _USER_CODE_CACHE_LIMIT:
-                known.clear()
-            user = known[filename] = _is_user_code(filename)
-        if user:
+        if _is_users(frame.f_code.co_filename):
             return (depth - 1, inner.f_code) if inner is not None else None
         inner = frame
         frame = frame.f_back
