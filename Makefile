@@ -37,14 +37,19 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
-# Font Awesome for the dashboards' Voila template, served by each user's server, not a CDN.
+# Font Awesome for the dashboards' Voila template, served by each user's server, not a CDN; and plotly's basic
+# bundle, which the dashboards' charts fetch from there (widgets/figure.py).
 FONTAWESOME := user_server/jupyter_data/voila/templates/workbench/static/fontawesome
+PLOTLY_BASIC := user_server/jupyter_data/voila/templates/workbench/static/plotly
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(FONTAWESOME) && mkdir -p $(FONTAWESOME)
 	cp -r node_modules/@fortawesome/fontawesome-free/css node_modules/@fortawesome/fontawesome-free/webfonts \
 	  node_modules/@fortawesome/fontawesome-free/LICENSE.txt $(FONTAWESOME)/
+	rm -rf $(PLOTLY_BASIC) && mkdir -p $(PLOTLY_BASIC)
+	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js node_modules/plotly.js-basic-dist-min/LICENSE \
+	  $(PLOTLY_BASIC)/
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

@@ -4,13 +4,18 @@ each one has, the error a form raises, how a form's problems reach its message, 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 import ipywidgets as w
-import pandas as pd
 
 from profiler.inputs import InputError
 from widgets.message import Message
+
+# No dashboard needs pandas to open: importing it cost a kernel 0.52 CPU-s more than ipykernel and IPython alone
+# (`/usr/bin/time python -c "import ipykernel.kernelapp, IPython, pandas"`, best of 3, on a 2-core machine), a
+# third of what opening a dashboard cost. Modules on the dashboards' import path import it where a frame is made.
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Set by the hub for a published dashboard's (Voila-only) server: spawner/sharing.py VIEWER_VARIABLE.
 VIEWER_ENV = "WORKBENCH_DASHBOARD_VIEWER"

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import ipywidgets as w
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -30,6 +29,9 @@ from widgets.data_table import DataTable
 from widgets.message import Message as Notice
 from widgets.message import plain_reason
 
+if TYPE_CHECKING:  # imported when a run ends: the dashboard opens without it (dashboards/common.py)
+    import pandas as pd
+
 LATEST = 100  # conversations listed under "Inspect the data", ten to a page: the viewer below stays in sight
 PAGE = 10
 COUNTED = ("bots", "conversations", "messages", "reactions")
@@ -43,6 +45,8 @@ def latest_conversations(session: Session, limit: int = LATEST) -> pd.DataFrame:
                size.label("messages"))
         .join(Conversation.starter).order_by(Conversation.started_at.desc(), Conversation.id.desc()).limit(limit)
     ).mappings().all()
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=["id", "title", "started_by", "started_at", "messages"])
 
 
@@ -57,6 +61,8 @@ COUNT_COLUMNS = [{"key": "table", "label": "Table"}, {"key": "rows", "label": "R
 
 
 def latest_rows(latest: pd.DataFrame) -> list[dict[str, Any]]:
+    import pandas as pd
+
     return [{"id": int(row.id), "title": row.title, "started_by": row.started_by,
              "started_at": pd.Timestamp(row.started_at).isoformat(), "messages": int(row.messages)}
             for row in latest.itertuples()]

@@ -7,15 +7,16 @@ import json
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .analysis import NPlusOneFinding, StatementGroup, collapse_in_lists
 from .capture import StatementRecord
 from .explain import ExplainPlan
 from .fingerprint import Fingerprint
 from .strategies import STRATEGY_INFO
+
+if TYPE_CHECKING:  # imported where a frame is made: the dashboards open without it (dashboards/common.py)
+    import pandas as pd
 
 
 @dataclass
@@ -179,9 +180,13 @@ class Comparison:
         return {result.label: result.error for result in self.results if not result.ok}
 
     def summary_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([result.summary() for result in self.results]).set_index("strategy")
 
     def statements_frame(self, label: str | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         rows = []
         for result in self.results:
             if label is not None and result.label != label:
@@ -204,6 +209,8 @@ class Comparison:
         return pd.DataFrame(rows)
 
     def findings_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [
             {"strategy": result.label, **dataclasses.asdict(finding), "message": finding.message}
             for result in self.results

@@ -37,13 +37,25 @@ answer = widgets.Label()
 button.on_click(lambda _: setattr(answer, "value", f"answered by {os.getpid()}"))
 widgets.VBox([button, answer])
 """
+# Figures as the dashboards show them: empty until Python gives them data, then a bar chart (plotly's basic
+# bundle) and, on request, a heatmap (a trace the basic bundle lacks).
+FIGURES = """\
+import ipywidgets as widgets
+from widgets import Figure
+bars, heat = Figure(), Figure()
+draw = widgets.Button(description="Draw bars")
+draw.on_click(lambda _: bars.show({"data": [{"type": "bar", "x": ["a", "b"], "y": [1, 2]}]}))
+warm = widgets.Button(description="Draw heat")
+warm.on_click(lambda _: heat.show({"data": [{"type": "heatmap", "z": [[1, 2], [3, 4]]}]}))
+widgets.VBox([draw, warm, bars, heat])
+"""
 PLAIN_PLOTLY = "import plotly.express as px\npx.bar(x=['a', 'b', 'c'], y=[1, 3, 2], title='a plain plotly figure')"
 STAMP = re.compile(r"kernel=(?P<kernel>\d+) ran_at=(?P<ran_at>[\d.]+) preheated=(?P<preheated>\w+)")
 
 
-def write_notebook(path: Path) -> None:
+def write_notebook(path: Path, source: str = RUN_CELL) -> None:
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(RUN_CELL)]
+    notebook.cells = [nbformat.v4.new_code_cell(source)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
@@ -72,6 +84,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("preheat")
     write_notebook(root / "dashboards" / "listed.ipynb")
     write_notebook(root / "dashboards" / "unlisted.ipynb")
+    write_notebook(root / "dashboards" / "figures.ipynb", FIGURES)
     plain = nbformat.v4.new_notebook()
     plain.cells = [nbformat.v4.new_code_cell(PLAIN_PLOTLY)]
     plain.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -163,5 +176,33 @@ def test_dashboards_load_no_front_end_extension_they_do_not_use_and_other_notebo
         page.goto(server.url("voila/render/own/plain_plotly.ipynb"))
         page.locator(".js-plotly-plot .gtitle", has_text="a plain plotly figure").first.wait_for(timeout=60_000)
         assert "jupyterlab-plotly" in set(page.evaluate(LOADED_EXTENSIONS))
+    finally:
+        page.close()
+
+
+def test_charts_fetch_their_library_only_to_draw_and_bar_charts_the_small_bundle_over_http(server, browser):
+    page = browser.new_page()
+    frames = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(len(payload))))
+    try:
+        page.goto(server.url("voila/render/dashboards/figures.ipynb"))
+        page.get_by_role("button", name="Draw bars").wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        # two empty charts on the page, and no chart library run for them
+        assert page.locator(".workbench-figure").count() == 2
+        assert page.evaluate("typeof window.Plotly") == "undefined"
+
+        page.get_by_role("button", name="Draw bars").click()
+        page.locator(".workbench-figure .barlayer .point").first.wait_for(timeout=30_000)
+        fetched = page.evaluate("""performance.getEntriesByType('resource').map(entry => entry.name)
+            .filter(name => name.includes('plotly'))""")
+        assert any(name.split("?")[0].endswith("/static/plotly/plotly-basic.min.js") for name in fetched), fetched
+        assert max(frames) < 1_000_000, "plotly.js came over the kernel's websocket"
+
+        # a trace the basic bundle does not draw: the whole library, from the kernel, and the bars stay drawn
+        page.get_by_role("button", name="Draw heat").click()
+        page.locator(".workbench-figure .heatmaplayer image").first.wait_for(timeout=60_000)
+        assert max(frames) > 3_000_000
+        assert page.locator(".workbench-figure .barlayer .point").count() == 2
     finally:
         page.close()

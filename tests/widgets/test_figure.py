@@ -25,3 +25,17 @@ def test_the_templates_leave_the_background_to_the_page():
         layout = chart_theme.template_json(dark=dark)["layout"]
         assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == "rgba(0,0,0,0)"
 
+
+
+def test_the_served_basic_bundle_is_the_plotly_js_of_the_plotly_package():
+    """The page draws bar, pie and scatter figures with the basic bundle the user's server serves, and every
+    other figure with the plotly package's own bundle: the same plotly.js version, so a figure looks the same
+    whichever bundle draws it (package.json pins the one to match the other)."""
+    import re
+
+    from testing.support import REPO_ROOT
+    from widgets.figure import BASIC_LIBRARY, PLOTLY_JS
+
+    served = REPO_ROOT / "user_server" / "jupyter_data" / BASIC_LIBRARY  # the URL path mirrors the folder
+    version = re.compile(rb"plotly\.js(?: \(basic - minified\))? v(\d+\.\d+\.\d+)")
+    assert version.search(served.read_bytes()[:300])[1] == version.search(PLOTLY_JS.read_bytes()[:300])[1]
