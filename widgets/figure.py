@@ -17,17 +17,17 @@ sits on a dark page.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import anywidget
-import plotly
-import plotly.io
 import traitlets
 
 HERE = Path(__file__).parent
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# found without importing plotly, which a page of empty charts never needs in its kernel
+PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
 # Below the server's base URL: the Voila template's static folder of users' servers, where `make install` copies
 # the npm package plotly.js-basic-dist-min (the same plotly.js version as the plotly package's own bundle).
 BASIC_LIBRARY = "voila/templates/workbench/static/plotly/plotly-basic.min.js"
@@ -55,6 +55,8 @@ class Figure(anywidget.AnyWidget):
     def show(self, figure: Any) -> None:
         """Show ``figure``: a plotly ``go.Figure`` or a dict with ``data`` and ``layout``."""
         if hasattr(figure, "to_plotly_json"):
+            import plotly.io
+
             # plotly's own encoder turns numpy arrays, dates and the like into JSON
             self.spec = json.loads(plotly.io.to_json(figure, validate=False))
         elif isinstance(figure, dict) and "data" in figure:

@@ -14,7 +14,6 @@ from .analysis import NPlusOneFinding, StatementGroup, collapse_in_lists, find_n
 from .budget import TooManyQueries, assert_max_queries
 from .capture import QueryCapture, StatementRecord
 from .explain import ExplainPlan, PlanNode, explain
-from .figures import comparison_figure
 from .fingerprint import Fingerprint, fingerprint
 from .guard import WorkloadTimeout
 from .plans import LoadPlan, UnknownRelationshipError
@@ -39,3 +38,11 @@ __all__ = [
     "assert_max_queries", "collapse_in_lists", "comparison_figure", "default_engine", "explain", "find_nplusone",
     "fingerprint", "profile",
 ]
+
+
+def comparison_figure(comparison: Comparison):
+    """The comparison as a plotly figure (:mod:`profiler.queries.figures`, imported here on first use: plotly is
+    not needed to run or open a comparison)."""
+    from .figures import comparison_figure as build
+
+    return build(comparison)
