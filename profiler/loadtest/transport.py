@@ -12,8 +12,6 @@ import asyncio
 import json
 from typing import Any, Callable
 
-import aiohttp
-
 from .protocol import DEFAULT_MAX_ATTEMPTS, Attempts, Reply, connection_error_code, endpoint_for, error_code, \
     signed_headers
 
@@ -28,6 +26,10 @@ class DynamoHttpClient:
         self.region = region
         self._credentials = credentials
         self._max_attempts = max_attempts
+        # imported with the first client, not with the engine: the load-test dashboard opens without it
+        import aiohttp
+
+        self._failures = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -53,7 +55,7 @@ class DynamoHttpClient:
                 code = error_code(status, reply)
             except asyncio.CancelledError:
                 raise
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            except self._failures as exc:
                 status, reply, code = 0, {}, connection_error_code(exc)
             final = attempts.after(status, reply, code)
             if final is not None:
