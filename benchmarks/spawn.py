@@ -2,14 +2,17 @@
 without it (WORKBENCH_PLAYGROUND=false), alternating, several rounds, medians; then N concurrent spawns on each.
 As root both run as the default hub does, each user as a system account of their own, and a third hub without
 a playground run by an ordinary account, as on a laptop (every server runs as that account), measures what
-that isolation costs (``isolation_ratio``).
+that isolation costs (``isolation_ratio``). A fourth hub, the first's twin with no dashboard preheating
+(WORKBENCH_DASHBOARD_POOL_SIZE=0), takes the same N concurrent logins: ``pool_ratio`` is the 95th percentile of
+login -> ready with the pool over that without it, so preheating that slowed logins would show there.
 
     python benchmarks/spawn.py            # 3 rounds, 20 concurrent
     python benchmarks/spawn.py --quick    # 1 round, 5 concurrent
 
 Each timed login is a fresh user: sign-up and password check are not timed (they are the authenticator's),
 the clock runs from the spawn request to the server's "ready" event on the progress stream, as the spawn
-page sees it. The last line is one JSON object; ``ratio`` = playground / plain login-to-ready median.
+page sees it (for concurrent logins, each user's own spawn request to ready). The last line is one JSON object;
+``ratio`` = playground / plain login-to-ready median.
 """
 
 from __future__ import annotations
@@ -44,26 +47,33 @@ def timed_login(hub: Hub, username: str) -> float:
     return elapsed
 
 
-def concurrent_spawns(hub: Hub, admin, prefix: str, count: int) -> float:
+def concurrent_spawns(hub: Hub, admin, prefix: str, count: int) -> tuple[float, list[float]]:
+    """``count`` users' servers asked for at once: seconds until all are ready, and each one's request -> ready."""
     usernames = [f"{prefix}{number:02d}" for number in range(count)]
     created = hub.hub_api(admin, "POST", "/users", json={"usernames": usernames})
     if created.status_code != 201:
         raise RuntimeError(f"could not create users: {created.text}")
 
-    def spawn(name: str) -> bool:
+    def spawn(name: str) -> float | None:
+        asked = time.monotonic()
         hub.hub_api(admin, "POST", f"/users/{name}/server")
-        return hub.follow_progress(admin, name, timeout=600).ready
+        ready = hub.follow_progress(admin, name, timeout=600).ready
+        return time.monotonic() - asked if ready else None
 
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=count) as pool:
-        ready = list(pool.map(spawn, usernames))
+        each = list(pool.map(spawn, usernames))
     elapsed = time.monotonic() - began
-    if not all(ready):
-        raise RuntimeError(f"{ready.count(False)} of {count} concurrent spawns failed")
+    if None in each:
+        raise RuntimeError(f"{each.count(None)} of {count} concurrent spawns failed")
     # servers left running would keep preheating their dashboards while the other hub is measured
     for name in usernames:
         hub.hub_api(admin, "DELETE", f"/users/{name}/server")
-    return elapsed
+    return elapsed, each
+
+
+def percentile_95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -82,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     kinds = ("playground", "plain", "shared") if isolated else ("playground", "plain")
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     totals: dict[str, float] = {}
+    each: dict[str, list[float]] = {}
     common = {"WORKBENCH_DASHBOARD_POOL_SIZE": str(args.dashboard_pool_size), "WORKBENCH_ADMIN_USERS": ADMIN}
     settings = {"playground": common, "plain": {**common, "WORKBENCH_PLAYGROUND": "false"},
                 "shared": {**common, "WORKBENCH_PLAYGROUND": "false"}}
@@ -94,6 +105,9 @@ def main(argv: list[str] | None = None) -> dict:
                 hubs[kind] = stack.enter_context(isolated_hub(**settings[kind]))
             else:
                 hubs[kind] = stack.enter_context(Hub(Path(scratch) / kind, settings[kind]))
+        unheated = {**common, "WORKBENCH_DASHBOARD_POOL_SIZE": "0"}
+        hubs["no_pool"] = stack.enter_context(
+            isolated_hub(**unheated) if isolated else Hub(Path(scratch) / "no_pool", unheated))
         admins = {kind: hub.admin_login(ADMIN) for kind, hub in hubs.items()}
         # The first spawn after a hub starts pays once for what no later login pays (a cold page cache for the
         # server's imports: 9.2 s for an isolated hub's first login, then 3.6 and 4.9 s, measured 2026-12-07):
@@ -106,9 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
                 seconds = timed_login(hubs[kind], f"bench{number:02d}")
                 times[kind].append(seconds)
                 print(f"round {number + 1}: {kind:10s} login -> ready {seconds:6.2f} s", flush=True)
-        for kind in ("playground", "plain"):
-            totals[kind] = concurrent_spawns(hubs[kind], admins[kind], "crowd", concurrent)
-            print(f"{concurrent} concurrent spawns, {kind:10s}: all ready in {totals[kind]:6.2f} s", flush=True)
+        for kind in ("playground", "plain", "no_pool"):
+            totals[kind], each[kind] = concurrent_spawns(hubs[kind], admins[kind], "crowd", concurrent)
+            print(f"{concurrent} concurrent spawns, {kind:10s}: all ready in {totals[kind]:6.2f} s, "
+                  f"95th percentile {percentile_95(each[kind]):6.2f} s", flush=True)
 
     with_playground = statistics.median(times["playground"])
     without = statistics.median(times["plain"])
@@ -123,6 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
         "concurrent_total_playground_s": round(totals["playground"], 2),
         "concurrent_total_plain_s": round(totals["plain"], 2),
         "concurrent_ratio": round(totals["playground"] / totals["plain"], 2),
+        "concurrent_p95_pool_s": round(percentile_95(each["playground"]), 2),
+        "concurrent_p95_no_pool_s": round(percentile_95(each["no_pool"]), 2),
+        "pool_ratio": round(percentile_95(each["playground"]) / percentile_95(each["no_pool"]), 2),
         "isolated": isolated,
         **({"login_to_ready_shared_account_s": round(statistics.median(times["shared"]), 2),
             "isolation_ratio": round(without / statistics.median(times["shared"]), 2)} if isolated else {}),

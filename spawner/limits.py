@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 PARENT = "profiler-workbench"
 CPU_PERIOD_US = 100_000
+NICE_FLOOR_LIMIT = 20  # RLIMIT_NICE for nice values down to 20 - 20 = 0
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class ServerLimits:
         """In the child, while still root: the per-process limits."""
         if self.open_files:
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+        # The server runs its preheating kernels niced and gives a kernel the normal priority back when a page takes
+        # it (user_server/voila_preheat.py). An unprivileged process may lower a nice value only down to
+        # 20 - RLIMIT_NICE: 20 lets the server's processes return to 0, the default, and never go below it. Raising
+        # the hard limit needs CAP_SYS_RESOURCE, which root lacks in some containers (hard limit 0 there): the
+        # server then keeps its pool kernels at the normal priority.
+        try:
+            resource.setrlimit(resource.RLIMIT_NICE, (NICE_FLOOR_LIMIT, NICE_FLOOR_LIMIT))
+        except (ValueError, OSError):
+            pass
 
 
 def _v1_hierarchies() -> dict[str, Path]:

@@ -18,26 +18,64 @@ a new kernel per page load. This module supplies both halves:
 With the variable unset (JupyterLab outside the hub, tests) nothing is preheated and the kernel manager behaves as
 jupyter_server's own. Only the listed notebooks are ever run in advance: running a notebook must be free of side
 effects for it to be listed (the dashboards only build widgets until someone clicks).
+
+Preheating never competes with people's logins and work:
+
+* a pool kernel starts only once the machine's CPUs are less busy than
+  :attr:`PreheatingKernelManager.busy_threshold` (or after :attr:`~PreheatingKernelManager.max_wait`), so twenty
+  people logging in at once are not slowed by a hundred dashboards running in advance. A page never waits for
+  it: before a dashboard's first pool kernel has run, a page is rendered on request, as without preheating, and
+  a page asking for a kernel that waits to take a taken one's place starts it at once;
+* it runs at a lower CPU priority (nice :attr:`~PreheatingKernelManager.preheat_niceness`) and gets the normal
+  one back, every thread of it, the moment a page takes it. A process may only lower a nice value as far as its
+  ``RLIMIT_NICE`` allows; the hub's spawner raises that limit, where the machine lets root do so, so the server's
+  processes can come back to 0 and never below (``spawner/limits.py``). Where they could not come back, pool
+  kernels keep the normal priority;
+* the pools fill in the order the person has opened the dashboards most (counted in this server's data folder,
+  by this server, as the user), the home page's order for ties and at first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import json
 import os
+import resource
+import time
+from pathlib import Path
 from typing import Any
 
+from jupyter_core.paths import jupyter_data_dir
+
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Float, Int
+from traitlets import Float, Int, Unicode
 from voila.configuration import VoilaConfiguration
 from voila.notebook_renderer import NotebookRenderer
 from voila.paths import collect_template_paths
 from voila.server_extension import load_config_file
 from voila.utils import ENV_VARIABLE, get_page_config
-from voila.voila_kernel_manager import voila_kernel_manager_factory, wait_before
+from voila.voila_kernel_manager import voila_kernel_manager_factory
 
 # Space-separated notebook paths relative to the server's root (e.g. "dashboards/load_test.ipynb").
 PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
+# How often each dashboard was opened from a pool, in the user's own Jupyter data folder.
+OPENS_FILE = "profiler-workbench-dashboard-opens.json"
+BUSY_SAMPLE_SECONDS = 0.5
+BUSY_RECHECK_SECONDS = 2.0
+
+
+def _cpu_times() -> tuple[float, float] | None:
+    """(idle, total) CPU time of the machine so far, in ticks (/proc/stat's first line); None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [float(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    return fields[3] + fields[4], sum(fields[:8])
 
 _VoilaPoolingKernelManager: Any = voila_kernel_manager_factory(AsyncMappingKernelManager, True, 0)
 
@@ -66,6 +104,35 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
         first page, and a hub where many people log in at once with every other server.""",
     )
 
+    preheat_niceness = Int(
+        10,
+        config=True,
+        help="""Nice value of kernels started for a pool while they run their notebook and wait: anything the
+        person runs meanwhile (at nice 0) goes first. A page that takes a kernel sets it back to 0. 0 keeps pool
+        kernels at the normal priority; so does a server whose processes may not lower their nice value again.""",
+    )
+
+    busy_threshold = Float(
+        0.75,
+        min=0.0,
+        max=1.0,
+        config=True,
+        help="""Share of the machine's CPU time in use (all CPUs, every process, over half a second) above which
+        a pool kernel waits to start. 1 never waits.""",
+    )
+
+    max_wait = Float(
+        300.0,
+        config=True,
+        help="""Seconds a pool kernel waits at most for the machine to be less busy than `busy_threshold`
+        before it starts anyway.""",
+    )
+
+    opens_path = Unicode(
+        help="""Where the count of dashboards opened from a pool is kept (JSON); by default the user's Jupyter
+        data folder. The pools fill in that order.""",
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         # Voila's own __init__ reads the standalone app's attributes and starts filling at once; here the pools
         # start from the server extension, when the web application they render for exists.
@@ -74,10 +141,13 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
         self._pools: dict = {}
         self._renderer_settings: dict | None = None
         self._preheated: set[str] = set()
+        self._start_now: dict[asyncio.Task, asyncio.Event] = {}
 
     def preheat(self, notebooks: list[str], renderer_settings: dict[str, Any]) -> list[str]:
         """Start a pool for each notebook (missing files are skipped with a warning); return those preheated."""
         self._renderer_settings = renderer_settings
+        opens = self._opens()
+        notebooks = sorted(notebooks, key=lambda notebook: -opens.get(notebook, 0))  # stable: ties keep the order
         for notebook in notebooks:
             if not os.path.isfile(os.path.join(self.root_dir, notebook)):
                 self.log.warning("Not preheating %s: no such notebook under %s", notebook, self.root_dir)
@@ -99,14 +169,100 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
             ENV_VARIABLE.VOILA_SERVER_URL: self._renderer_settings["base_url"],
             ENV_VARIABLE.VOILA_PREHEAT: "True",
         }
+        lower = {"preexec_fn": functools.partial(os.nice, self.preheat_niceness)} if self._may_lower_priority() else {}
         loop = asyncio.get_event_loop()
         for _ in range(self.pool_size - len(pool)):
-            start = self._initialize(notebook_name, None, path=os.path.dirname(notebook_name), env=env)
-            task = loop.create_task(wait_before(delay, start))
+            start_now = asyncio.Event()
+            task = loop.create_task(self._start_when_quiet(
+                notebook_name, delay, start_now,
+                lambda: self._initialize(notebook_name, None, path=os.path.dirname(notebook_name), env=env, **lower)))
+            self._start_now[task] = start_now
             task.add_done_callback(lambda done, name=notebook_name: self._log_heated(name, done))
             pool.append(task)
 
+    async def _start_when_quiet(self, notebook: str, delay: float, start_now: asyncio.Event, start):
+        """After ``delay``, once the machine is quiet enough, at the latest after ``max_wait``, or as soon as a
+        page asks for this kernel: start it."""
+        waited = 0.0
+        began = time.monotonic()
+        while not start_now.is_set():
+            if waited >= delay and (waited >= self.max_wait or not await self._machine_busy()):
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(start_now.wait(), timeout=max(0.0, delay - waited) or BUSY_RECHECK_SECONDS)
+            waited = time.monotonic() - began
+        if start_now.is_set() or waited > delay + BUSY_RECHECK_SECONDS:
+            self.log.info("Preheating %s after waiting %.0f s for a quieter machine%s", notebook, waited,
+                          " (a page asked for it)" if start_now.is_set() else "")
+        return await start()
+
+    async def _machine_busy(self) -> bool:
+        if self.busy_threshold >= 1.0:
+            return False
+        first = _cpu_times()
+        await asyncio.sleep(BUSY_SAMPLE_SECONDS)
+        second = _cpu_times()
+        if first is None or second is None or second[1] <= first[1]:
+            return False
+        idle = (second[0] - first[0]) / (second[1] - first[1])
+        return 1.0 - idle > self.busy_threshold
+
+    async def get_rendered_notebook(self, notebook_name: str, *args, **kwargs):
+        pool = self._pools.get(notebook_name) or []
+        if pool and pool[0] in self._start_now:
+            self._start_now.pop(pool[0]).set()  # someone waits for this one: no more waiting for a quiet machine
+        taken = await super().get_rendered_notebook(notebook_name, *args, **kwargs)
+        self._restore_priority(taken[2])
+        self._count_open(notebook_name)
+        return taken
+
+    def _may_lower_priority(self) -> bool:
+        """Whether pool kernels can be given a lower priority and have the normal one back when taken."""
+        if self.preheat_niceness <= 0:
+            return False
+        if os.geteuid() == 0:
+            return True
+        soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
+        # the lowest nice value a process may set itself or its kind to is 20 - RLIMIT_NICE
+        return soft == resource.RLIM_INFINITY or 20 - soft <= 0
+
+    def _restore_priority(self, kernel_id: str) -> None:
+        if not self._may_lower_priority():
+            return
+        try:
+            pid = self.get_kernel(kernel_id).provisioner.pid
+            # nice values belong to threads: the kernel's own (shell, iopub, control, heartbeat) all ran niced
+            for thread in os.listdir(f"/proc/{pid}/task"):
+                os.setpriority(os.PRIO_PROCESS, int(thread), 0)
+        except (AttributeError, KeyError, OSError, TypeError, ValueError) as error:
+            self.log.warning("Could not give kernel %s the normal CPU priority back: %s", kernel_id, error)
+
+    def _opens_file(self) -> Path:
+        return Path(self.opens_path or os.path.join(jupyter_data_dir(), OPENS_FILE))
+
+    def _opens(self) -> dict[str, int]:
+        try:
+            counts = json.loads(self._opens_file().read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(counts, dict):
+            return {}
+        return {name: count for name, count in counts.items() if isinstance(count, int)}
+
+    def _count_open(self, notebook: str) -> None:
+        counts = self._opens()
+        counts[notebook] = counts.get(notebook, 0) + 1
+        path = self._opens_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(path.name + ".tmp")
+            temporary.write_text(json.dumps(counts))
+            os.replace(temporary, path)
+        except OSError as error:
+            self.log.warning("Could not count the opening of %s: %s", notebook, error)
+
     def _log_heated(self, notebook: str, task: asyncio.Task) -> None:
+        self._start_now.pop(task, None)
         if task.cancelled():
             return
         if task.exception() is not None:

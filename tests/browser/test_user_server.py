@@ -65,7 +65,8 @@ class UserLikeServer(UserServer):
     """A user-like server told to preheat some notebooks, with what these tests read off it."""
 
     def __init__(self, root: Path, log_path: Path, preheat: str):
-        super().__init__(root, log_path, env={PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"})
+        super().__init__(root, log_path, env={PREHEAT_VARIABLE: preheat, POOL_SIZE_VARIABLE: "1"},
+                         args=("--PreheatingKernelManager.busy_threshold=1",))  # pools start however busy
 
     def runs(self) -> set[str]:
         return {path.name for path in (self.root / "dashboards").glob("ran-*")}

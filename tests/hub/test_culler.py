@@ -88,7 +88,7 @@ def test_kernel_culling_leaves_the_preheated_pool_alone(tmp_path):
     write_notebook(tmp_path / "dashboards" / "d.ipynb")
     server = UserServer(tmp_path, tmp_path / "server.log", env={
         "WORKBENCH_PREHEAT_NOTEBOOKS": "dashboards/d.ipynb", "WORKBENCH_PREHEAT_POOL_SIZE": "1",
-        culler.KERNEL_IDLE_VARIABLE: str(idle)})
+        culler.KERNEL_IDLE_VARIABLE: str(idle)}, args=("--PreheatingKernelManager.busy_threshold=1",))
     try:
         def kernels() -> set[str]:
             # no_track_activity: this test's own polling is not the server's activity

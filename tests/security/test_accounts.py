@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -142,6 +144,21 @@ def test_a_servers_limits_hold_its_kernels_in(hub, kernels):
     alice = kernels["alice"]
     assert alice.run("import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE))").strip() == \
         f"({OPEN_FILES}, {OPEN_FILES})"
+    # a kernel may come back to the normal CPU priority (a preheated one is niced) but never rise above it; it
+    # can come back only where the hub (root) may raise the limit that allows it (not without CAP_SYS_RESOURCE)
+    may_raise = subprocess.run([sys.executable, "-c", "import resource; resource.setrlimit(resource.RLIMIT_NICE, "
+                                "(20, 20))"], capture_output=True).returncode == 0
+    back_to_normal = alice.run("""
+        import os
+        os.nice(5)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        except PermissionError:
+            pass
+        print(os.getpriority(os.PRIO_PROCESS, 0))
+    """).strip()
+    assert back_to_normal == ("0" if may_raise else "5")
+    assert attempt(alice, "import os; os.setpriority(os.PRIO_PROCESS, 0, -1)") == "PermissionError"
     # more memory than the server's limit, in a process the kernel starts: the kernel's control group stops it
     too_much = MEMORY_LIMIT_BYTES + 512 * 1024**2
     outcome = alice.run(f"""

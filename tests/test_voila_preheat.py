@@ -1,0 +1,146 @@
+"""Preheating that never competes with the person: which dashboards a user's server warms first (the ones its person
+opens most, the home page's order for ties), and at what CPU priority."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from testing.support import wait_for
+from tests.browser.test_user_server import STAMP, write_notebook
+from testing.user_server import UserServer
+from user_server.voila_preheat import PREHEAT_VARIABLE, PreheatingKernelManager
+
+NOTEBOOKS = ["dashboards/query_optimization.ipynb", "dashboards/load_test.ipynb", "dashboards/caching.ipynb"]
+
+
+class RecordingManager(PreheatingKernelManager):
+    """Records which pool is started when, instead of starting kernels."""
+
+    def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None, **kwargs):
+        self.started.append((notebook_name, delay))
+
+
+def manager(tmp_path, opens=None) -> RecordingManager:
+    for notebook in NOTEBOOKS:
+        (tmp_path / notebook).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / notebook).write_text("{}")
+    opens_path = tmp_path / "opens.json"
+    if opens is not None:
+        opens_path.write_text(opens if isinstance(opens, str) else json.dumps(opens))
+    recording = RecordingManager(root_dir=str(tmp_path), opens_path=str(opens_path))
+    recording.started = []
+    return recording
+
+
+def test_at_first_the_pools_fill_in_the_home_pages_order_two_seconds_apart(tmp_path):
+    recording = manager(tmp_path)
+    assert recording.preheat(NOTEBOOKS, {}) == NOTEBOOKS
+    assert recording.started == [(NOTEBOOKS[0], 0.0), (NOTEBOOKS[1], 2.0), (NOTEBOOKS[2], 4.0)]
+
+
+def test_the_dashboards_opened_most_warm_first(tmp_path):
+    recording = manager(tmp_path, {NOTEBOOKS[2]: 5, NOTEBOOKS[1]: 1})
+    recording.preheat(NOTEBOOKS, {})
+    assert [name for name, _ in recording.started] == [NOTEBOOKS[2], NOTEBOOKS[1], NOTEBOOKS[0]]
+    assert [delay for _, delay in recording.started] == [0.0, 2.0, 4.0]
+
+
+def test_a_damaged_count_is_ignored(tmp_path):
+    for damaged in ("not json", "[1, 2]", json.dumps({NOTEBOOKS[2]: "many"})):
+        recording = manager(tmp_path, damaged)
+        recording.preheat(NOTEBOOKS, {})
+        assert [name for name, _ in recording.started] == NOTEBOOKS
+
+
+def test_an_opening_is_counted_in_the_users_own_file(tmp_path):
+    recording = manager(tmp_path, {NOTEBOOKS[1]: 2})
+    recording._count_open(NOTEBOOKS[0])
+    recording._count_open(NOTEBOOKS[1])
+    assert json.loads((tmp_path / "opens.json").read_text()) == {NOTEBOOKS[0]: 1, NOTEBOOKS[1]: 3}
+
+
+def nice_values(pid: int) -> set[int]:
+    """The nice value of each thread of process ``pid`` (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    values = set()
+    for thread in (Path("/proc") / str(pid) / "task").iterdir():
+        fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+        values.add(int(fields[16]))
+    return values
+
+
+@pytest.mark.slow
+def test_a_pool_kernel_waits_at_a_lower_priority_and_the_page_that_takes_it_gives_the_normal_one_back(tmp_path):
+    """A user's server as the hub starts it: the kernel that ran the dashboard in advance, and each of its threads,
+    is niced while it waits; the page that takes it gets a kernel at nice 0, and the opening is counted."""
+    opens = tmp_path / "opens.json"
+    server = preheating_server(tmp_path, f"--PreheatingKernelManager.opens_path={opens}",
+                               "--PreheatingKernelManager.busy_threshold=1")
+    try:
+        wait_for(lambda: list((tmp_path / "dashboards").glob("ran-*")), 60, "the pool's kernel to run the dashboard")
+        waiting = int(next((tmp_path / "dashboards").glob("ran-*")).name.removeprefix("ran-"))
+        assert nice_values(waiting) == {10}
+
+        page = requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60)
+        stamp = STAMP.search(page.text)
+        assert stamp["preheated"] == "True" and int(stamp["kernel"]) == waiting
+        assert nice_values(waiting) == {0}
+        assert json.loads(opens.read_text()) == {"dashboards/listed.ipynb": 1}
+    finally:
+        server.stop()
+
+
+def preheating_server(tmp_path, *options: str) -> UserServer:
+    write_notebook(tmp_path / "dashboards" / "listed.ipynb")
+    return UserServer(tmp_path, tmp_path / "server.log", env={PREHEAT_VARIABLE: "dashboards/listed.ipynb"},
+                      args=options)
+
+
+def runs(tmp_path) -> list[Path]:
+    return list((tmp_path / "dashboards").glob("ran-*"))
+
+
+def page(server: UserServer) -> re.Match:
+    asked_at = time.time()
+    stamp = STAMP.search(requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60).text)
+    assert time.time() - asked_at < 30, "the page waited for a quieter machine"
+    assert float(stamp["ran_at"]) > asked_at
+    return stamp
+
+
+@pytest.mark.slow
+def test_a_pool_kernel_waits_for_a_quieter_machine_and_a_page_meanwhile_waits_for_nothing(tmp_path):
+    # a threshold of 0: any CPU use at all is too busy, so a pool kernel waits for its longest
+    server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
+                               "--PreheatingKernelManager.max_wait=20")
+    try:
+        time.sleep(6)
+        assert runs(tmp_path) == [], "the pool's kernel ran the dashboard on a busy machine"
+        # nothing in the pool has run yet: the page is rendered on request, as without preheating
+        assert page(server)["preheated"] == "False"
+
+        # after its longest wait the pool's kernel runs; a page takes it, and the one that takes its place waits
+        wait_for(lambda: len(runs(tmp_path)) == 2, 60, "the pool's kernel to run the dashboard")
+        taken = requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60).text
+        assert STAMP.search(taken)["preheated"] == "True"
+        # the next page does not wait for the machine to be quiet: it starts the waiting kernel at once
+        assert page(server)["preheated"] == "True"
+        assert "(a page asked for it)" in (tmp_path / "server.log").read_text()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_pool_kernel_that_waited_its_longest_starts_however_busy_the_machine(tmp_path):
+    server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
+                               "--PreheatingKernelManager.max_wait=3")
+    try:
+        wait_for(lambda: runs(tmp_path), 60, "the pool's kernel to run the dashboard")
+        assert "for a quieter machine" in (tmp_path / "server.log").read_text()
+    finally:
+        server.stop()
