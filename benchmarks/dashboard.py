@@ -175,7 +175,7 @@ def main() -> None:
             servers[mode] = UserServer(work / mode, work / f"{mode}.log", env={
                 "WORKBENCH_PREHEAT_NOTEBOOKS": heated if mode == "preheated" else "",
                 "WORKBENCH_PREHEAT_POOL_SIZE": "1",
-            })
+            }, args=("--PreheatingKernelManager.busy_threshold=1",))  # pools fill however busy: pages are measured
             for notebook in notebooks:
                 urls[mode, notebook] = servers[mode].url(f"voila/render/dashboards/{notebook}")
         for notebook in notebooks:
