@@ -6,8 +6,13 @@
 1. Ratio: ``profiler.datagen.load`` into a fresh schema (generating every row on the way) against the anchor,
    a plain ``COPY ... FROM STDIN`` of the very same rows from files written beforehand (PostgreSQL's own
    text format, dumped from a loaded schema). Both create the same tables and finish the same way (foreign
-   keys, indexes, ANALYZE), so the ratio is the price of generating. Rounds alternate; medians. Goal >= 0.5.
-2. End to end: one ``load`` call of 1M messages into a fresh schema. Goal < 60 s.
+   keys, indexes, ANALYZE), so the ratio is the price of generating. Rounds alternate; medians. Goal >= 0.7
+   for both ``ratio`` (rows per second) and ``cpu_ratio`` (CPU seconds of the anchor over ours: this process,
+   its generator thread or workers, and the PostgreSQL backends; contention on a shared machine stretches
+   wall time, much less CPU time). Ours sends three tables in COPY's binary format, which the server reads
+   for less CPU than the anchor's text (measured at 200,000 messages, COPY alone: 0.72-0.77 CPU-s against
+   0.74-0.97); generating overlaps with copying in a second thread, which helps the wall-time ratio only.
+2. End to end: one ``load`` call of 1M messages into a fresh schema. Goal < 40 s.
 
 The machine's load average is printed with the figures: on a shared machine it moves every number.
 Last line: one JSON object.
@@ -148,7 +153,7 @@ def main() -> None:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--ratio-messages", type=int, default=None)
     parser.add_argument("--messages", type=int, default=None, help="end-to-end size (default 1,000,000)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     ratio_messages = args.ratio_messages or (20_000 if args.quick else 200_000)
@@ -179,6 +184,8 @@ def main() -> None:
                     drop(args.url, schema)
         ours_rate = rows / statistics.median(ours_s)
         anchor_rate = rows / statistics.median(anchor_s)
+        print(f"medians: ratio {ours_rate / anchor_rate:.3f} (rows/s), cpu_ratio "
+              f"{statistics.median(anchor_cpu) / statistics.median(ours_cpu):.3f} (CPU s)", flush=True)
 
         schema = fresh_schema()
         created.append(schema)
@@ -212,7 +219,8 @@ def main() -> None:
         "ours_cpu_s": round(statistics.median(ours_cpu), 2),
         "copy_cpu_s": round(statistics.median(anchor_cpu), 2),
         "cpu_ratio": round(statistics.median(anchor_cpu) / statistics.median(ours_cpu), 3),
-        "end_to_end_goal_s": 60,
+        "end_to_end_goal_s": 40,
+        "ratio_goal": 0.7,
         "load_average": load_average(),
         "cores": os.cpu_count(),
         "ratio": round(ours_rate / anchor_rate, 3),

@@ -8,7 +8,8 @@ imports the user side)::
 On PostgreSQL everything goes to schema ``builtin``, which must exist (``spawner.database.prepare_database``
 makes it, with the default privileges that give users SELECT on what is installed here). An existing
 bookstore is kept unless ``--force``; the conversations dataset is loaded by ``profiler.datagen.loader``
-(resumable: an interrupted install picks up where it stopped) when ``--messages`` is given.
+(resumable: an interrupted install picks up where it stopped) when ``--messages`` is given, replacing another
+dataset found there.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ def install_builtins(url: str, *, scale: int = 200, messages: int = 0, force: bo
         if messages:
             from profiler.datagen.loader import load
 
+            # replace: the space is the hub's, so another dataset there (another size, or one made by an
+            # earlier release whose generator drew other rows) gives way to the one asked for
             load(engine if backend == "sqlite" else url, messages,
-                 schema=BUILTIN_SCHEMA if backend == "postgresql" else None)
+                 schema=BUILTIN_SCHEMA if backend == "postgresql" else None, replace=True)
         with engine.connect() as connection:
             present = sorted(inspect(connection).get_table_names())
     finally:

@@ -11,13 +11,12 @@ stopped and a finished one is a no-op. Foreign keys and secondary indexes are ad
 from __future__ import annotations
 
 import multiprocessing
-import os
 import re
 import time
 from collections import deque
 from contextlib import closing, contextmanager
 from itertools import islice
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
@@ -33,8 +32,10 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 from profiler.inputs import InputError, flag, shown
 from profiler.models.conversations import ConversationsBase
 
-from .generator import COLUMNS, SETUP_TABLES, Batch, DatasetSpec, generate_batch, setup_rows
-from .writers import CopyBatch, encode_copy_text, qualified_name, write_batches, write_rows
+from .generator import (
+    COLUMNS, SETUP_TABLES, Batch, CopyBatch, DatasetSpec, generate_batch, generate_copy_batch, setup_rows,
+)
+from .writers import qualified_name, write_batches, write_rows
 
 SUPPORTED = ("postgresql", "sqlite")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -129,11 +130,11 @@ def load(
     created if missing) or SQLite (the database file is the space; no schema). ``progress`` is called after
     every committed batch; an exception from it stops the load and the next call resumes after the last
     committed batch. ``replace=True`` drops a different dataset found in the target instead of refusing.
-    ``workers`` processes generate batches ahead while this one writes (None: one per spare core, none for
-    a load of a few batches; 0: generate here). Each transaction holds ``batches_per_commit`` batches of
-    5,000 messages: fewer round trips to the server (they cost most on a busy machine) against less work
-    lost when a load is interrupted. Scripts that use workers need the ``if __name__ == "__main__":`` guard
-    (worker processes are spawned, and import the main module).
+    ``workers`` processes generate batches ahead while this one writes (None: a thread of this process does,
+    which costs no process start; 0: generate here, in turn with writing). Each transaction holds
+    ``batches_per_commit`` batches of 5,000 messages: fewer round trips to the server (they cost most on a
+    busy machine) against less work lost when a load is interrupted. Scripts that pass workers need the
+    ``if __name__ == "__main__":`` guard (worker processes are spawned, and import the main module).
     """
     spec = DatasetSpec(messages, seed)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 64):
@@ -175,13 +176,15 @@ def _load(engine, spec, schema, progress, replace, workers, batches_per_commit) 
 
         notify()
         missing = [index for index in range(spec.batches) if index not in done]
-        if workers is None:
-            workers = 0 if len(missing) < MIN_BATCHES_FOR_WORKERS else max(1, min(3, (os.cpu_count() or 1) - 1))
         encode = connection.dialect.name == "postgresql"
         # closing(): a stopped load shuts its workers down now, not when the traceback is forgotten
         with closing(_generated(spec, missing, workers, encode, batches_per_commit)) as batches:
             while group := list(islice(batches, batches_per_commit)):
                 with connection.begin():
+                    if encode:
+                        # The commit need not wait for its WAL to reach the disk: a crash may lose the last
+                        # commits, but each takes its bookkeeping rows with it, so loading again redoes them.
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     written = write_batches(connection, DATA_TABLES, group)
                     connection.execute(insert(batches_table), [
                         {"batch": batch.index, "rows": batch.row_count, "loaded_at": _now()} for batch in group
@@ -215,25 +218,29 @@ def _exclusive(connection: Connection, schema: str | None) -> Iterator[None]:
             connection.commit()
 
 
-MIN_BATCHES_FOR_WORKERS = 4  # below this, starting worker processes costs more than it saves
-
-
 def _produce(spec: DatasetSpec, index: int, encode: bool) -> Batch | CopyBatch:
-    batch = generate_batch(spec, index)
-    return encode_copy_text(batch) if encode else batch
+    return generate_copy_batch(spec, index) if encode else generate_batch(spec, index)
 
 
 def _generated(
-    spec: DatasetSpec, indexes: list[int], workers: int, encode: bool, group: int
+    spec: DatasetSpec, indexes: list[int], workers: int | None, encode: bool, group: int
 ) -> Iterator[Batch | CopyBatch]:
-    """The batches at ``indexes`` in order (encoded for COPY if ``encode``); with workers, a commit group
-    plus one per worker are made ahead (bounded memory), and closing the iterator cancels the rest."""
-    if workers == 0:
+    """The batches at ``indexes`` in order (encoded for COPY if ``encode``); with workers (a thread when
+    ``workers`` is None), a commit group plus one per worker are made ahead (bounded memory), and closing the
+    iterator cancels the rest.
+
+    A thread is enough to overlap generating with writing: the writer mostly waits for the server (psycopg
+    waits on the socket without the GIL), and a process would cost its start, an interpreter and its imports
+    (measured: 0.4 CPU-s to import profiler.datagen alone, where generating 200,000 messages takes 0.6)."""
+    if workers == 0 or len(indexes) < 2:
         for index in indexes:
             yield _produce(spec, index, encode)
         return
-    # spawn, not fork: forking a Jupyter kernel (threads, sockets) is not safe
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    if workers is None:
+        pool, workers = ThreadPoolExecutor(1, thread_name_prefix="datagen"), 1
+    else:
+        # spawn, not fork: forking a Jupyter kernel (threads, sockets) is not safe
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         waiting = iter(indexes)
         ahead = deque(pool.submit(_produce, spec, index, encode) for index in islice(waiting, group + workers))

@@ -4,7 +4,8 @@ States are pairs of words (order 2) numbered in first-seen order, and each state
 states that followed it in the corpus (repeats included, so a frequent continuation is picked more often).
 Walking the chain is then one list index and one ``rng.random()`` per word: fast enough to write millions of
 messages, and the same words for the same random stream on every machine (no dict or set iteration order
-and no ``hash()`` is involved in training or walking).
+and no ``hash()`` is involved in training or walking). ``MarkovChain.walk_tables`` holds the same hops as
+arrays, to walk thousands of sentences at once with numpy (what the dataset generator does).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import itertools
 import random
 import re
 from dataclasses import dataclass
+from typing import Callable
 from importlib import resources
+
+import numpy as np
 
 # Characters that would need escaping in PostgreSQL's COPY text format or that make babble unbalanced.
 _DROPPED = re.compile(r'["“”_()\[\]\\\t]')
@@ -110,6 +114,10 @@ class MarkovChain:
             digest=digest.hexdigest(),
         )
 
+    @functools.cached_property
+    def walk_tables(self) -> WalkTables:
+        return WalkTables.of(self)
+
     def sentence(self, rng: random.Random, max_words: int = 24) -> str:
         """One sentence: a corpus sentence opening, then the chain until a sentence end or ``max_words``."""
         return self.sentences(rng, 1, max_words)
@@ -156,6 +164,91 @@ def _hop(state: int, successors, words, ends, opening: str | None = None) -> Hop
         emitted.append(words[current])
         visited.append(current)
     return " ".join(emitted), len(emitted), current, tuple(emitted), tuple(visited)
+
+
+@dataclass(frozen=True, eq=False)
+class WalkTables:
+    """The chain's hops as arrays. Hop ``h < states`` enters state ``h`` (the hop every walk takes into it);
+    hop ``states + i`` opens a sentence at ``starts[i]``, its capitalised opening word first. Each word of
+    each hop has an entry in the per-word arrays, so "the first k words of hop h" is one number,
+    ``word_base[h] + k - 1``: the generator turns those numbers into text pieces made once."""
+
+    hop_words: tuple[tuple[str, ...], ...]
+    word_base: np.ndarray  # per hop: its first word's entry
+    hop_length: np.ndarray  # per hop: how many words
+    word_state: np.ndarray  # per word entry: the state the walk is in after it
+    ends: np.ndarray  # per state: its word ends a sentence
+    successor_start: np.ndarray  # per state: where its successors begin in successor_hop
+    successor_count: np.ndarray  # per state
+    successor_hop: np.ndarray  # the hops that may follow, repeats included (the hop entering a state is its id)
+    start_hops: np.ndarray
+    terminal: np.ndarray  # per state: a walk stops there (a sentence end, or no successor)
+
+    @classmethod
+    def of(cls, chain: MarkovChain) -> WalkTables:
+        states = len(chain.words)
+        hops = [_hop(state, chain.successors, chain.words, chain.ends_sentence) for state in range(states)]
+        hops += list(chain.start_hops)
+        lengths = np.array([hop[1] for hop in hops], dtype=np.int64)
+        counts = np.array([len(following) for following in chain.successors], dtype=np.int64)
+        return cls(
+            hop_words=tuple(hop[3] for hop in hops),
+            word_base=np.cumsum(lengths) - lengths,
+            hop_length=lengths,
+            word_state=np.array([state for hop in hops for state in hop[4]], dtype=np.int64),
+            ends=np.array(chain.ends_sentence, dtype=bool),
+            successor_start=np.cumsum(counts) - counts,
+            successor_count=counts,
+            successor_hop=np.array([state for following in chain.successors for state in following], dtype=np.int64),
+            start_hops=np.arange(states, states + len(chain.starts), dtype=np.int64),
+            terminal=np.array(chain.ends_sentence, dtype=bool) | (counts == 0),
+        )
+
+    def walk(self, max_words: np.ndarray, uniforms: Callable[[int], np.ndarray]) -> Walk:
+        """One sentence per entry of ``max_words``, all walked together, step by step, as ``sentences``
+        walks one: a start, then one hop per step until a sentence end, a state without successors or the
+        word limit (the last hop then cut short). ``uniforms(n)`` gives n draws in [0, 1)."""
+        count = len(max_words)
+        walker = np.arange(count)
+        hop = self.start_hops[(uniforms(count) * len(self.start_hops)).astype(np.int64)]
+        room = np.array(max_words, dtype=np.int64)  # words left
+        walkers, entries = [], []
+        last = np.empty(count, dtype=np.int64)
+        final = np.empty(count, dtype=np.int64)
+        emitted = 0
+        while walker.size:
+            taken = np.minimum(self.hop_length[hop], room)
+            entry = self.word_base[hop] + taken - 1
+            state = self.word_state[entry]
+            room -= taken
+            walkers.append(walker)
+            entries.append(entry)
+            # a hop cut short leaves no room either
+            stop = self.terminal[state] | (room == 0)
+            stopped = np.flatnonzero(stop)
+            last[walker[stopped]] = emitted + stopped
+            final[walker[stopped]] = state[stopped]
+            emitted += walker.size
+            going = np.flatnonzero(~stop)
+            walker, room, state = walker[going], room[going], state[going]
+            pick = (uniforms(walker.size) * self.successor_count[state]).astype(np.int64)
+            hop = self.successor_hop[self.successor_start[state] + pick]
+        steps = np.repeat(np.arange(len(walkers)), [len(step) for step in walkers])
+        walker = np.concatenate(walkers)
+        return Walk(walker, np.concatenate(entries), steps, np.bincount(walker, minlength=count), last,
+                    ~self.ends[final])
+
+
+@dataclass(frozen=True)
+class Walk:
+    """What ``WalkTables.walk`` emitted: one piece (a word entry) per walker and step, in step order."""
+
+    walker: np.ndarray
+    entry: np.ndarray  # the hop's last emitted word: the piece is the hop's words up to it
+    step: np.ndarray  # the piece's place in its sentence
+    pieces: np.ndarray  # per walker: how many pieces
+    last: np.ndarray  # per walker: the index of its last piece
+    unfinished: np.ndarray  # per walker: its last word does not end a sentence (it is given a full stop)
 
 
 @functools.cache

@@ -1,28 +1,18 @@
 """How rows reach each database: COPY on PostgreSQL, batched executemany on SQLite.
 
-For PostgreSQL a batch is encoded into COPY's text format where it was generated (in a worker process when
-there are workers), so what crosses between processes is a few byte strings, not ten thousand tuples, and
-the writing process only streams bytes. Writers work inside the caller's transaction; the loader commits.
+For PostgreSQL a batch is encoded for COPY where it was generated (``generator.generate_copy_batch``: COPY's
+binary format for the tables in ``BINARY_TABLES``, its text format for the others), so what crosses between
+threads or processes is a few byte strings, not ten thousand tuples, and the writing thread only streams
+bytes. Writers work inside the caller's transaction; the loader commits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
 from sqlalchemy import Connection, Table
 
-from .generator import BATCH_TABLES, COLUMNS, Batch
-
-
-@dataclass
-class CopyBatch:
-    """A batch encoded for ``COPY ... FROM STDIN`` (text format), one byte string per table."""
-
-    index: int
-    message_count: int
-    row_count: int
-    data: dict[str, bytes]
+from .generator import BATCH_TABLES, BINARY_TABLES, COLUMNS, Batch, CopyBatch
 
 
 def qualified_name(connection: Connection, table: Table) -> str:
@@ -33,9 +23,14 @@ def qualified_name(connection: Connection, table: Table) -> str:
     return f"{preparer.quote_schema(schema)}.{name}" if schema else name
 
 
-def _copy_statement(connection: Connection, table: Table) -> str:
+def _copy_statement(connection: Connection, table: Table, binary: bool = False) -> str:
     columns = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in COLUMNS[table.name])
-    return f"COPY {qualified_name(connection, table)} ({columns}) FROM STDIN"
+    return f"COPY {qualified_name(connection, table)} ({columns}) FROM STDIN" + (" (FORMAT binary)" if binary else "")
+
+
+# The binary format's frame around its rows: signature, flags and header extension length, then a -1 field count.
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_TRAILER = b"\xff\xff"
 
 
 NULL = "\\N"
@@ -75,12 +70,6 @@ def rows_as_copy_text(rows: list[tuple], columns: int) -> str:
     return text
 
 
-def encode_copy_text(batch: Batch) -> CopyBatch:
-    data = {name: rows_as_copy_text(batch.rows[name], len(COLUMNS[name])).encode() if batch.rows[name] else b""
-            for name in BATCH_TABLES}
-    return CopyBatch(batch.index, batch.message_count, batch.row_count, data)
-
-
 def copy_rows(connection: Connection, table: Table, rows: list[tuple]) -> None:
     """PostgreSQL: stream tuples through COPY, psycopg adapting each value (for the small setup tables)."""
     if not rows:
@@ -91,13 +80,21 @@ def copy_rows(connection: Connection, table: Table, rows: list[tuple]) -> None:
             copy.write_row(row)
 
 
-def copy_text(connection: Connection, table: Table, data: bytes) -> None:
-    """PostgreSQL: stream rows already encoded in COPY's text format."""
-    if not data:
+def copy_encoded(connection: Connection, table: Table, parts: Iterable[bytes], binary: bool = False) -> None:
+    """PostgreSQL: one COPY of rows already encoded in COPY's text format, or its binary format (rows only:
+    the header and trailer are added here), given in parts (one per batch: not joined, which would copy
+    them once more)."""
+    parts = [part for part in parts if part]
+    if not parts:
         return
     driver = connection.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(_copy_statement(connection, table)) as copy:
-        copy.write(data)
+    with driver.cursor() as cursor, cursor.copy(_copy_statement(connection, table, binary)) as copy:
+        if binary:
+            copy.write(BINARY_HEADER)
+        for part in parts:
+            copy.write(part)
+        if binary:
+            copy.write(BINARY_TRAILER)
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[tuple]) -> None:
@@ -145,7 +142,7 @@ def write_batches(connection: Connection, tables: dict[str, Table], batches: lis
     rows."""
     if all(isinstance(batch, CopyBatch) for batch in batches):
         for name in BATCH_TABLES:
-            copy_text(connection, tables[name], b"".join(batch.data[name] for batch in batches))
+            copy_encoded(connection, tables[name], [batch.data[name] for batch in batches], name in BINARY_TABLES)
     else:
         rows = {name: [row for batch in batches for row in batch.rows[name]] for name in BATCH_TABLES}
         write_rows(connection, tables, rows, BATCH_TABLES)

@@ -8,12 +8,15 @@ import random
 import subprocess
 import sys
 from collections import defaultdict
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from profiler.datagen import MESSAGES_PER_BATCH, DatasetSpec, generate_batch, iter_batches, setup_rows
+from profiler.datagen.generator import BINARY_TABLES, COLUMNS, generate_copy_batch
 from profiler.datagen.markov import MarkovChain, shipped_chain
+from profiler.datagen.writers import rows_as_copy_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST_SCRIPT = """
@@ -140,3 +143,42 @@ def test_the_chain_babbles_sentences_made_of_corpus_words():
 def test_a_corpus_without_a_sentence_cannot_train_a_chain():
     with pytest.raises(ValueError, match="nothing to train on"):
         MarkovChain.train(["Hello"])
+
+
+def binary_copy_rows(data: bytes, types: tuple[str, ...]) -> list[tuple]:
+    """Rows of COPY's binary format (without its header and trailer), read back as the generator's values."""
+    rows, at = [], 0
+    while at < len(data):
+        fields, at = int.from_bytes(data[at:at + 2], "big"), at + 2
+        assert fields == len(types)
+        row = []
+        for kind in types:
+            length, at = int.from_bytes(data[at:at + 4], "big", signed=True), at + 4
+            if length < 0:
+                row.append(None)
+                continue
+            value, at = data[at:at + length], at + length
+            if kind == "int":
+                row.append(int.from_bytes(value, "big", signed=True))
+            elif kind == "timestamp":
+                row.append(datetime(2000, 1, 1) + timedelta(microseconds=int.from_bytes(value, "big", signed=True)))
+            else:
+                row.append(value.decode())
+        rows.append(tuple(row))
+    return rows
+
+
+def test_the_rows_encoded_for_copy_are_the_rows_of_the_batch():
+    spec = DatasetSpec(messages=MESSAGES_PER_BATCH + 321, seed=13)
+    types = {"conversation_participants": ("int", "int"),
+             "messages": ("int", "int", "int", "int", "int", "timestamp", "text"),
+             "reactions": ("int", "int", "text")}
+    for index in range(spec.batches):
+        batch, encoded = generate_batch(spec, index), generate_copy_batch(spec, index)
+        assert (encoded.index, encoded.message_count, encoded.row_count) == (index, batch.message_count,
+                                                                            batch.row_count)
+        for name, rows in batch.rows.items():
+            if name in BINARY_TABLES:
+                assert binary_copy_rows(encoded.data[name], types[name]) == rows, name
+            else:
+                assert encoded.data[name] == rows_as_copy_text(rows, len(COLUMNS[name])).encode(), name
