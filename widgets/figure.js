@@ -124,8 +124,16 @@ function render({ model, el }) {
     if (isDark() && Object.keys(dark).length) layout.template = dark;
     await Plotly.react(plot, spec.data, layout, { responsive: true, displaylogo: false });
   };
+  // The chart's room is kept from the moment it has data, before plotly.js has arrived and drawn it: a page that
+  // scrolled to a section below it after a run stays where it is.
+  const reserve = () => {
+    plot.style.minHeight = (model.get("spec") || {}).data ? `${model.get("height")}px` : "";
+  };
   // one drawing at a time, in the order Python set the figures
-  const redraw = () => { drawing = drawing.then(draw, draw); };
+  const redraw = () => {
+    reserve();
+    drawing = drawing.then(draw, draw);
+  };
   redraw();
   model.on("change:spec", redraw);
   model.on("change:height", redraw);

@@ -7,6 +7,10 @@ thousand objects it can cost more than the statements the hit saves.
 
 Opt in per statement with ``.execution_options(workbench_cache=True)`` (``CACHE_OPTION``), or for everything
 a session runs with ``cache.attach(session, every_query=True)``; ``workbench_cache=False`` always opts out.
+``attach(..., merge="objects")`` puts a hit back with ``session.merge(obj, load=False)`` once per distinct
+object instead: ``merge_frozen_result`` merges each row's whole graph anew, so a joined eager load merges each
+parent once per child row. ``cache.cached_result(session, fn, key)`` keeps ``fn``'s plain result instead of
+statements' objects: a hit then costs no statement and no ORM work at all (see ``strategies``).
 
 Keys: the statement's own cache key (``_generate_cache_key()``, with mappers and tables by name so keys mean
 the same in every process) plus its bound values and a namespace for the database.
@@ -32,7 +36,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from time import perf_counter
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from dogpile.cache.api import NO_VALUE
 from sqlalchemy import Engine, Table, event
@@ -40,12 +44,14 @@ from sqlalchemy.orm import Mapper, MapperProperty, Session
 from sqlalchemy.orm.loading import merge_frozen_result
 from sqlalchemy.sql.util import find_tables
 
-from profiler.inputs import refuse
+from profiler.inputs import InputError, refuse
 
 from .backend import CacheStore, open_store
 
 CACHE_OPTION = "workbench_cache"
+MERGES = ("frozen", "objects")
 _SESSION_MODE = "workbench_cache_mode"
+_SESSION_MERGE = "workbench_cache_merge"
 _WRITTEN = "workbench_cache_written"
 _ALL = "*all*"  # renewed by writes to unknown tables: every entry depends on it
 _ANY_WRITE = "*any*"  # renewed by every write: entries whose tables are unknown depend on it
@@ -130,16 +136,23 @@ class QueryCache:
     def description(self) -> str:
         return self.store.description
 
-    def attach(self, session: Session, *, every_query: bool = False, relationship_loads: bool = False) -> Session:
+    def attach(self, session: Session, *, every_query: bool = False, relationship_loads: bool = False,
+               merge: str = "frozen") -> Session:
         """Serve ``session``'s opted-in SELECTs from the cache (all top-level SELECTs with ``every_query``;
-        lazy loads too with ``relationship_loads``). Returns the session."""
+        lazy loads too with ``relationship_loads``). A hit is merged into the session with
+        ``merge_frozen_result`` (``merge="frozen"``) or ``session.merge(obj, load=False)`` once per distinct
+        object (``merge="objects"``). Returns the session."""
+        if merge not in MERGES:
+            raise refuse("merge", f"one of {', '.join(MERGES)}", merge)
         session.info[_SESSION_MODE] = (every_query, relationship_loads)
+        session.info[_SESSION_MERGE] = merge
         if not event.contains(session, "do_orm_execute", self._do_orm_execute):
             event.listen(session, "do_orm_execute", self._do_orm_execute)
         return session
 
     def detach(self, session: Session) -> None:
         session.info.pop(_SESSION_MODE, None)
+        session.info.pop(_SESSION_MERGE, None)
         if event.contains(session, "do_orm_execute", self._do_orm_execute):
             event.remove(session, "do_orm_execute", self._do_orm_execute)
 
@@ -211,7 +224,10 @@ class QueryCache:
         session = state.session
         before = len(session.identity_map)
         started = perf_counter()
-        result = merge_frozen_result(session, state.statement, entry.frozen, load=False)()
+        if session.info.get(_SESSION_MERGE) == "objects":
+            result = _merged_once(session, entry.frozen)()
+        else:
+            result = merge_frozen_result(session, state.statement, entry.frozen, load=False)()
         self._count(hits=1, merge_s=perf_counter() - started, objects_merged=len(session.identity_map) - before,
                     rows_merged=len(entry.frozen.data))
         return result
@@ -237,6 +253,58 @@ class QueryCache:
         self._known_tables[key] = tables
         self._count(stores=1, store_s=perf_counter() - started)
         return frozen()
+
+    def cached_result(self, session: Session, function: Callable[[Session], Any], key: str) -> Any:
+        """``function(session)``'s result, from the cache when a fresh entry is there (``key`` names the function
+        and everything its result depends on besides the database). Only plain results can be kept: tuples,
+        lists, dicts, column values; ORM objects are refused (they would come back detached, without the
+        session they need). The entry depends on every table the statements of the call read."""
+        if not isinstance(key, str) or not 1 <= len(key) <= 1000:
+            raise refuse("key", "a string of 1 to 1,000 characters naming the result", key)
+        entry_key = f"{self.namespace}:r:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+        started = perf_counter()
+        try:
+            entry = self.store.region.get(entry_key)
+        except _UNREADABLE:
+            entry = NO_VALUE
+            self._count(unreadable=1)
+        fresh = entry is not NO_VALUE and self._stamps(entry.tables) == entry.stamps
+        self._count(read_s=perf_counter() - started)
+        if fresh:
+            self._count(hits=1)
+            return entry.frozen
+        self._count(misses=1, stale=int(entry is not NO_VALUE))
+        return self._call_and_store(session, function, entry_key)
+
+    def _call_and_store(self, session: Session, function, key: str):
+        known = self._known_tables.get(key, _UNSEEN)
+        early = self._stamps(known) if known is not _UNSEEN else None
+        recording = _Recording()
+        self._recordings().append(recording)
+        try:
+            started = perf_counter()
+            data = function(session)
+            if not isinstance(data, (list, tuple, dict)) and hasattr(data, "__iter__"):
+                data = list(data)  # a generator or a Result: what is stored must be the rows, not a cursor
+            self._count(query_s=perf_counter() - started)
+        finally:
+            self._recordings().remove(recording)
+        started = perf_counter()
+        mapped = _first_mapped(data)
+        if mapped is not None:
+            raise InputError(
+                f"cache strategy rows: the workload returned ORM objects ({type(mapped).__name__}), which cannot be "
+                "kept as plain rows; return the values the page shows (tuples, dicts of column values), or cache "
+                "ORM objects with the orm or merge strategy", "cache_strategies")
+        tables = None if recording.unknown else tuple(sorted(recording.tables))
+        if recording.written and (tables is None or recording.written.intersection(tables)):
+            self._count(unstored=1)
+            return data
+        stamps = early if early is not None and known == tables else self._stamps(tables)
+        self.store.region.set(key, _Entry(data, stamps, tables))
+        self._known_tables[key] = tables
+        self._count(stores=1, store_s=perf_counter() - started)
+        return data
 
     def key_for(self, statement, parameters=None) -> str | None:
         """The cache key of ``statement`` with its bound values, or None when SQLAlchemy cannot key it."""
@@ -309,6 +377,41 @@ class QueryCache:
         self.counters.add(**amounts)
         for counters in self._counting:
             counters.add(**amounts)
+
+
+def _merged_once(session: Session, frozen):
+    """``frozen``'s rows with each distinct ORM object merged once (``session.merge(load=False)``)."""
+    merged: dict[int, object] = {}
+
+    def one(value):
+        if value is None or not hasattr(value, "_sa_instance_state"):
+            return value
+        found = merged.get(id(value))  # ids are stable: ``frozen`` holds every object while this runs
+        if found is None:
+            found = merged[id(value)] = session.merge(value, load=False)
+        return found
+
+    with session.no_autoflush:
+        if frozen._source_supports_scalars:
+            rows = [[one(value)] for value in frozen.data]
+        else:
+            rows = [tuple(one(value) for value in row) for row in frozen.data]
+    return frozen.with_new_rows(rows)
+
+
+def _first_mapped(data, depth: int = 0):
+    """The first ORM object found in ``data`` (lists, tuples, sets, dict values), or None."""
+    if hasattr(data, "_sa_instance_state"):
+        return data
+    if depth > 20 or isinstance(data, (str, bytes, int, float)) or data is None:
+        return None
+    values = data.values() if isinstance(data, dict) else data if isinstance(data, (list, tuple, set, frozenset)) \
+        else ()
+    for value in values:
+        found = _first_mapped(value, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def engine_namespace(engine: Engine) -> str:

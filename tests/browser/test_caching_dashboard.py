@@ -63,6 +63,12 @@ def test_fill_the_form_run_and_land_on_the_data(voila, page, monkeypatch):
     assert "Authors must be from 1 to 1,000" in (run.get_attribute("title") or "")
     authors.fill("150")
     authors.press("Enter")
+    # a distance needs a database server: the in-process SQLite sample has no network to delay
+    page.get_by_role("button", name="1 ms", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Distance: the sqlite database lives in this process, so there is no network to put a distance on")
+    expect(run).to_be_disabled()
+    page.get_by_role("button", name="0 ms", exact=True).click()
     rounds = page.get_by_role("spinbutton", name="Rounds")
     rounds.fill("4")
     rounds.press("Enter")
@@ -103,6 +109,18 @@ def test_fill_the_form_run_and_land_on_the_data(voila, page, monkeypatch):
     page.get_by_role("button", name="Write to publishers").click()
     expect(cells).to_contain_text("stale: publishers; kept hitting: authors, books with their author (select-in), "
                                   "stores.", timeout=30_000)
+
+    # what the cache keeps, side by side: the plain rows skip the merge
+    page.get_by_role("combobox", name="Cache keeps").select_option(label="All three, side by side")
+    rounds.fill("1")
+    rounds.press("Enter")
+    run.click()
+    expect(page.locator(".pw-progress-message")).to_contain_text("Compared 1 round(s)", timeout=120_000)
+    strategies = page.locator(".pw-data-table").nth(1)
+    expect(strategies.locator("tbody tr")).to_have_count(3)
+    assert strategies.locator("tbody td:first-child").all_inner_texts() == [
+        "ORM objects, merge_frozen_result", "ORM objects, session.merge(load=False)",
+        "Plain rows (the workload's result)"]
 
 
 def test_a_viewer_is_told_about_the_caps(voila, page, monkeypatch):

@@ -16,8 +16,8 @@ from dashboards.caching import (
     verdict_html,
 )
 from dashboards.common import VIEWER_ENV
-from profiler.cache import MODES_EXPLAINED, CacheComparison, QueryCache, RunStats
-from profiler.playground import CACHE_URL
+from profiler.cache import CACHE_STRATEGIES_EXPLAINED, MODES_EXPLAINED, CacheComparison, QueryCache, RunStats
+from profiler.playground import CACHE_URL, DATA_URL
 from profiler.queries import AUTHORS_BOOKS, default_engine
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
@@ -232,3 +232,85 @@ def test_a_viewer_on_a_shared_redis_clears_only_its_own_space(redis_url):
     finally:
         owner.clear()
         owner.close()
+
+
+def test_the_distances_offered_are_the_round_trips_production_sees():
+    dashboard = CachingDashboard(environ={})
+    assert [value for _label, value in dashboard.distance.options] == [0.0, 0.5, 1.0, 2.0]
+    assert [label for label, _value in dashboard.distance.options] == ["0 ms", "0.5 ms", "1 ms", "2 ms"]
+    assert dashboard.distance.value == 0.0 and dashboard.settings().round_trip_ms == 0.0
+    assert [value for _label, value in dashboard.cache_strategy.options] == ["orm", "merge", "rows", "all"]
+    assert dashboard.strategies_help.content == CACHE_STRATEGIES_EXPLAINED
+    assert dashboard.database.layout.display == "none"  # one database: nothing to choose
+
+
+def test_a_distance_needs_a_database_server():
+    dashboard = CachingDashboard(environ={})
+    dashboard.distance.value = 1.0
+    message = "Distance: the sqlite database lives in this process, so there is no network to put a distance on"
+    assert message in dashboard.form_message.value and dashboard.form_message.kind == "error"
+    assert dashboard.run_button.disabled and message in dashboard.run_button.tooltip
+    assert dashboard.start() is None and dashboard.start_write() is None
+
+    with_postgres = CachingDashboard(environ={DATA_URL: "postgresql+psycopg://me:secret@db.example/workbench"})
+    assert [value for _label, value in with_postgres.database.options] == ["sample", "builtin"]
+    assert with_postgres.database.layout.display is None
+    with_postgres.distance.value = 2.0
+    assert "choose 0 ms, or the PostgreSQL bookstore." in with_postgres.form_message.value
+    with_postgres.database.value = "builtin"
+    assert with_postgres.form_message.value == "" and not with_postgres.run_button.disabled
+    settings = with_postgres.settings()
+    assert (settings.database, settings.round_trip_ms) == ("builtin", 2.0)
+
+
+@pytest.fixture
+def postgres_bookstore(postgres_url, tmp_path):
+    from tests.cache.conftest import SCALE
+    from tests.support import bookstore_database
+
+    with bookstore_database("postgresql", SCALE, tmp_path, postgres_url, label="caching_dashboard") as engine:
+        yield engine
+
+
+def test_a_run_at_a_distance_pays_real_round_trips_and_stops_its_proxy(postgres_bookstore, monkeypatch):
+    import profiler.cache.distance as distance
+
+    proxies = []
+
+    class Recorded(distance.LatencyProxy):
+        def start(self):
+            proxies.append(self)
+            return super().start()
+
+    monkeypatch.setattr(distance, "LatencyProxy", Recorded)
+    dashboard = CachingDashboard(postgres_bookstore, environ={})
+    dashboard.widget()
+    messages = []
+    dashboard.progress.observe(lambda change: messages.append(change["new"]), "message")
+    comparison = run(dashboard, rounds=1, distance=1.0, cache_strategy="all")
+
+    assert [proxy.round_trip_ms for proxy in proxies] == [1.0] and not proxies[0].running
+    assert comparison.round_trip_ms >= 1.0 and comparison.data_matches
+    assert "1 ms away (SELECT 1: " in dashboard.summary.value
+    assert "Round 1 of 1: warm run (Plain rows (the workload's result))" in messages
+    titles = [row["title"] for row in dashboard.strategies_table.rows]
+    assert titles == ["ORM objects, merge_frozen_result", "ORM objects, session.merge(load=False)",
+                      "Plain rows (the workload's result)"]
+    assert all(row["same_data"] and row["warm_ms"] > 0 for row in dashboard.strategies_table.rows)
+    assert [row["mode"] for row in dashboard.table.rows] == [
+        "uncached", "cold · orm", "warm · orm", "cold · merge", "warm · merge", "cold · rows", "warm · rows"]
+    assert len(dashboard.figure.spec["data"]) == 7
+    assert dashboard.viewer.data["round_trip_ms"] == comparison.round_trip_ms
+
+
+def test_the_write_demonstration_compares_what_each_strategy_makes_stale(engine):
+    dashboard = CachingDashboard(engine, environ={})
+    dashboard.cache_strategy.value = "all"
+    dashboard.write_table.value = "stores"
+    dashboard.start_write()
+    dashboard.wait(120)
+    assert dashboard.progress.state == "success", dashboard.progress.message
+    rows = {row["title"]: row for row in dashboard.write_strategies.rows}
+    assert len(rows) == 3 and all(row["stale"] == "stores" for row in rows.values())
+    assert rows["Plain rows (the workload's result)"]["walk"].startswith("stale as a whole: all ")
+    assert "statements ran again (those that read stores)" in rows["ORM objects, merge_frozen_result"]["walk"]
