@@ -91,41 +91,69 @@ def last_json_line(output: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Prices:
     """Public on-demand list prices in USD, Linux on x86, no savings plan. Change them for your region and date:
-    the defaults are AWS's published us-east-1 prices (aws.amazon.com/ec2/pricing/on-demand,
-    /fargate/pricing, /lambda/pricing), as listed in 2025."""
+    the defaults are us-east-1 prices read on 2026-12-07, each with its source beside it. AWS's pricing pages
+    (aws.amazon.com/ec2/pricing/on-demand/, /fargate/pricing/, /lambda/pricing/) fill in their rate tables in the
+    browser, so the EC2 and Fargate rates are as third-party price listings quote them; the Lambda rates are also
+    in the text of AWS's "How AWS Pricing Works" whitepaper."""
 
     region: str = "us-east-1"
-    as_of: str = "2025 list prices"
+    as_of: str = ("read 2026-12-07 from the AWS pricing pages for EC2 On-Demand, Fargate and Lambda; EC2 and "
+                  "Fargate rates as third-party listings quote those pages (sources beside each price)")
     ec2_instance: str = "m7i.xlarge"
-    ec2_vcpu: int = 4
-    ec2_memory_gib: float = 16.0
+    ec2_vcpu: int = 4  # m7i.xlarge size; not confirmed from a published page (read 2026-12-07)
+    ec2_memory_gib: float = 16.0  # m7i.xlarge size; not confirmed from a published page (read 2026-12-07)
+    # https://aws.amazon.com/ec2/pricing/on-demand/ (Linux, us-east-1), read 2026-12-07; the page's table is filled
+    # in by the browser, so the rate is as quoted by https://c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance
     ec2_hourly: float = 0.2016
+    # https://aws.amazon.com/fargate/pricing/ (Linux/X86, us-east-1), read 2026-12-07; the page's table is filled
+    # in by the browser, so both rates are as quoted by https://www.vantage.sh/blog/fargate-pricing
     fargate_vcpu_hourly: float = 0.04048
     fargate_gb_hourly: float = 0.004445
+    # https://aws.amazon.com/lambda/pricing/ (x86, first tier), read 2026-12-07: $0.00001667 per GB-second in
+    # https://docs.aws.amazon.com/whitepapers/latest/how-aws-pricing-works/lambda.html; unrounded as here in
+    # https://cloudchipr.com/blog/aws-lambda-pricing
     lambda_gb_second: float = 0.0000166667
+    # $0.20 per 1M requests: https://aws.amazon.com/lambda/pricing/ and
+    # https://docs.aws.amazon.com/whitepapers/latest/how-aws-pricing-works/lambda.html, read 2026-12-07
     lambda_per_million_invocations: float = 0.20
 
 
 @dataclass(frozen=True)
 class Assumptions:
-    """What the model assumes and nobody here measured; each is a documented AWS limit or a judgement."""
+    """What the model assumes and nobody here measured; each is a documented AWS limit or a judgement. The limits
+    were read on 2026-12-07 from the AWS pages named beside them."""
 
     host_memory_usable: float = 0.8  # of an EC2 host's memory, for users' servers (the OS and hub keep the rest)
     host_average_use: float = 0.6  # EC2 hosts are sized for the peak: on average 60% of their room is used
     server_memory_headroom: float = 1.5  # a server's memory limit over its measured footprint (users do work)
     fargate_server_vcpu: float = 0.5  # Fargate task size for a user's server (it idles; start-up is CPU-bound)
-    fargate_start_s: float = 45.0  # task provisioning and image pull before the server's own start: 30-60 s
-    ec2_boot_s: float = 90.0  # a new EC2 host to ready, when the hosts running are full
-    lambda_cold_start_s: float = 1.5  # a Python zip function with boto3 and numpy, first invocation
-    lambda_max_s: float = 900.0  # Lambda's hard limit on one invocation
+    # task provisioning and image pull before the server's own start, 30-60 s: a judgement, not confirmed from a
+    # published page (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-recommendations.html gives
+    # no figure; read 2026-12-07)
+    fargate_start_s: float = 45.0
+    ec2_boot_s: float = 90.0  # a new EC2 host to ready, when the hosts running are full (a judgement)
+    # a Python zip function with boto3 and numpy, first invocation: not confirmed from a published page (read
+    # 2026-12-07)
+    lambda_cold_start_s: float = 1.5
+    # Lambda's hard limit on one invocation, 900 s (15 min):
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html, read 2026-12-07
+    lambda_max_s: float = 900.0
     lambda_margin_s: float = 10.0  # left to return the histogram before the limit
-    lambda_concurrency: int = 1000  # default concurrent executions per account and region, shared by all functions
-    fargate_vcpu_quota: int = 6  # Fargate On-Demand vCPU quota of a new account (Service Quotas; raise it)
+    # default concurrent executions per account and region, shared by all functions (new accounts may start lower):
+    # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, read 2026-12-07
+    lambda_concurrency: int = 1000
+    # Fargate On-Demand vCPU quota of a new account (Service Quotas; raise it): not confirmed from a published page
+    # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html says only that new accounts
+    # may start lower; read 2026-12-07)
+    fargate_vcpu_quota: int = 6
     worker_busy: float = 0.7  # share of its core a load-test worker is kept at, so the client adds no latency
-    worker_memory_gb: float = 1.769  # a worker with one full vCPU: Lambda gives 1 vCPU per 1,769 MB
+    # a worker with one full vCPU: at 1,769 MB a function has the equivalent of one vCPU,
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html, read 2026-12-07
+    worker_memory_gb: float = 1.769
 
 
-# Fargate's valid task sizes: vCPU -> (smallest, largest, step) memory in GB.
+# Fargate's valid task sizes: vCPU -> (smallest, largest, step) memory in GB. Read 2026-12-07 from
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html
 FARGATE_SIZES = {0.25: (0.5, 2.0, 0.5), 0.5: (1.0, 4.0, 1.0), 1.0: (2.0, 8.0, 1.0), 2.0: (4.0, 16.0, 1.0),
                  4.0: (8.0, 30.0, 1.0), 8.0: (16.0, 60.0, 4.0), 16.0: (32.0, 120.0, 8.0)}
 
