@@ -14,6 +14,8 @@ Three servers serve the same notebooks:
   ran it (``user_server/voila_preheat.py``; the pool refills between rounds);
 * "cold": the same server told to preheat nothing, so each page load starts a kernel that runs the whole
   notebook (what the first viewer of a published page, or anyone right after a restart, waits for);
+* "warm": the same server with one warm kernel instead of pools (``user_server/warm_kernels.py``: started, the
+  dashboards' modules imported, handed to whichever dashboard is opened, which then runs its cells);
 * "stock": stock Voila (``voila NOTEBOOK --preheat_kernel=True --pool_size=1``, its own templates and settings),
   one process per notebook, as the anchor.
 
@@ -61,7 +63,7 @@ READY = {
     "caching.ipynb": "button:has-text('Run comparison')",
     "conversations.ipynb": "button:has-text('Run comparison')",
 }
-MODES = ("cold", "preheated", "stock")
+MODES = ("cold", "warm", "preheated", "stock")
 # When the page opened its first websocket (the kernel's), in the page's own clock.
 WEBSOCKET_CLOCK = """
 const OriginalWebSocket = window.WebSocket;
@@ -171,10 +173,11 @@ def main() -> None:
     servers: dict = {}
     urls: dict = {}
     try:
-        for mode in ("cold", "preheated"):
+        for mode in ("cold", "warm", "preheated"):
             servers[mode] = UserServer(work / mode, work / f"{mode}.log", env={
-                "WORKBENCH_PREHEAT_NOTEBOOKS": heated if mode == "preheated" else "",
-                "WORKBENCH_PREHEAT_POOL_SIZE": "1",
+                "WORKBENCH_PREHEAT_NOTEBOOKS": heated if mode != "cold" else "",
+                "WORKBENCH_PREHEAT_POOL_SIZE": "1" if mode == "preheated" else "0",
+                "WORKBENCH_WARM_KERNELS": "1" if mode == "warm" else "0",
             }, args=("--PreheatingKernelManager.busy_threshold=1",))  # pools fill however busy: pages are measured
             for notebook in notebooks:
                 urls[mode, notebook] = servers[mode].url(f"voila/render/dashboards/{notebook}")

@@ -138,6 +138,7 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
         c.SystemAccountSpawnerMixin.max_open_files = settings.server_max_open_files
 
     c.WorkbenchSpawnerMixin.dashboard_pool_size = settings.dashboard_pool_size
+    c.WorkbenchSpawnerMixin.dashboard_warming = settings.dashboard_warming
     c.WorkbenchSpawnerMixin.share_revocation_seconds = settings.share_revocation_seconds
 
     c.PlaygroundSpawnerMixin.playground_enabled = settings.playground

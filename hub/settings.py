@@ -299,6 +299,15 @@ class WorkbenchSettings(Configurable):
         "memory per dashboard per running server; a page load takes one and a new one starts a second later. "
         "0 turns preheating off.",
     ).tag(config=True)
+    dashboard_warming = CaselessStrEnum(
+        WorkbenchSpawnerMixin.dashboard_warming.values,
+        default_value=WorkbenchSpawnerMixin.dashboard_warming.default_value,
+        help="How each user's server keeps dashboards quick to open. 'pools': dashboard_pool_size kernels per "
+        "dashboard, each having already run it (a page only sends the rendered notebook; five kernels per "
+        "server, about 70 MiB each). 'kernels': dashboard_pool_size kernels in all that imported the "
+        "dashboards' code and run whichever dashboard is opened (one kernel per server; a page also waits for "
+        "its notebook's cells). Either way they start when the machine is quiet and yield to people's work.",
+    ).tag(config=True)
 
     # --- sharing dashboards -------------------------------------------------------------------------------------
     share_revocation_seconds = Integer(

@@ -20,6 +20,10 @@ FOLDER = "dashboards"
 # Read by the user side's preheating server extension (user_server/voila_preheat.py; a test checks the names match).
 PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
+WARM_KERNELS_VARIABLE = "WORKBENCH_WARM_KERNELS"
+# How a user's server keeps dashboards quick to open: a kernel per dashboard that already ran it, or kernels that
+# only imported the dashboards' code and run whichever one is opened (user_server/warm_kernels.py).
+WARMING = ("pools", "kernels")
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,12 @@ def install(dashboards: list[Dashboard], source: Path, home: Path) -> Path:
     return target
 
 
-def preheat_environment(dashboards: list[Dashboard], pool_size: int) -> dict[str, str]:
-    """What tells a user's server to keep ``pool_size`` kernels ready per dashboard (nothing when 0)."""
+def preheat_environment(dashboards: list[Dashboard], pool_size: int, warming: str = "pools") -> dict[str, str]:
+    """What tells a user's server to keep ``pool_size`` kernels ready: per dashboard, having run it ("pools"), or
+    for all of them, having imported their code ("kernels"); nothing when 0."""
     if pool_size <= 0 or not dashboards:
         return {}
     notebooks = " ".join(f"{FOLDER}/{dashboard.notebook}" for dashboard in dashboards)
+    if warming == "kernels":
+        return {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: "0", WARM_KERNELS_VARIABLE: str(pool_size)}
     return {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: str(pool_size)}

@@ -25,7 +25,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
 from jupyterhub.utils import maybe_future
 from tornado.web import HTTPError
-from traitlets import Bool, Integer, Unicode, default, validate
+from traitlets import Bool, Enum, Integer, Unicode, default, validate
 
 from spawner import accounts, kube, limits, names
 from spawner import dashboards as shipped
@@ -53,7 +53,15 @@ class WorkbenchSpawnerMixin(Spawner):
         1,
         min=0,
         help="Kernels kept ready per dashboard in each server, each having already run its dashboard "
-        "(Voila kernel preheating); 0 turns preheating off.",
+        "(Voila kernel preheating); with dashboard_warming 'kernels', warm kernels in all; 0 turns it off.",
+    ).tag(config=True)
+
+    dashboard_warming = Enum(
+        list(shipped.WARMING),
+        default_value="pools",
+        help="'pools': per dashboard, dashboard_pool_size kernels that already ran it (the quickest pages, five "
+        "kernels per server); 'kernels': dashboard_pool_size kernels that imported the dashboards' code and run "
+        "whichever is opened (one kernel per server; a page waits for its notebook's cells).",
     ).tag(config=True)
 
     share_revocation_seconds = Integer(
@@ -117,7 +125,8 @@ class WorkbenchSpawnerMixin(Spawner):
         env.update(jupyter_environment())
         dashboard = self.publishes
         if dashboard is None:
-            env.update(shipped.preheat_environment(self.offered_dashboards, self.dashboard_pool_size))
+            env.update(shipped.preheat_environment(self.offered_dashboards, self.dashboard_pool_size,
+                                                   self.dashboard_warming))
         else:
             env.update(published_server(dashboard, self.share_revocation_seconds, self.dashboard_pool_size).environment)
         return env

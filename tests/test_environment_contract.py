@@ -51,6 +51,14 @@ def test_the_dashboards_to_preheat_reach_the_user_side():
     assert hub_side_dashboards.preheat_environment([hub_side_dashboards.Dashboard("a.ipynb", "A", "")], 0) == {}
 
 
+def test_warm_kernels_reach_the_user_side_instead_of_pools():
+    env = hub_side_dashboards.preheat_environment(
+        [hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", "")], pool_size=1, warming="kernels")
+    assert hub_side_dashboards.WARM_KERNELS_VARIABLE == user_side_preheat.WARM_KERNELS_VARIABLE
+    assert env[user_side_preheat.WARM_KERNELS_VARIABLE] == "1" and env[user_side_preheat.POOL_SIZE_VARIABLE] == "0"
+    assert user_side_preheat.notebooks_from_environment(env) == ["dashboards/load_test.ipynb"]
+
+
 def test_dashboards_know_a_viewer_by_the_variable_the_hub_sets():
     from dashboards.common import VIEWER_ENV, is_viewer
     from spawner.published import VIEWER_VARIABLE, published_server

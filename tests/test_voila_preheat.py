@@ -14,7 +14,8 @@ import requests
 from testing.support import wait_for
 from tests.browser.test_user_server import STAMP, write_notebook
 from testing.user_server import UserServer
-from user_server.voila_preheat import PREHEAT_VARIABLE, PreheatingKernelManager
+from user_server.voila_preheat import (POOL_SIZE_VARIABLE, PREHEAT_VARIABLE, WARM_KERNELS_VARIABLE,
+                                      PreheatingKernelManager)
 
 NOTEBOOKS = ["dashboards/query_optimization.ipynb", "dashboards/load_test.ipynb", "dashboards/caching.ipynb"]
 
@@ -117,9 +118,9 @@ def page(server: UserServer) -> re.Match:
 def test_a_pool_kernel_waits_for_a_quieter_machine_and_a_page_meanwhile_waits_for_nothing(tmp_path):
     # a threshold of 0: any CPU use at all is too busy, so a pool kernel waits for its longest
     server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
-                               "--PreheatingKernelManager.max_wait=20")
+                               "--PreheatingKernelManager.max_wait=10")
     try:
-        time.sleep(6)
+        time.sleep(4)
         assert runs(tmp_path) == [], "the pool's kernel ran the dashboard on a busy machine"
         # nothing in the pool has run yet: the page is rendered on request, as without preheating
         assert page(server)["preheated"] == "False"
@@ -142,5 +143,45 @@ def test_a_pool_kernel_that_waited_its_longest_starts_however_busy_the_machine(t
     try:
         wait_for(lambda: runs(tmp_path), 60, "the pool's kernel to run the dashboard")
         assert "for a quieter machine" in (tmp_path / "server.log").read_text()
+    finally:
+        server.stop()
+
+
+MARKER_MODULE = """\
+import os
+from pathlib import Path
+Path(f"imported-in-{os.getpid()}").touch()
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_kernel_imported_the_dashboards_code_in_advance_and_runs_whichever_dashboard_is_opened(tmp_path):
+    write_notebook(tmp_path / "own" / "mine.ipynb")
+    (tmp_path / "dashboards").mkdir()
+    (tmp_path / "dashboards" / "warm_marker.py").write_text(MARKER_MODULE)
+    write_notebook(tmp_path / "dashboards" / "listed.ipynb")
+    server = UserServer(tmp_path, tmp_path / "warm.log", env={
+        PREHEAT_VARIABLE: "dashboards/listed.ipynb", POOL_SIZE_VARIABLE: "0", WARM_KERNELS_VARIABLE: "1"},
+        args=("--PreheatingKernelManager.busy_threshold=1", "--PreheatingKernelManager.warm_imports=warm_marker"))
+
+    def imported() -> set[int]:
+        return {int(path.name.removeprefix("imported-in-")) for path in (tmp_path / "dashboards").glob("imported-in-*")}
+
+    try:
+        wait_for(imported, 60, "a warm kernel to import the dashboards' code")
+        (warm,) = imported()
+        assert runs(tmp_path) == [], "a warm kernel ran a dashboard before anyone opened it"
+
+        stamp = page(server)  # run on request...
+        assert int(stamp["kernel"]) == warm, "the page did not get the warm kernel"  # ...in the warm kernel
+        assert "Using a warm kernel" in (tmp_path / "warm.log").read_text()
+        # another takes its place
+        wait_for(lambda: len(imported()) == 2, 60, "a new warm kernel")
+
+        # a notebook of the user's own starts a kernel of its own, in its own folder
+        asked_at = time.time()
+        own = STAMP.search(requests.get(server.url("voila/render/own/mine.ipynb"), timeout=60).text)
+        assert own["preheated"] == "False" and int(own["kernel"]) not in imported()
+        assert float(own["ran_at"]) > asked_at
     finally:
         server.stop()

@@ -58,9 +58,13 @@ from voila.server_extension import load_config_file
 from voila.utils import ENV_VARIABLE, get_page_config
 from voila.voila_kernel_manager import voila_kernel_manager_factory
 
+from user_server.warm_kernels import WarmKernels
+
 # Space-separated notebook paths relative to the server's root (e.g. "dashboards/load_test.ipynb").
 PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
+# Kernels kept warm with the dashboards' code imported (user_server/warm_kernels.py), instead of or besides pools.
+WARM_KERNELS_VARIABLE = "WORKBENCH_WARM_KERNELS"
 # How often each dashboard was opened from a pool, in the user's own Jupyter data folder.
 OPENS_FILE = "profiler-workbench-dashboard-opens.json"
 BUSY_SAMPLE_SECONDS = 0.5
@@ -85,7 +89,7 @@ def notebooks_from_environment(environ: dict[str, str] | None = None) -> list[st
     return [path for path in value.split() if path.endswith(".ipynb")]
 
 
-class PreheatingKernelManager(_VoilaPoolingKernelManager):
+class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
     """jupyter_server's kernel manager plus Voila's pools of pre-rendered notebooks, for chosen notebooks only."""
 
     pool_size = Int(
@@ -169,7 +173,7 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
             ENV_VARIABLE.VOILA_SERVER_URL: self._renderer_settings["base_url"],
             ENV_VARIABLE.VOILA_PREHEAT: "True",
         }
-        lower = {"preexec_fn": functools.partial(os.nice, self.preheat_niceness)} if self._may_lower_priority() else {}
+        lower = self._lower_priority()
         loop = asyncio.get_event_loop()
         for _ in range(self.pool_size - len(pool)):
             start_now = asyncio.Event()
@@ -215,6 +219,10 @@ class PreheatingKernelManager(_VoilaPoolingKernelManager):
         self._restore_priority(taken[2])
         self._count_open(notebook_name)
         return taken
+
+    def _lower_priority(self) -> dict[str, Any]:
+        """What makes a kernel start niced, where it can be given the normal priority back."""
+        return {"preexec_fn": functools.partial(os.nice, self.preheat_niceness)} if self._may_lower_priority() else {}
 
     def _may_lower_priority(self) -> bool:
         """Whether pool kernels can be given a lower priority and have the normal one back when taken."""
@@ -319,6 +327,15 @@ def _load_jupyter_server_extension(server_app) -> None:
         return
     if os.environ.get(POOL_SIZE_VARIABLE, "").strip():
         manager.pool_size = int(os.environ[POOL_SIZE_VARIABLE])
+    if os.environ.get(WARM_KERNELS_VARIABLE, "").strip():
+        manager.warm_kernels = int(os.environ[WARM_KERNELS_VARIABLE])
+    if manager.warm_kernels > 0:
+        # each dashboard's notebook imports its module of the dashboards package, named after it
+        manager.warm_imports = manager.warm_imports or [
+            f"dashboards.{os.path.splitext(os.path.basename(notebook))[0]}" for notebook in notebooks]
+        manager.start_warming()
+        server_app.log.info("Keeping %d warm kernel(s) with %s imported", manager.warm_kernels,
+                            ", ".join(manager.warm_imports))
     # the same configuration Voila's server extension builds for its page handler, so the pages match
     voila_configuration = VoilaConfiguration(parent=server_app)
     local_config = load_config_file()
