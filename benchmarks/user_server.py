@@ -1,11 +1,12 @@
 """What one user's server costs the machine it runs on: memory and CPU of a server started as the hub starts
 them (the repository's jupyter configuration, Voila as a server extension, one preheated kernel per dashboard
-of notebooks/dashboards.json) vs the same server told to preheat nothing.
+of notebooks/dashboards.json) vs the same server with one warm kernel instead (``user_server/warm_kernels.py``:
+the dashboards' code imported, no dashboard run) vs the same server told to preheat nothing.
 
     python benchmarks/user_server.py            # 3 rounds
     python benchmarks/user_server.py --quick    # 1 round
 
-Each round starts both servers one after the other (order alternating), waits until the preheated server's
+Each round starts the servers one after the other (order alternating), waits until each server's
 kernels have run their dashboards (its process tree's CPU stays under 2% of a core for 3 s, or 120 s passed),
 then reads the whole process tree: proportional set size (PSS: shared pages split between the processes that
 share them, so the sum is what the server adds to the machine), the CPU seconds it took to get there, and the
@@ -90,9 +91,10 @@ def measure(work: Path, mode: str, notebooks: list[str]) -> dict[str, float]:
     (folder / "dashboards").mkdir(parents=True)
     for notebook in notebooks:
         shutil.copy(ROOT / "notebooks" / notebook, folder / "dashboards" / notebook)
-    heated = " ".join(f"dashboards/{notebook}" for notebook in notebooks) if mode == "preheated" else ""
+    heated = " ".join(f"dashboards/{notebook}" for notebook in notebooks) if mode != "plain" else ""
     server = UserServer(folder, folder / "server.log", env={
-        "WORKBENCH_PREHEAT_NOTEBOOKS": heated, "WORKBENCH_PREHEAT_POOL_SIZE": "1"},
+        "WORKBENCH_PREHEAT_NOTEBOOKS": heated, "WORKBENCH_PREHEAT_POOL_SIZE": "1" if mode == "preheated" else "0",
+        "WORKBENCH_WARM_KERNELS": "1" if mode == "warm" else "0"},
         # the pools fill however busy the machine: what they cost is measured here, not when they fill
         args=("--PreheatingKernelManager.busy_threshold=1",))
     try:
@@ -116,10 +118,11 @@ def main() -> None:
     notebooks = [entry["notebook"] for entry in
                  json.loads((ROOT / "notebooks" / "dashboards.json").read_text())["dashboards"]]
     work = Path(tempfile.mkdtemp(prefix="user-server-bench-"))
-    runs: dict[str, list[dict[str, float]]] = {"preheated": [], "plain": []}
+    modes = ("preheated", "warm", "plain")
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     try:
         for number in range(rounds):
-            for mode in (("preheated", "plain") if number % 2 == 0 else ("plain", "preheated")):
+            for mode in (modes if number % 2 == 0 else tuple(reversed(modes))):
                 figures = measure(work, mode, notebooks)
                 runs[mode].append(figures)
                 print(f"round {number + 1} {mode:9s}: {figures['memory_mib']:7.1f} MiB PSS, "
@@ -135,8 +138,10 @@ def main() -> None:
         "benchmark": "user_server", "rounds": rounds, "dashboards": len(notebooks),
         "load_average": round(psutil.getloadavg()[0], 2),
         "preheated_memory_mib": median("preheated", "memory_mib", 1),
+        "warm_memory_mib": median("warm", "memory_mib", 1),
         "plain_memory_mib": median("plain", "memory_mib", 1),
         "preheated_start_cpu_s": median("preheated", "start_cpu_s"),
+        "warm_start_cpu_s": median("warm", "start_cpu_s"),
         "plain_start_cpu_s": median("plain", "start_cpu_s"),
         "preheated_idle_cores": median("preheated", "idle_cores", 3),
         "plain_idle_cores": median("plain", "idle_cores", 3),
