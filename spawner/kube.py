@@ -38,7 +38,7 @@ from spawner.playground import PlaygroundSpawnerMixin
 from spawner.stacks import PlaygroundError
 from spawner.user_server_files import jupyter_environment
 
-# The users' server image (deploy/docker builds it); Zero to JupyterHub's singleuser.image names the same
+# The users' server image (deploy/images builds it); Zero to JupyterHub's singleuser.image names the same
 # (deploy/kubernetes/values.yaml: a test keeps the two equal).
 USER_IMAGE = "profiler-workbench-user"
 HUB_IMAGE = "profiler-workbench-hub"
@@ -60,7 +60,7 @@ LOCKED_DOWN = {
 
 
 def image_tag() -> str:
-    """The tag of both images: this package's version (deploy/docker tags what it builds so)."""
+    """The tag of both images: this package's version (deploy/images tags what it builds so)."""
     return importlib.metadata.version("profiler-workbench")
 
 

@@ -103,6 +103,7 @@ FOLDER_MARKS = {
     TESTS / "hub": ("hub",),
     TESTS / "browser": ("browser",),
     TESTS / "package": ("hub", "slow"),  # builds the wheel and runs a hub from a fresh venv
+    TESTS / "images": ("images", "slow"),  # builds the container images and runs them with podman
     NOTEBOOKS: ("slow",),  # nbval: a kernel runs every notebook
 }
 FIXTURE_MARKS = {
