@@ -26,7 +26,7 @@ TEST_WORKERS ?= 2
 TEST_SELECTION ?= -m "not images"
 
 test: install chromium
-	$(BIN)/python -m pytest -p xdist -n $(TEST_WORKERS) --dist loadfile $(TEST_SELECTION) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p xdist -n $(TEST_WORKERS) --dist loadfile --durations=25 $(TEST_SELECTION) $(PYTEST_ARGS)
 
 test-images: install chromium
 	$(BIN)/python -m pytest -p no:xdist -m images tests/images $(PYTEST_ARGS)

@@ -68,3 +68,10 @@ INSPECT_SECTION_IN_VIEW = """() => {
     const cells = document.querySelector('#rendered_cells').getBoundingClientRect();
     return section.top >= cells.top - 4 && section.bottom <= cells.bottom;
 }"""
+
+
+def drawn_points(points, at_least: int, timeout: float = 30_000) -> int:
+    """How many of ``points`` (a locator of a chart's bars or markers) are drawn, once ``at_least`` are: a chart
+    draws a moment after its data arrives, when the page has fetched plotly.js (widgets/figure.js)."""
+    points.nth(at_least - 1).wait_for(timeout=timeout)
+    return points.count()

@@ -237,7 +237,7 @@ def test_a_finished_page(visits, dashboard, theme, width):
         assert ticks and all(CLOCK_TICK.match(tick) for tick in ticks), ticks
 
     charts = page.locator(".workbench-figure.js-plotly-plot, .pw-live-graph")
-    assert charts.count() > 0
+    charts.first.wait_for(timeout=30_000)  # a chart draws once its page has fetched plotly.js
     if theme == "dark":
         for chart in charts.all():
             seen = chart.evaluate(SEEN_ON)

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from testing.support import REPO_ROOT
-from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path
+from tests.support import INSPECT_SECTION_IN_VIEW, artifact_path, drawn_points
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def test_run_from_the_browser_shows_results_and_scrolls_to_the_data(voila, page)
     assert page.locator(".workbench-findings li", has_text="N+1 on Author.books").count() >= 1
     assert page.locator("#rendered_cells").evaluate("el => el.scrollTop") > 0
     # the comparison chart is drawn: one bar per strategy in the statements panel
-    assert page.locator(".workbench-figure .barlayer .point").count() >= 6 * 4
+    assert drawn_points(page.locator(".workbench-figure .barlayer .point"), 6 * 4) >= 6 * 4
     page.screenshot(path=str(artifact_path("query-dashboard-after-run.png")), full_page=False)
     # after the run, select-in's SQL is in its description: highlighted, one clause per line, and Copy puts exactly
     # that SQL on the clipboard
