@@ -17,7 +17,9 @@ May import jupyterhub, traitlets, tornado and the other :mod:`spawner` modules; 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import signal
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +29,7 @@ from jupyterhub.utils import maybe_future
 from tornado.web import HTTPError
 from traitlets import Bool, Enum, Integer, Unicode, default, validate
 
-from spawner import accounts, kube, limits, names
+from spawner import accounts, kube, limits, names, ports
 from spawner import dashboards as shipped
 from spawner.playground import PlaygroundSpawnerMixin
 from spawner.published import PublishError, published_dashboard, published_server
@@ -171,6 +173,14 @@ class SystemAccountSpawnerMixin(LocalProcessSpawner):
         4096, min=0, help="Open files per process of a server (RLIMIT_NOFILE); 0: the system's default."
     ).tag(config=True)
 
+    port_attempts = Integer(
+        3,
+        min=1,
+        help="Ports a server is started on before its spawn fails. A server's port is chosen free, but a process "
+        "of another account can take it before the server binds it; the hub would then take that process's answer "
+        "for the server's, so the server is started again on another port.",
+    ).tag(config=True)
+
     @validate("account_prefix")
     def _valid_account_prefix(self, proposal):
         return names.check_account_prefix(proposal["value"])
@@ -242,7 +252,7 @@ class SystemAccountSpawnerMixin(LocalProcessSpawner):
     _limits_by_control_group = False
 
     async def start(self):
-        await self.system_account()
+        account = await self.system_account()
         why_not = await asyncio.to_thread(limits.available)
         self._limits_by_control_group = why_not is None
         if why_not is None:
@@ -250,7 +260,40 @@ class SystemAccountSpawnerMixin(LocalProcessSpawner):
         else:
             self.log.warning("%s's server runs without a control group (%s): memory and CPU are not limited",
                              self.user.name, why_not)
-        return await super().start()
+        ip, port = await super().start()
+        for attempt in itertools.count(1):
+            others = await self._other_accounts_listening(ip, port, account.uid)
+            if not others:
+                return ip, port
+            self.log.warning("%s's server was given port %d, which another account (uid %s) took before the server "
+                             "could (attempt %d of %d)", self.user.name, port, sorted(others), attempt,
+                             self.port_attempts)
+            await self._end_process()
+            if attempt >= self.port_attempts:
+                raise HTTPError(503, f"Your server could not get a port of its own in {self.port_attempts} tries: "
+                                "other programs on this machine took the port it was given. Please try again.")
+            self.port = 0  # chosen free again
+            ip, port = await LocalProcessSpawner.start(self)  # the process only: the rest of the start stands
+
+    async def _end_process(self) -> None:
+        """Kill the server process just started, with its process group (it leads a session of its own)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        await asyncio.to_thread(self.proc.wait)
+
+    async def _other_accounts_listening(self, ip: str, port: int, own_uid: int) -> set[int]:
+        """Wait until something listens where the hub will connect to the server, the server has exited, or
+        ``http_timeout`` has passed; then the other accounts' uids among the listeners. The hub takes any HTTP
+        answer at the server's address as the server being up, whoever gives it."""
+        deadline = asyncio.get_running_loop().time() + self.http_timeout
+        while True:
+            uids = await asyncio.to_thread(ports.holders, ip, port)
+            exited = self.proc is None or self.proc.poll() is not None
+            if uids or exited or asyncio.get_running_loop().time() > deadline:
+                return uids - {own_uid}
+            await asyncio.sleep(0.1)
 
     async def stop(self, now=False):
         await super().stop(now=now)

@@ -46,7 +46,8 @@ def server_environment(hub: Hub, username: str) -> dict[str, str]:
                     return env
         except psutil.Error:
             continue
-    raise AssertionError(f"no running server for {username}")
+    logged = [line for line in _log_tail(hub, 400).splitlines() if username in line][-15:]
+    raise AssertionError(f"no running server for {username}; what the hub logged of them:\n" + "\n".join(logged))
 
 
 def run_as_server(env: dict[str, str], code: str) -> subprocess.CompletedProcess:

@@ -67,15 +67,16 @@ def make_spawner(spawner_class: type, username: str, tmp_path: Path, db=None, se
     return spawner
 
 
-async def hub_start(spawner) -> None:
-    """Start a server the way ``User.spawn`` does around ``start()``: it gets a server record (so it is active)."""
+async def hub_start(spawner) -> tuple[str, int]:
+    """Start a server the way ``User.spawn`` does around ``start()``: it gets a server record (so it is active).
+    Returns where the server listens, as ``start()`` tells the hub."""
     from jupyterhub.objects import Server
 
     record = orm.Server(proto="http", ip="127.0.0.1", port=0, base_url="/", cookie_name="test")
     spawner.user.db.add(record)
     spawner.user.db.commit()
     spawner.server = Server(orm_server=record)
-    await spawner.start()
+    return await spawner.start()
 
 
 async def hub_stop(spawner) -> None:
