@@ -7,9 +7,11 @@ test works on its own part of the document so their order does not matter.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from testing.support import wait_for
 from tests.browser.conftest import voila_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,6 +56,11 @@ def requests_made(page, viewer: str) -> int:
 
 def clipboard(page) -> str:
     return page.evaluate("navigator.clipboard.readText()")
+
+
+def wait_for_clipboard(page, expected: Callable[[str], bool], what: str) -> str:
+    """The clipboard once it holds what ``expected`` accepts (the copy is written a moment after the click)."""
+    return wait_for(lambda: (text := clipboard(page)) is not None and expected(text) and text, 10, what)
 
 
 def test_children_are_fetched_only_when_expanded_and_numbers_stay_exact(viewer_page):
@@ -159,17 +166,16 @@ def test_copy_value_and_copy_path(viewer_page):
     p99.wait_for()
     p99.hover()
     p99.locator(".jv-copy-path").click()
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.startsWith('data['))")
-    assert clipboard(page) == 'data["runs"][3]["p99"]'
+    wait_for_clipboard(page, lambda text: text == 'data["runs"][3]["p99"]', "the copied path")
     p99.hover()
     p99.locator(".jv-copy-value").click()
-    page.wait_for_function("navigator.clipboard.readText().then(t => t === '3.035')")
+    wait_for_clipboard(page, lambda text: text == "3.035", "the copied number")
 
     totals = row(page, MAIN, "2")
     totals.hover()
     totals.locator(".jv-copy-value").click()
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.startsWith('{'))")
-    assert clipboard(page) == '{"requests":1180591620717411303425,"bytes":12345678901234567890.123456789}'
+    exact = '{"requests":1180591620717411303425,"bytes":12345678901234567890.123456789}'
+    wait_for_clipboard(page, lambda text: text == exact, "the copied object, its big numbers exact")
     assert "Copied the value of data[\"totals\"]" in page.locator(f"{MAIN} .jv-status").inner_text()
     collapse(page, MAIN, "1")
 
@@ -204,6 +210,4 @@ def test_thousand_deep_document_opens_by_keyboard_and_search_reaches_the_bottom(
     root = row(page, DEEP, "")
     root.hover()
     root.locator(".jv-copy-value").click()
-    page.wait_for_function(
-        "navigator.clipboard.readText().then(t => t.endsWith('\"bottom\":\"reached\"' + '}'.repeat(1001)))"
-    )
+    wait_for_clipboard(page, lambda text: text.endswith('"bottom":"reached"' + "}" * 1001), "the 1,000-deep copy")
