@@ -44,9 +44,12 @@ def installed(tmp_path_factory) -> Path:
     (wheel,) = (work / "dist").glob("profiler_workbench-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-                         capture_output=True, text=True, timeout=900)
-    assert pip.returncode == 0, pip.stderr[-3000:]
+    # uv resolves the wheel's dependencies from the same index as pip, in 14 s with an empty cache where pip took
+    # 132 s with a full one (measured side by side on a 2-core machine): pip was most of this module's time.
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+    installing = subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                                 str(wheel)], capture_output=True, text=True, timeout=900)
+    assert installing.returncode == 0, installing.stderr[-3000:]
     return venv / "bin"
 
 
