@@ -101,6 +101,16 @@ class _Recording:
     written: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """What one call read (None: tables not known), whether it wrote to any of them, and the stamps of its tables
+    taken before it ran (None: take them now)."""
+
+    tables: tuple[str, ...] | None
+    wrote: bool
+    early_stamps: Any
+
+
 class QueryCache:
     """Query results of one database (``engine``) cached in memory or Redis (``url``, see ``open_store``)."""
 
@@ -233,26 +243,38 @@ class QueryCache:
         return result
 
     def _run_and_store(self, state, key: str):
+        frozen, recorded = self._recorded(key, lambda: state.invoke_statement().freeze())
+        self._store(key, frozen, recorded)
+        return frozen()
+
+    def _recorded(self, key: str, produce: Callable[[], Any]) -> tuple[Any, _Recorded]:
+        """``produce()``, with the tables its statements read and wrote. The stamps of the tables ``key`` read last
+        time are taken first: if it reads the same ones again, a write that lands meanwhile makes the entry stale."""
         known = self._known_tables.get(key, _UNSEEN)
         early = self._stamps(known) if known is not _UNSEEN else None
         recording = _Recording()
         self._recordings().append(recording)
         try:
             started = perf_counter()
-            frozen = state.invoke_statement().freeze()
+            value = produce()
             self._count(query_s=perf_counter() - started)
         finally:
             self._recordings().remove(recording)
         tables = None if recording.unknown else tuple(sorted(recording.tables))
-        if recording.written and (tables is None or recording.written.intersection(tables)):
+        wrote = bool(recording.written) and (tables is None or bool(recording.written.intersection(tables)))
+        return value, _Recorded(tables, wrote, early if early is not None and known == tables else None)
+
+    def _store(self, key: str, kept: Any, recorded: _Recorded) -> None:
+        """Keeps ``kept`` under ``key``, unless the call wrote to what it read (its result may not be what the
+        database now holds)."""
+        if recorded.wrote:
             self._count(unstored=1)
-            return frozen()
+            return
         started = perf_counter()
-        stamps = early if early is not None and known == tables else self._stamps(tables)
-        self.store.region.set(key, _Entry(frozen, stamps, tables))
-        self._known_tables[key] = tables
+        stamps = recorded.early_stamps if recorded.early_stamps is not None else self._stamps(recorded.tables)
+        self.store.region.set(key, _Entry(kept, stamps, recorded.tables))
+        self._known_tables[key] = recorded.tables
         self._count(stores=1, store_s=perf_counter() - started)
-        return frozen()
 
     def cached_result(self, session: Session, function: Callable[[Session], Any], key: str) -> Any:
         """``function(session)``'s result, from the cache when a fresh entry is there (``key`` names the function
@@ -277,33 +299,20 @@ class QueryCache:
         return self._call_and_store(session, function, entry_key)
 
     def _call_and_store(self, session: Session, function, key: str):
-        known = self._known_tables.get(key, _UNSEEN)
-        early = self._stamps(known) if known is not _UNSEEN else None
-        recording = _Recording()
-        self._recordings().append(recording)
-        try:
-            started = perf_counter()
+        def rows():
             data = function(session)
             if not isinstance(data, (list, tuple, dict)) and hasattr(data, "__iter__"):
                 data = list(data)  # a generator or a Result: what is stored must be the rows, not a cursor
-            self._count(query_s=perf_counter() - started)
-        finally:
-            self._recordings().remove(recording)
-        started = perf_counter()
+            return data
+
+        data, recorded = self._recorded(key, rows)
         mapped = _first_mapped(data)
         if mapped is not None:
             raise InputError(
                 f"cache strategy rows: the workload returned ORM objects ({type(mapped).__name__}), which cannot be "
                 "kept as plain rows; return the values the page shows (tuples, dicts of column values), or cache "
                 "ORM objects with the orm or merge strategy", "cache_strategies")
-        tables = None if recording.unknown else tuple(sorted(recording.tables))
-        if recording.written and (tables is None or recording.written.intersection(tables)):
-            self._count(unstored=1)
-            return data
-        stamps = early if early is not None and known == tables else self._stamps(tables)
-        self.store.region.set(key, _Entry(data, stamps, tables))
-        self._known_tables[key] = tables
-        self._count(stores=1, store_s=perf_counter() - started)
+        self._store(key, data, recorded)
         return data
 
     def key_for(self, statement, parameters=None) -> str | None:
