@@ -12,6 +12,8 @@ May import only the standard library.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -66,3 +68,17 @@ def listeners(port: int, tables: tuple[Path, ...] = SOCKET_TABLES) -> list[Liste
 def holders(ip: str, port: int, tables: tuple[Path, ...] = SOCKET_TABLES) -> set[int]:
     """The uids of the sockets a connection to ``ip``:``port`` could reach (empty: nothing listens there)."""
     return {listener.uid for listener in listeners(port, tables) if listener.accepts_connections_to(ip)}
+
+
+async def accepts(ip: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether something accepts a TCP connection at ``ip``:``port`` now (closed again at once). Much cheaper than
+    reading the socket tables, whose size grows with every connection on the machine: wait with this, then read
+    them once."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(ip or "127.0.0.1", port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True

@@ -284,16 +284,14 @@ class SystemAccountSpawnerMixin(LocalProcessSpawner):
         await asyncio.to_thread(self.proc.wait)
 
     async def _other_accounts_listening(self, ip: str, port: int, own_uid: int) -> set[int]:
-        """Wait until something listens where the hub will connect to the server, the server has exited, or
-        ``http_timeout`` has passed; then the other accounts' uids among the listeners. The hub takes any HTTP
-        answer at the server's address as the server being up, whoever gives it."""
-        deadline = asyncio.get_running_loop().time() + self.http_timeout
-        while True:
-            uids = await asyncio.to_thread(ports.holders, ip, port)
-            exited = self.proc is None or self.proc.poll() is not None
-            if uids or exited or asyncio.get_running_loop().time() > deadline:
-                return uids - {own_uid}
+        """Wait until something accepts connections where the hub will connect to the server, the server has
+        exited, or ``http_timeout`` has passed; then the uids of other accounts among the listeners there. (The hub
+        takes any HTTP answer at the server's address for the server's, whoever gives it.)"""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        while self.proc.poll() is None and loop.time() < deadline and not await ports.accepts(ip, port):
             await asyncio.sleep(0.1)
+        return await asyncio.to_thread(ports.holders, ip, port) - {own_uid}
 
     async def stop(self, now=False):
         await super().stop(now=now)

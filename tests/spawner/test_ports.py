@@ -76,6 +76,17 @@ def test_the_kernel_names_the_account_of_every_listener_and_where_it_takes_conne
         squatter.wait()
 
 
+async def test_accepts_says_whether_anything_takes_connections_at_an_address():
+    port = free_port()
+    assert not await ports.accepts("127.0.0.1", port)
+    listening = socket.create_server(("127.0.0.1", port))
+    try:
+        assert await ports.accepts("127.0.0.1", port)
+        assert await ports.accepts("", port), "no address: the loopback one, as the hub connects"
+    finally:
+        listening.close()
+
+
 @pytest.fixture
 def system_spawner(tmp_path):
     test_accounts = TestAccounts(tmp_path / "state")
