@@ -309,6 +309,17 @@ class WorkbenchSettings(Configurable):
         "its notebook's cells). Either way they start when the machine is quiet and yield to people's work.",
     ).tag(config=True)
 
+    preheat_busy_threshold = Float(
+        None,
+        allow_none=True,
+        min=0.0,
+        max=1.0,
+        help="Share of the machine's CPU time in use (all CPUs) above which users' servers wait to start their "
+        "dashboard kernels (for at most PreheatingKernelManager.max_wait), so preheating never slows a login or a "
+        "page: 1 never waits. Unset: the users' server's own default (PreheatingKernelManager.busy_threshold, "
+        "user_server/voila_preheat.py).",
+    ).tag(config=True, default_text="unset")
+
     # --- sharing dashboards -------------------------------------------------------------------------------------
     share_revocation_seconds = Integer(
         WorkbenchSpawnerMixin.share_revocation_seconds.default_value,

@@ -21,6 +21,7 @@ FOLDER = "dashboards"
 PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
 WARM_KERNELS_VARIABLE = "WORKBENCH_WARM_KERNELS"
+BUSY_THRESHOLD_VARIABLE = "WORKBENCH_PREHEAT_BUSY_THRESHOLD"
 # How a user's server keeps dashboards quick to open: a kernel per dashboard that already ran it, or kernels that
 # only imported the dashboards' code and run whichever one is opened (user_server/warm_kernels.py).
 WARMING = ("pools", "kernels")
@@ -72,12 +73,18 @@ def install(dashboards: list[Dashboard], source: Path, home: Path) -> Path:
     return target
 
 
-def preheat_environment(dashboards: list[Dashboard], pool_size: int, warming: str = "pools") -> dict[str, str]:
+def preheat_environment(dashboards: list[Dashboard], pool_size: int, warming: str = "pools",
+                        busy_threshold: float | None = None) -> dict[str, str]:
     """What tells a user's server to keep ``pool_size`` kernels ready: per dashboard, having run it ("pools"), or
-    for all of them, having imported their code ("kernels"); nothing when 0."""
+    for all of them, having imported their code ("kernels"); nothing when 0. ``busy_threshold``: the machine's CPU
+    share in use above which they wait to start (None: the server's own default)."""
     if pool_size <= 0 or not dashboards:
         return {}
     notebooks = " ".join(f"{FOLDER}/{dashboard.notebook}" for dashboard in dashboards)
     if warming == "kernels":
-        return {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: "0", WARM_KERNELS_VARIABLE: str(pool_size)}
-    return {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: str(pool_size)}
+        environment = {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: "0", WARM_KERNELS_VARIABLE: str(pool_size)}
+    else:
+        environment = {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: str(pool_size)}
+    if busy_threshold is not None:
+        environment[BUSY_THRESHOLD_VARIABLE] = repr(float(busy_threshold))
+    return environment

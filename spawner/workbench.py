@@ -27,7 +27,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
 from jupyterhub.utils import maybe_future
 from tornado.web import HTTPError
-from traitlets import Bool, Enum, Integer, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Integer, Unicode, default, validate
 
 from spawner import accounts, kube, limits, names, ports
 from spawner import dashboards as shipped
@@ -64,6 +64,16 @@ class WorkbenchSpawnerMixin(Spawner):
         help="'pools': per dashboard, dashboard_pool_size kernels that already ran it (the quickest pages, five "
         "kernels per server); 'kernels': dashboard_pool_size kernels that imported the dashboards' code and run "
         "whichever is opened (one kernel per server; a page waits for its notebook's cells).",
+    ).tag(config=True)
+
+    preheat_busy_threshold = Float(
+        None,
+        allow_none=True,
+        min=0.0,
+        max=1.0,
+        help="Share of the machine's CPU in use above which a server's preheated or warm kernels wait to start, "
+        "so that preheating never slows a login or a page; 1 never waits. None: the users' server's own default "
+        "(PreheatingKernelManager.busy_threshold).",
     ).tag(config=True)
 
     share_revocation_seconds = Integer(
@@ -128,7 +138,7 @@ class WorkbenchSpawnerMixin(Spawner):
         dashboard = self.publishes
         if dashboard is None:
             env.update(shipped.preheat_environment(self.offered_dashboards, self.dashboard_pool_size,
-                                                   self.dashboard_warming))
+                                                   self.dashboard_warming, self.preheat_busy_threshold))
         else:
             env.update(published_server(dashboard, self.share_revocation_seconds, self.dashboard_pool_size).environment)
         return env

@@ -59,6 +59,15 @@ def test_warm_kernels_reach_the_user_side_instead_of_pools():
     assert user_side_preheat.notebooks_from_environment(env) == ["dashboards/load_test.ipynb"]
 
 
+def test_the_operators_busy_threshold_reaches_the_user_side_only_when_set():
+    dashboards = [hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", "")]
+    assert hub_side_dashboards.BUSY_THRESHOLD_VARIABLE == user_side_preheat.BUSY_THRESHOLD_VARIABLE
+    env = hub_side_dashboards.preheat_environment(dashboards, pool_size=1, busy_threshold=1)
+    assert float(env[user_side_preheat.BUSY_THRESHOLD_VARIABLE]) == 1.0
+    unset = hub_side_dashboards.preheat_environment(dashboards, pool_size=1)
+    assert user_side_preheat.BUSY_THRESHOLD_VARIABLE not in unset, "the server's own default applies"
+
+
 def test_dashboards_know_a_viewer_by_the_variable_the_hub_sets():
     from dashboards.common import VIEWER_ENV, is_viewer
     from spawner.published import VIEWER_VARIABLE, published_server

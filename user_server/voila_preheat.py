@@ -65,6 +65,8 @@ PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
 # Kernels kept warm with the dashboards' code imported (user_server/warm_kernels.py), instead of or besides pools.
 WARM_KERNELS_VARIABLE = "WORKBENCH_WARM_KERNELS"
+# PreheatingKernelManager.busy_threshold, when the hub sets it (its operators' WORKBENCH_PREHEAT_BUSY_THRESHOLD).
+BUSY_THRESHOLD_VARIABLE = "WORKBENCH_PREHEAT_BUSY_THRESHOLD"
 # How often each dashboard was opened from a pool, in the user's own Jupyter data folder.
 OPENS_FILE = "profiler-workbench-dashboard-opens.json"
 BUSY_SAMPLE_SECONDS = 0.5
@@ -329,6 +331,8 @@ def _load_jupyter_server_extension(server_app) -> None:
         manager.pool_size = int(os.environ[POOL_SIZE_VARIABLE])
     if os.environ.get(WARM_KERNELS_VARIABLE, "").strip():
         manager.warm_kernels = int(os.environ[WARM_KERNELS_VARIABLE])
+    if os.environ.get(BUSY_THRESHOLD_VARIABLE, "").strip():
+        manager.busy_threshold = float(os.environ[BUSY_THRESHOLD_VARIABLE])
     if manager.warm_kernels > 0:
         # each dashboard's notebook imports its module of the dashboards package, named after it
         manager.warm_imports = manager.warm_imports or [
