@@ -8,8 +8,8 @@
 Each user, arriving at their point of the ramp: signs up, logs in (``login``), asks for their server and follows
 the spawn page's progress stream to "ready" (``login_ready``: from the login form's POST to the ready event);
 opens a dashboard's Voila page (``dashboard_tti``, see below); an active user then presses its main control and
-waits for its progress bar to say it succeeded (``action``); everyone goes idle for ``--idle-seconds``, and comes
-back to the same page (``return_tti``).
+waits for its progress bar to say it succeeded (``action``); everyone closes the page (as a browser tab closes: its
+kernel is shut down), goes idle for ``--idle-seconds``, and comes back to the same page (``return_tti``).
 
 Time to interactive without a browser: the Voila page's GET (the notebook has run when its last byte arrives),
 then what the page's script does before its controls answer: the kernel's websocket opened, ``kernel_info_reply``
@@ -279,6 +279,19 @@ class VoilaPage:
                 raise RuntimeError(f"the run failed: {state.get('message')}")
 
     async def close(self) -> None:
+        """What the page does as its tab closes (Voila's ``beforeunload``): a beacon asking the server to shut its
+        kernel down, then the websocket closed. A refused beacon is a failure: the kernel would stay, and with it
+        the memory an idle user is measured by."""
+        base = self.user.hub.user_url(self.user.name)
+        xsrf = self.user.http.cookie_jar.filter_cookies(yarl.URL(base)).get("_xsrf")
+        form = aiohttp.FormData({"_xsrf": xsrf.value if xsrf else ""})
+        try:
+            async with self.user.http.post(f"{base}voila/api/shutdown/{self.kernel_id}", data=form,
+                                           allow_redirects=False) as response:
+                if response.status != 204:
+                    raise RuntimeError(f"the page's kernel shutdown answered {response.status}")
+        except (aiohttp.ClientError, RuntimeError) as error:
+            self.user.crowd.fail(self.user.name, "page_close", error)
         if self.socket is not None:
             await self.socket.close()
 
