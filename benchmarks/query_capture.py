@@ -23,16 +23,26 @@ below), is what capture adds per statement:
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
         python benchmarks/query_capture.py --only off --rounds 3
     (the same with --only capture+source)
+
+``--instructions`` does that in the same run, for every mode, and adds the ratios of instructions per run to the
+JSON (``instructions_ratio``, ``instructions_source_ratio``): each mode is counted in a process that runs it 6
+times and one that runs it twice, and their difference divided by 4, so imports, setup and the warm-up cancel
+out. Counts are not exact between processes (the same command counted 3.5 M apart, about 0.4% of a run, here),
+hence 4 runs of difference. About 8 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import subprocess
 import statistics
 import sys
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from time import perf_counter, thread_time
 
@@ -95,6 +105,26 @@ def make_engine(postgres_url: str | None):
     return engine, drop
 
 
+def instructions(mode: str, rounds: int, postgres: str | None) -> int:
+    """Instructions callgrind counts in a process that runs ``mode`` once as a warm-up, then ``rounds`` times."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+               "--only", mode, "--rounds", str(rounds)] + (["--postgres", postgres] if postgres else [])
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+                          timeout=3600)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"callgrind of {mode} failed ({done.returncode}): {done.stderr[-1000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def instructions_per_run(modes: list[str], postgres: str | None) -> dict[str, float]:
+    """Each mode's instructions for one run, by difference: (1 + 5 runs) - (1 + 1 run), over 4."""
+    jobs = [(mode, rounds) for mode in modes for rounds in (5, 1)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counted = dict(zip(jobs, pool.map(lambda job: instructions(job[0], job[1], postgres), jobs), strict=True))
+    return {mode: (counted[mode, 5] - counted[mode, 1]) / 4 for mode in modes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 rounds instead of 15")
@@ -102,6 +132,8 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", default=None, help="run on PostgreSQL instead of SQLite")
     parser.add_argument("--only", choices=["off", "capture", "capture+source"], default=None,
                         help="run just this mode, --rounds times after one warm-up, for counting instructions")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each mode's instructions per run under callgrind (~8 min)")
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)
     if args.only:
@@ -176,6 +208,17 @@ def main() -> None:
     figures["cpu_ratio"] = figures["capture_cpu_ratio"]
     figures["capture_source_cpu_ratio"] = round(cpu["capture+source"] / cpu["off"], 3)
     figures["ratio"] = round(median["capture"] / median["off"], 3)
+    if args.instructions:
+        per_run = instructions_per_run(["off", "capture", "capture+source"], args.postgres)
+        print("instructions per run (callgrind): " + ", ".join(f"{mode} {count / 1e6:,.1f} M"
+                                                                for mode, count in per_run.items()))
+        figures.update(
+            instructions_off_per_statement=round(per_run["off"] / statements),
+            instructions_added_per_statement=round((per_run["capture"] - per_run["off"]) / statements),
+            instructions_added_per_statement_source=round((per_run["capture+source"] - per_run["off"]) / statements),
+            instructions_ratio=round(per_run["capture"] / per_run["off"], 4),
+            instructions_source_ratio=round(per_run["capture+source"] / per_run["off"], 4),
+        )
     print(json.dumps(figures))
 
 
