@@ -104,6 +104,7 @@ def system_spawner(tmp_path):
         if spawner.proc is not None and spawner.proc.poll() is None:
             spawner.proc.kill()
             spawner.proc.wait()
+        spawner.control_group.remove()
     test_accounts.remove()
 
 
