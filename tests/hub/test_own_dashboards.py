@@ -140,7 +140,9 @@ def test_bad_publications_are_refused_with_a_message(hub):
     assert "already used by your dashboard 'Good'" in refused("good.ipynb", url_name="good")
     # unpublished, the name and the place under the limit are free again
     assert hub.hub_api(eve, "DELETE", "/users/eve/servers/dash-good", json={"remove": True}).status_code in (202, 204)
-    wait_until(lambda: "dash-good" not in hub.hub_api(eve, "GET", "/users/eve").json()["servers"])
+    # removed, not only stopped: the hub lists a server as gone once it stops, and deletes its record after
+    wait_until(lambda: "dash-good" not in hub.hub_api(eve, "GET", "/users/eve?include_stopped_servers=1").json()[
+        "servers"])
     response = publish(hub, eve, notebook="good.ipynb", title="Other", url_name="good")
     assert response.status_code == 200, response.text
 
