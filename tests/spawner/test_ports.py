@@ -8,6 +8,8 @@ import os
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import requests
@@ -45,12 +47,17 @@ server.serve_forever()
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="other accounts' sockets need root to make")
 
 
-def listen_as(uid: int, address: str, port: int) -> subprocess.Popen:
-    """An HTTP server of account ``uid`` on ``address``:``port``, listening when this returns."""
+@contextmanager
+def listening_as(uid: int, address: str, port: int) -> Iterator[None]:
+    """An HTTP server of account ``uid`` on ``address``:``port`` for the block's duration."""
     squatter = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable,
                                  "-c", SQUATTER, address, str(port)], stdout=subprocess.PIPE, text=True)
-    assert squatter.stdout.readline().strip() == "listening"
-    return squatter
+    try:
+        assert squatter.stdout.readline().strip() == "listening"
+        yield
+    finally:
+        squatter.kill()
+        squatter.wait()
 
 
 @needs_root
@@ -66,14 +73,10 @@ def test_the_kernel_names_the_account_of_every_listener_and_where_it_takes_conne
     assert ports.holders("127.0.0.1", port) == set()
 
     other = free_port()
-    squatter = listen_as(NOBODY, "::", other)
-    try:
+    with listening_as(NOBODY, "::", other):
         assert ports.holders("127.0.0.1", other) == {NOBODY}, "a socket on :: takes IPv4 connections too"
         [listener] = ports.listeners(other)
         assert str(listener.address) == "::" and listener.uid == NOBODY
-    finally:
-        squatter.kill()
-        squatter.wait()
 
 
 async def test_accepts_says_whether_anything_takes_connections_at_an_address():
@@ -111,8 +114,7 @@ def system_spawner(tmp_path):
 @needs_root
 async def test_a_port_taken_by_another_account_before_the_server_binds_it_is_left_for_another(system_spawner):
     taken = free_port()
-    squatter = listen_as(NOBODY, "127.0.0.1", taken)
-    try:
+    with listening_as(NOBODY, "127.0.0.1", taken):
         spawner = system_spawner(port=taken)  # as if the free port the hub chose had been taken in the meantime
         ip, port = await hub_start(spawner)
         assert port != taken
@@ -120,22 +122,15 @@ async def test_a_port_taken_by_another_account_before_the_server_binds_it_is_lef
         assert ports.holders(ip, port) == {account.uid}
         assert requests.get(f"http://{ip}:{port}/", timeout=10).text == "server of alice"
         assert requests.get(f"http://127.0.0.1:{taken}/", timeout=10).text == "the squatter", "left alone"
-    finally:
-        squatter.kill()
-        squatter.wait()
 
 
 @needs_root
 async def test_a_server_whose_every_port_is_taken_fails_with_a_message_and_runs_nowhere(system_spawner):
     taken = free_port()
-    squatter = listen_as(NOBODY, "127.0.0.1", taken)
-    try:
+    with listening_as(NOBODY, "127.0.0.1", taken):
         spawner = system_spawner(port=taken, port_attempts=1)
         with pytest.raises(HTTPError) as refused:
             await hub_start(spawner)
         assert refused.value.status_code == 503
         assert "could not get a port of its own" in refused.value.log_message
         assert spawner.proc.poll() is not None, "the server that lost its port is not left running"
-    finally:
-        squatter.kill()
-        squatter.wait()
