@@ -28,6 +28,12 @@ class ServerProcess:
             self.process.kill()
         self.log.close()
 
+    def log_tail(self, characters: int = 4000) -> str:
+        """The end of the server's log, for a failing test's message."""
+        if not self.log.closed:
+            self.log.flush()
+        return Path(self.log_path).read_text(errors="replace")[-characters:]
+
 
 class UserServer(ServerProcess):
     """``python -m jupyter_server`` over ``root`` with the repository's configuration, as the hub starts a user's

@@ -3,8 +3,13 @@ opens most, the home page's order for ties), and at what CPU priority."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -102,47 +107,82 @@ def preheating_server(tmp_path, *options: str) -> UserServer:
                       args=options)
 
 
+@contextlib.contextmanager
+def busy_machine():
+    """A process spinning on one CPU for as long as the block runs: an idle machine is never busy at all."""
+    spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinning.kill()
+        spinning.wait()
+
+
 def runs(tmp_path) -> list[Path]:
     return list((tmp_path / "dashboards").glob("ran-*"))
 
 
 def page(server: UserServer) -> re.Match:
     asked_at = time.time()
-    stamp = STAMP.search(requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60).text)
+    response = requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60)
     assert time.time() - asked_at < 30, "the page waited for a quieter machine"
+    stamp = STAMP.search(response.text)
+    assert stamp, f"no stamp on the page ({response.status_code}): {response.text[-2000:]}\n{server.log_tail()}"
     assert float(stamp["ran_at"]) > asked_at
     return stamp
 
 
 @pytest.mark.slow
 def test_a_pool_kernel_waits_for_a_quieter_machine_and_a_page_meanwhile_waits_for_nothing(tmp_path):
-    # a threshold of 0: any CPU use at all is too busy, so a pool kernel waits for its longest
-    server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
-                               "--PreheatingKernelManager.max_wait=10")
-    try:
-        time.sleep(4)
-        assert runs(tmp_path) == [], "the pool's kernel ran the dashboard on a busy machine"
-        # nothing in the pool has run yet: the page is rendered on request, as without preheating
-        assert page(server)["preheated"] == "False"
+    # a threshold of 0: any CPU use at all is too busy (and a process spinning makes sure there is some), so a pool
+    # kernel waits for its longest
+    with busy_machine():
+        server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
+                                   "--PreheatingKernelManager.max_wait=10")
+        try:
+            time.sleep(4)
+            assert runs(tmp_path) == [], "the pool's kernel ran the dashboard on a busy machine"
+            # nothing in the pool has run yet: the page is rendered on request, as without preheating
+            assert page(server)["preheated"] == "False"
 
-        # after its longest wait the pool's kernel runs; a page takes it, and the one that takes its place waits
-        wait_for(lambda: len(runs(tmp_path)) == 2, 60, "the pool's kernel to run the dashboard")
-        taken = requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60).text
-        assert STAMP.search(taken)["preheated"] == "True"
-        # the next page does not wait for the machine to be quiet: it starts the waiting kernel at once
-        assert page(server)["preheated"] == "True"
-        assert "(a page asked for it)" in (tmp_path / "server.log").read_text()
-    finally:
-        server.stop()
+            # after its longest wait the pool's kernel runs; a page takes it, and the one that takes its place waits
+            wait_for(lambda: len(runs(tmp_path)) == 2, 60, "the pool's kernel to run the dashboard")
+            taken = requests.get(server.url("voila/render/dashboards/listed.ipynb"), timeout=60).text
+            assert STAMP.search(taken)["preheated"] == "True"
+            # the next page does not wait for the machine to be quiet: it starts the waiting kernel at once
+            assert page(server)["preheated"] == "True"
+            assert "(a page asked for it)" in (tmp_path / "server.log").read_text()
+        finally:
+            server.stop()
 
 
 @pytest.mark.slow
 def test_a_pool_kernel_that_waited_its_longest_starts_however_busy_the_machine(tmp_path):
-    server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
-                               "--PreheatingKernelManager.max_wait=3")
+    with busy_machine():
+        server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=0",
+                                   "--PreheatingKernelManager.max_wait=3")
+        try:
+            wait_for(lambda: runs(tmp_path), 60, "the pool's kernel to run the dashboard")
+            assert "for a quieter machine" in (tmp_path / "server.log").read_text()
+        finally:
+            server.stop()
+
+
+@pytest.mark.slow
+def test_a_pool_kernel_that_died_before_a_page_took_it_is_replaced_by_a_live_one(tmp_path):
+    """Voila would hand the page the dead kernel: its outputs shown, its widgets never answering."""
+    server = preheating_server(tmp_path, "--PreheatingKernelManager.busy_threshold=1")
     try:
         wait_for(lambda: runs(tmp_path), 60, "the pool's kernel to run the dashboard")
-        assert "for a quieter machine" in (tmp_path / "server.log").read_text()
+        dead = int(runs(tmp_path)[0].name.removeprefix("ran-"))
+        os.kill(dead, signal.SIGKILL)
+        wait_for(lambda: not Path(f"/proc/{dead}").exists() or "Z" in Path(f"/proc/{dead}/stat").read_text().split()[2],
+                 10, "the pool's kernel to die")
+
+        stamp = page(server)
+        assert int(stamp["kernel"]) != dead and stamp["preheated"] == "False"
+        os.kill(int(stamp["kernel"]), 0)  # the page's kernel is alive
+        assert "died before a page took it" in server.log_tail()
     finally:
         server.stop()
 

@@ -168,13 +168,7 @@ class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
             return
         delay = self.fill_delay if delay is None else delay
         pool = self._pools.setdefault(notebook_name, [])
-        env = {
-            **os.environ,
-            **(extra_kernel_env_variables or {}),
-            ENV_VARIABLE.VOILA_BASE_URL: self._renderer_settings["base_url"],
-            ENV_VARIABLE.VOILA_SERVER_URL: self._renderer_settings["base_url"],
-            ENV_VARIABLE.VOILA_PREHEAT: "True",
-        }
+        env = self._kernel_environment(extra_kernel_env_variables, preheated=True)
         lower = self._lower_priority()
         loop = asyncio.get_event_loop()
         for _ in range(self.pool_size - len(pool)):
@@ -213,14 +207,50 @@ class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
         idle = (second[0] - first[0]) / (second[1] - first[1])
         return 1.0 - idle > self.busy_threshold
 
+    def _kernel_environment(self, extra: dict[str, str] | None, *, preheated: bool) -> dict[str, str]:
+        return {
+            **os.environ,
+            **(extra or {}),
+            ENV_VARIABLE.VOILA_BASE_URL: self._renderer_settings["base_url"],
+            ENV_VARIABLE.VOILA_SERVER_URL: self._renderer_settings["base_url"],
+            ENV_VARIABLE.VOILA_PREHEAT: str(preheated),
+        }
+
     async def get_rendered_notebook(self, notebook_name: str, *args, **kwargs):
-        pool = self._pools.get(notebook_name) or []
+        pool = self._pools.setdefault(notebook_name, [])
         if pool and pool[0] in self._start_now:
             self._start_now.pop(pool[0]).set()  # someone waits for this one: no more waiting for a quiet machine
+        if not pool or not await self._usable(pool[0]):
+            # Voila would hand the page a failed start or a dead kernel (its outputs shown, its widgets never
+            # answering): the page gets a kernel of its own, started now, as without preheating.
+            fresh = asyncio.get_event_loop().create_task(self._initialize(
+                notebook_name, None, path=os.path.dirname(notebook_name),
+                env=self._kernel_environment(kwargs.get("extra_kernel_env_variables"), preheated=False)))
+            if pool and pool[0].done():
+                pool[0] = fresh
+            else:
+                pool.insert(0, fresh)
         taken = await super().get_rendered_notebook(notebook_name, *args, **kwargs)
         self._restore_priority(taken[2])
         self._count_open(notebook_name)
         return taken
+
+    async def _usable(self, pool_entry: asyncio.Task) -> bool:
+        """Whether a pool entry started its kernel and that kernel is still alive; a dead one is shut down."""
+        try:
+            kernel_id = (await asyncio.shield(pool_entry))["kernel_id"]
+        except Exception as error:  # noqa: BLE001 - whatever failed the start, _log_heated has logged it
+            self.log.warning("A page asked for a preheated kernel whose start had failed (%r)", error)
+            return False
+        try:
+            alive = await self.get_kernel(kernel_id).is_alive()
+        except KeyError:
+            alive = False
+        if not alive:
+            self.log.warning("Preheated kernel %s died before a page took it; the page gets a new one", kernel_id)
+            with contextlib.suppress(Exception):
+                await self.shutdown_kernel(kernel_id, now=True)
+        return alive
 
     def _lower_priority(self) -> dict[str, Any]:
         """What makes a kernel start niced, where it can be given the normal priority back."""
