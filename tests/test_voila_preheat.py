@@ -118,6 +118,13 @@ def busy_machine():
         spinning.wait()
 
 
+def kill(pid: int) -> None:
+    """SIGKILL, then wait until the process is gone or a zombie (its server has not reaped it yet)."""
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z",
+             10, f"process {pid} to die")
+
+
 def runs(tmp_path) -> list[Path]:
     return list((tmp_path / "dashboards").glob("ran-*"))
 
@@ -175,9 +182,7 @@ def test_a_pool_kernel_that_died_before_a_page_took_it_is_replaced_by_a_live_one
     try:
         wait_for(lambda: runs(tmp_path), 60, "the pool's kernel to run the dashboard")
         dead = int(runs(tmp_path)[0].name.removeprefix("ran-"))
-        os.kill(dead, signal.SIGKILL)
-        wait_for(lambda: not Path(f"/proc/{dead}").exists() or "Z" in Path(f"/proc/{dead}/stat").read_text().split()[2],
-                 10, "the pool's kernel to die")
+        kill(dead)
 
         stamp = page(server)
         assert int(stamp["kernel"]) != dead and stamp["preheated"] == "False"
@@ -217,6 +222,13 @@ def test_a_warm_kernel_imported_the_dashboards_code_in_advance_and_runs_whicheve
         assert "Using a warm kernel" in (tmp_path / "warm.log").read_text()
         # another takes its place
         wait_for(lambda: len(imported()) == 2, 60, "a new warm kernel")
+        # and when it dies before a page takes it, the page gets a live kernel instead
+        (replacement,) = imported() - {warm}
+        kill(replacement)
+        stamp = page(server)
+        assert int(stamp["kernel"]) not in (warm, replacement)
+        os.kill(int(stamp["kernel"]), 0)
+        assert "died before a page took it" in server.log_tail()
 
         # a notebook of the user's own starts a kernel of its own, in its own folder
         asked_at = time.time()

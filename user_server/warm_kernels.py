@@ -109,6 +109,10 @@ class WarmKernels(LoggingConfigurable):
                 kernel_id = await task
             except Exception:  # noqa: BLE001 - logged by _warm_started; the page gets a kernel of its own
                 return await super().start_kernel(kernel_name=kernel_name, **kwargs)
+            if not await self.get_kernel(kernel_id).is_alive():
+                self.log.warning("Warm kernel %s died before a page took it; the page gets a new one", kernel_id)
+                await self.shutdown_kernel(kernel_id, now=True)
+                return await super().start_kernel(kernel_name=kernel_name, **kwargs)
             self._restore_priority(kernel_id)
             self.log.info("Using a warm kernel (%s) for a dashboard in %s", kernel_id, self.warm_folder)
             return kernel_id
