@@ -140,6 +140,7 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     c.WorkbenchSpawnerMixin.dashboard_pool_size = settings.dashboard_pool_size
     c.WorkbenchSpawnerMixin.dashboard_warming = settings.dashboard_warming
     c.WorkbenchSpawnerMixin.preheat_busy_threshold = settings.preheat_busy_threshold
+    c.WorkbenchSpawnerMixin.preheat_release_after = settings.preheat_release_after
     c.WorkbenchSpawnerMixin.share_revocation_seconds = settings.share_revocation_seconds
 
     c.PlaygroundSpawnerMixin.playground_enabled = settings.playground

@@ -320,6 +320,16 @@ class WorkbenchSettings(Configurable):
         "user_server/voila_preheat.py).",
     ).tag(config=True, default_text="unset")
 
+    preheat_release_after = Float(
+        None,
+        allow_none=True,
+        min=0.0,
+        help="Seconds without use of a user's server (no request, no dashboard page, no kernel at work) after "
+        "which the kernels it keeps ready for the dashboards are shut down, until the person uses it again: an "
+        "idle person then costs only their server. 0: kept as long as the server runs. Unset: the users' "
+        "server's own default (PreheatingKernelManager.release_after, user_server/idle_release.py).",
+    ).tag(config=True, default_text="unset")
+
     # --- sharing dashboards -------------------------------------------------------------------------------------
     share_revocation_seconds = Integer(
         WorkbenchSpawnerMixin.share_revocation_seconds.default_value,

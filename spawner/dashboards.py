@@ -22,6 +22,7 @@ PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
 POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
 WARM_KERNELS_VARIABLE = "WORKBENCH_WARM_KERNELS"
 BUSY_THRESHOLD_VARIABLE = "WORKBENCH_PREHEAT_BUSY_THRESHOLD"
+RELEASE_AFTER_VARIABLE = "WORKBENCH_PREHEAT_RELEASE_AFTER"
 # How a user's server keeps dashboards quick to open: a kernel per dashboard that already ran it, or kernels that
 # only imported the dashboards' code and run whichever one is opened (user_server/warm_kernels.py).
 WARMING = ("pools", "kernels")
@@ -74,10 +75,11 @@ def install(dashboards: list[Dashboard], source: Path, home: Path) -> Path:
 
 
 def preheat_environment(dashboards: list[Dashboard], pool_size: int, warming: str = "pools",
-                        busy_threshold: float | None = None) -> dict[str, str]:
+                        busy_threshold: float | None = None, release_after: float | None = None) -> dict[str, str]:
     """What tells a user's server to keep ``pool_size`` kernels ready: per dashboard, having run it ("pools"), or
     for all of them, having imported their code ("kernels"); nothing when 0. ``busy_threshold``: the machine's CPU
-    share in use above which they wait to start (None: the server's own default)."""
+    share in use above which they wait to start; ``release_after``: seconds without use after which they are shut
+    down until the next use (None: the server's own default for either)."""
     if pool_size <= 0 or not dashboards:
         return {}
     notebooks = " ".join(f"{FOLDER}/{dashboard.notebook}" for dashboard in dashboards)
@@ -87,4 +89,6 @@ def preheat_environment(dashboards: list[Dashboard], pool_size: int, warming: st
         environment = {PREHEAT_VARIABLE: notebooks, POOL_SIZE_VARIABLE: str(pool_size)}
     if busy_threshold is not None:
         environment[BUSY_THRESHOLD_VARIABLE] = repr(float(busy_threshold))
+    if release_after is not None:
+        environment[RELEASE_AFTER_VARIABLE] = repr(float(release_after))
     return environment

@@ -76,6 +76,14 @@ class WorkbenchSpawnerMixin(Spawner):
         "(PreheatingKernelManager.busy_threshold).",
     ).tag(config=True)
 
+    preheat_release_after = Float(
+        None,
+        allow_none=True,
+        min=0.0,
+        help="Seconds without use after which a server shuts down the kernels it keeps ready for the dashboards, "
+        "until its next use; 0 never. None: the users' server's own default (PreheatingKernelManager.release_after).",
+    ).tag(config=True)
+
     share_revocation_seconds = Integer(
         10,
         min=1,
@@ -138,7 +146,8 @@ class WorkbenchSpawnerMixin(Spawner):
         dashboard = self.publishes
         if dashboard is None:
             env.update(shipped.preheat_environment(self.offered_dashboards, self.dashboard_pool_size,
-                                                   self.dashboard_warming, self.preheat_busy_threshold))
+                                                   self.dashboard_warming, self.preheat_busy_threshold,
+                                                   self.preheat_release_after))
         else:
             env.update(published_server(dashboard, self.share_revocation_seconds, self.dashboard_pool_size).environment)
         return env

@@ -68,6 +68,15 @@ def test_the_operators_busy_threshold_reaches_the_user_side_only_when_set():
     assert user_side_preheat.BUSY_THRESHOLD_VARIABLE not in unset, "the server's own default applies"
 
 
+def test_the_operators_release_time_reaches_the_user_side_only_when_set():
+    dashboards = [hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", "")]
+    assert hub_side_dashboards.RELEASE_AFTER_VARIABLE == user_side_preheat.RELEASE_AFTER_VARIABLE
+    env = hub_side_dashboards.preheat_environment(dashboards, pool_size=1, release_after=0)
+    assert float(env[user_side_preheat.RELEASE_AFTER_VARIABLE]) == 0.0, "0 (never) is a value, not unset"
+    unset = hub_side_dashboards.preheat_environment(dashboards, pool_size=1)
+    assert user_side_preheat.RELEASE_AFTER_VARIABLE not in unset, "the server's own default applies"
+
+
 def test_dashboards_know_a_viewer_by_the_variable_the_hub_sets():
     from dashboards.common import VIEWER_ENV, is_viewer
     from spawner.published import VIEWER_VARIABLE, published_server

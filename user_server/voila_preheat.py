@@ -58,7 +58,8 @@ from voila.server_extension import load_config_file
 from voila.utils import ENV_VARIABLE, get_page_config
 from voila.voila_kernel_manager import voila_kernel_manager_factory
 
-from user_server.warm_kernels import WarmKernels
+from user_server.idle_release import IdleRelease
+from user_server.warm_kernels import VOILA_PAGE_MARK, WarmKernels
 
 # Space-separated notebook paths relative to the server's root (e.g. "dashboards/load_test.ipynb").
 PREHEAT_VARIABLE = "WORKBENCH_PREHEAT_NOTEBOOKS"
@@ -67,6 +68,8 @@ POOL_SIZE_VARIABLE = "WORKBENCH_PREHEAT_POOL_SIZE"
 WARM_KERNELS_VARIABLE = "WORKBENCH_WARM_KERNELS"
 # PreheatingKernelManager.busy_threshold, when the hub sets it (its operators' WORKBENCH_PREHEAT_BUSY_THRESHOLD).
 BUSY_THRESHOLD_VARIABLE = "WORKBENCH_PREHEAT_BUSY_THRESHOLD"
+# PreheatingKernelManager.release_after, when the hub sets it (its operators' WORKBENCH_PREHEAT_RELEASE_AFTER).
+RELEASE_AFTER_VARIABLE = "WORKBENCH_PREHEAT_RELEASE_AFTER"
 # How often each dashboard was opened from a pool, in the user's own Jupyter data folder.
 OPENS_FILE = "profiler-workbench-dashboard-opens.json"
 BUSY_SAMPLE_SECONDS = 0.5
@@ -91,7 +94,7 @@ def notebooks_from_environment(environ: dict[str, str] | None = None) -> list[st
     return [path for path in value.split() if path.endswith(".ipynb")]
 
 
-class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
+class PreheatingKernelManager(IdleRelease, WarmKernels, _VoilaPoolingKernelManager):
     """jupyter_server's kernel manager plus Voila's pools of pre-rendered notebooks, for chosen notebooks only."""
 
     pool_size = Int(
@@ -148,12 +151,12 @@ class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
         self._renderer_settings: dict | None = None
         self._preheated: set[str] = set()
         self._start_now: dict[asyncio.Task, asyncio.Event] = {}
+        self._waiting_to_start: set[asyncio.Task] = set()
 
     def preheat(self, notebooks: list[str], renderer_settings: dict[str, Any]) -> list[str]:
         """Start a pool for each notebook (missing files are skipped with a warning); return those preheated."""
         self._renderer_settings = renderer_settings
-        opens = self._opens()
-        notebooks = sorted(notebooks, key=lambda notebook: -opens.get(notebook, 0))  # stable: ties keep the order
+        notebooks = self._most_opened_first(notebooks)
         for notebook in notebooks:
             if not os.path.isfile(os.path.join(self.root_dir, notebook)):
                 self.log.warning("Not preheating %s: no such notebook under %s", notebook, self.root_dir)
@@ -162,6 +165,28 @@ class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
             self._preheated.add(notebook)
             self.fill_if_needed(delay=delay, notebook_name=notebook)
         return [notebook for notebook in notebooks if notebook in self._preheated]
+
+    def _most_opened_first(self, notebooks) -> list[str]:
+        opens = self._opens()
+        return sorted(notebooks, key=lambda notebook: -opens.get(notebook, 0))  # stable: ties keep the order
+
+    async def _release_ready_kernels(self) -> int:
+        pools, self._pools = self._pools, {notebook: [] for notebook in self._pools}
+        warm, self._warm = getattr(self, "_warm", []), []
+        released = await self._shut_down_ready([task for pool in pools.values() for task in pool],
+                                               lambda content: content["kernel_id"])
+        return released + await self._shut_down_ready(warm, lambda kernel_id: kernel_id)
+
+    def _start_ready_kernels_again(self) -> None:
+        for position, notebook in enumerate(self._most_opened_first(self._preheated)):
+            self.fill_if_needed(delay=position * self.stagger_seconds, notebook_name=notebook)
+        if self.warm_kernels > 0:
+            self._fill_warm(delay=0.0)
+
+    async def start_kernel(self, kernel_name=None, **kwargs):
+        if (kwargs.get("env") or {}).get(VOILA_PAGE_MARK) == "False":  # a dashboard page rendered on request
+            self.note_page_activity()
+        return await super().start_kernel(kernel_name=kernel_name, **kwargs)
 
     def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None, **kwargs) -> None:
         if notebook_name not in self._preheated or self.pool_size <= 0:
@@ -185,12 +210,17 @@ class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
         page asks for this kernel: start it."""
         waited = 0.0
         began = time.monotonic()
-        while not start_now.is_set():
-            if waited >= delay and (waited >= self.max_wait or not await self._machine_busy()):
-                break
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(start_now.wait(), timeout=max(0.0, delay - waited) or BUSY_RECHECK_SECONDS)
-            waited = time.monotonic() - began
+        waiting = asyncio.current_task()
+        self._waiting_to_start.add(waiting)
+        try:
+            while not start_now.is_set():
+                if waited >= delay and (waited >= self.max_wait or not await self._machine_busy()):
+                    break
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(start_now.wait(), timeout=max(0.0, delay - waited) or BUSY_RECHECK_SECONDS)
+                waited = time.monotonic() - began
+        finally:
+            self._waiting_to_start.discard(waiting)
         if start_now.is_set() or waited > delay + BUSY_RECHECK_SECONDS:
             self.log.info("Preheating %s after waiting %.0f s for a quieter machine%s", notebook, waited,
                           " (a page asked for it)" if start_now.is_set() else "")
@@ -217,6 +247,7 @@ class PreheatingKernelManager(WarmKernels, _VoilaPoolingKernelManager):
         }
 
     async def get_rendered_notebook(self, notebook_name: str, *args, **kwargs):
+        self.note_page_activity()
         pool = self._pools.setdefault(notebook_name, [])
         if pool and pool[0] in self._start_now:
             self._start_now.pop(pool[0]).set()  # someone waits for this one: no more waiting for a quiet machine
@@ -363,6 +394,8 @@ def _load_jupyter_server_extension(server_app) -> None:
         manager.warm_kernels = int(os.environ[WARM_KERNELS_VARIABLE])
     if os.environ.get(BUSY_THRESHOLD_VARIABLE, "").strip():
         manager.busy_threshold = float(os.environ[BUSY_THRESHOLD_VARIABLE])
+    if os.environ.get(RELEASE_AFTER_VARIABLE, "").strip():
+        manager.release_after = float(os.environ[RELEASE_AFTER_VARIABLE])
     if manager.warm_kernels > 0:
         # each dashboard's notebook imports its module of the dashboards package, named after it
         manager.warm_imports = manager.warm_imports or [
@@ -388,3 +421,4 @@ def _load_jupyter_server_extension(server_app) -> None:
         },
     )
     server_app.log.info("Keeping %d kernel(s) ready for each of %s", manager.pool_size, ", ".join(preheated))
+    manager.watch_for_idleness(web_app.settings, web_app.last_activity)

@@ -1,0 +1,124 @@
+"""Kernels kept ready for the dashboards are released while nobody uses the server, and come back when someone does.
+
+Preheated pools (one kernel per dashboard that has run it) and warm kernels buy fast dashboards, but a signed-in
+person who is not using their server pays for them all the time. After :attr:`IdleRelease.release_after` seconds
+without use, the kernels waiting for a page are shut down (kernels a page or a notebook has are never touched);
+the server then holds only itself. The first use after that (a request to the server's API, which JupyterLab
+makes as soon as it opens, or a dashboard page) starts them again, under the same rules as at the server's start
+(quiet machine, lower priority, most-opened first); a dashboard page opened right then is rendered on request,
+as before its pool had filled.
+
+"Use" is what jupyter_server counts as the server's activity (API requests, kernels' messages, terminals) plus
+dashboard pages, which this module adds to it (the ``*_last_activity`` setting jupyter_server reads for
+extensions), so the hub's idle culler sees a page being opened as activity too. What the released kernels
+themselves do while shutting down is not taken for someone coming back: only a request or a page after the
+release is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from traitlets import Float
+from traitlets.config import LoggingConfigurable
+
+# jupyter_server counts every setting whose name ends with "_last_activity" in its last activity
+PAGE_ACTIVITY_SETTING = "workbench_page_last_activity"
+API_ACTIVITY_SETTING = "api_last_activity"  # jupyter_server's own: authenticated API requests
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class IdleRelease(LoggingConfigurable):
+    """A mixin of the users' servers' kernel manager: what releases and what brings back is the manager's own
+    (``_release_ready_kernels`` and ``_start_ready_kernels_again``), as is ``_waiting_to_start``, the tasks of
+    ready kernels still waiting for a quieter machine."""
+
+    release_after = Float(
+        600.0,
+        min=0.0,
+        config=True,
+        help="""Seconds without use of the server after which the kernels kept ready for the dashboards (pools
+        and warm kernels) are shut down, until the next use. 0 never releases them.""",
+    )
+
+    def watch_for_idleness(self, settings: dict[str, Any], last_activity: Callable[[], datetime]) -> None:
+        """Start watching: ``settings`` is the web application's (where page activity is noted and request
+        activity read), ``last_activity`` its measure of the server's last activity."""
+        self._web_settings = settings
+        self._server_last_activity = last_activity
+        self._released_at: datetime | None = None
+        if self.release_after > 0:
+            self._watching = asyncio.get_event_loop().create_task(self._watch())
+
+    def note_page_activity(self) -> None:
+        """A dashboard page was asked for: use of the server (jupyter_server counts it as activity too)."""
+        settings = getattr(self, "_web_settings", None)
+        if settings is not None:
+            settings[PAGE_ACTIVITY_SETTING] = _now()
+
+    @property
+    def released(self) -> bool:
+        return getattr(self, "_released_at", None) is not None
+
+    def _check_interval(self) -> float:
+        return max(0.5, min(30.0, self.release_after / 5))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval())
+            try:
+                await self.check_idleness()
+            except Exception:  # a failed pass is logged; the next one tries again
+                self.log.exception("Could not release or restore the kernels kept ready for the dashboards")
+
+    async def check_idleness(self) -> None:
+        """Release the ready kernels after ``release_after`` seconds without use; start them again on the first use
+        since."""
+        if self._released_at is None:
+            idle = (_now() - self._server_last_activity()).total_seconds()
+            if idle >= self.release_after:
+                # from now on, a request or a page is someone coming back, even one while the kernels shut down
+                self._released_at = _now()
+                count = await self._release_ready_kernels()
+                self.log.info("Released %d kernel(s) kept ready for the dashboards: the server was not used for "
+                              "%.0f s", count, idle)
+            return
+        since = [self._web_settings.get(name) for name in (API_ACTIVITY_SETTING, PAGE_ACTIVITY_SETTING)]
+        if any(moment is not None and moment > self._released_at for moment in since):
+            self._released_at = None
+            self.log.info("The server is in use again: starting the kernels kept ready for the dashboards")
+            self._start_ready_kernels_again()
+
+    async def _shut_down_ready(self, tasks: list[asyncio.Task], kernel_of: Callable[[Any], str]) -> int:
+        """Shut down the kernels ``tasks`` started, cancel those still waiting to start one, and shut down the
+        kernel of those starting one once it is up (cancelling them could leave a launched kernel behind); how
+        many."""
+        released = 0
+        for task in tasks:
+            if task.done():
+                if task.cancelled() or task.exception() is not None:
+                    continue
+                await self._shut_down_quietly(kernel_of(task.result()))
+            elif task in self._waiting_to_start:
+                task.cancel()
+            else:
+                task.add_done_callback(lambda done: None if done.cancelled() or done.exception() is not None else
+                                       asyncio.ensure_future(self._shut_down_quietly(kernel_of(done.result()))))
+            released += 1
+        return released
+
+    async def _shut_down_quietly(self, kernel_id: str) -> None:
+        with contextlib.suppress(KeyError):  # already gone: culled, or taken by a page and closed
+            await self.shutdown_kernel(kernel_id, now=True)
+
+    async def _release_ready_kernels(self) -> int:
+        raise NotImplementedError
+
+    def _start_ready_kernels_again(self) -> None:
+        raise NotImplementedError
