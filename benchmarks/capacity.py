@@ -445,6 +445,7 @@ def run(users: int, ramp_seconds: float, active_share: float, idle_seconds: floa
         "dashboard": DASHBOARD,
         "isolated": hub.isolated,
         "warming": (settings or {}).get("WORKBENCH_DASHBOARD_WARMING") or "default",
+        "release_after": (settings or {}).get("WORKBENCH_PREHEAT_RELEASE_AFTER") or "default",
         "seconds": round(elapsed, 1),
         "reached_ready": len(crowd.reached["ready"]),
         "reached_dashboard": len(crowd.reached["dashboard"]),
@@ -478,13 +479,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="5 users, 1 s apart, 10 s idle")
     parser.add_argument("--warming", choices=("pools", "kernels"), default=None,
                         help="WORKBENCH_DASHBOARD_WARMING of the hub (default: the hub's own default)")
+    parser.add_argument("--release-after", type=float, default=None,
+                        help="WORKBENCH_PREHEAT_RELEASE_AFTER of the hub: seconds without use after which a server "
+                             "shuts down the kernels it keeps ready (default: the hub's own default); shorter than "
+                             "half of --idle-seconds to measure idle users after the release")
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON and the samples "
                                                                "(default test-artifacts/capacity)")
     args = parser.parse_args(argv)
     users = args.users or (5 if args.quick else 100)
     ramp = args.ramp_seconds if args.ramp_seconds is not None else (1.0 if args.quick else 3.0) * users
     idle = args.idle_seconds if args.idle_seconds is not None else (10.0 if args.quick else 120.0)
-    settings = {"WORKBENCH_DASHBOARD_WARMING": args.warming} if args.warming else None
+    settings = {"WORKBENCH_DASHBOARD_WARMING": args.warming} if args.warming else {}
+    if args.release_after is not None:
+        settings["WORKBENCH_PREHEAT_RELEASE_AFTER"] = str(args.release_after)
     result = run(users, ramp, args.active_share, idle, args.timeout, args.out, settings)
     for step, numbers in result["steps"].items():
         print(f"{step:14s} n={numbers['n']:4d}  p50 {numbers['p50']}  p95 {numbers['p95']}  max {numbers['max']} s",

@@ -8,11 +8,11 @@ makes as soon as it opens, or a dashboard page) starts them again, under the sam
 (quiet machine, lower priority, most-opened first); a dashboard page opened right then is rendered on request,
 as before its pool had filled.
 
-"Use" is what jupyter_server counts as the server's activity (API requests, kernels' messages, terminals) plus
+"Use" is what jupyter_server counts as the server's activity (API requests, terminals, kernels' messages) plus
 dashboard pages, which this module adds to it (the ``*_last_activity`` setting jupyter_server reads for
-extensions), so the hub's idle culler sees a page being opened as activity too. What the released kernels
-themselves do while shutting down is not taken for someone coming back: only a request or a page after the
-release is.
+extensions, so the hub's idle culler sees a page being opened as activity too), less the ready kernels' own
+messages: a pool kernel running its dashboard in advance, which on a busy machine happens minutes after the
+person left, is the server's doing, not a person's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from traitlets.config import LoggingConfigurable
 
 # jupyter_server counts every setting whose name ends with "_last_activity" in its last activity
 PAGE_ACTIVITY_SETTING = "workbench_page_last_activity"
-API_ACTIVITY_SETTING = "api_last_activity"  # jupyter_server's own: authenticated API requests
 
 
 def _now() -> datetime:
@@ -35,9 +34,9 @@ def _now() -> datetime:
 
 
 class IdleRelease(LoggingConfigurable):
-    """A mixin of the users' servers' kernel manager: what releases and what brings back is the manager's own
-    (``_release_ready_kernels`` and ``_start_ready_kernels_again``), as is ``_waiting_to_start``, the tasks of
-    ready kernels still waiting for a quieter machine."""
+    """A mixin of the users' servers' kernel manager. Which kernels are ready, releasing and bringing them back
+    are the manager's own (``_ready_kernel_ids``, ``_release_ready_kernels``, ``_start_ready_kernels_again``),
+    as is ``_waiting_to_start``, the tasks of ready kernels still waiting for a quieter machine."""
 
     release_after = Float(
         600.0,
@@ -47,11 +46,10 @@ class IdleRelease(LoggingConfigurable):
         and warm kernels) are shut down, until the next use. 0 never releases them.""",
     )
 
-    def watch_for_idleness(self, settings: dict[str, Any], last_activity: Callable[[], datetime]) -> None:
-        """Start watching: ``settings`` is the web application's (where page activity is noted and request
-        activity read), ``last_activity`` its measure of the server's last activity."""
+    def watch_for_idleness(self, settings: dict[str, Any]) -> None:
+        """Start watching; ``settings`` are the web application's, where page activity is noted and the rest of
+        the server's activity read."""
         self._web_settings = settings
-        self._server_last_activity = last_activity
         self._released_at: datetime | None = None
         if self.release_after > 0:
             self._watching = asyncio.get_event_loop().create_task(self._watch())
@@ -65,6 +63,18 @@ class IdleRelease(LoggingConfigurable):
     @property
     def released(self) -> bool:
         return getattr(self, "_released_at", None) is not None
+
+    def last_use(self) -> datetime:
+        """When a person last used the server: its requests, pages, terminals and kernels other than ready ones."""
+        settings = self._web_settings
+        moments = [settings["started"], *settings.get("last_activity_times", {}).values()]
+        moments += [moment for name, moment in settings.items() if name.endswith("_last_activity") and moment]
+        ready = self._ready_kernel_ids()
+        for kernel_id in self.list_kernel_ids():
+            if kernel_id not in ready:
+                with contextlib.suppress(KeyError):
+                    moments.append(getattr(self.get_kernel(kernel_id), "last_activity", None))
+        return max(moment for moment in moments if moment is not None)
 
     def _check_interval(self) -> float:
         return max(0.5, min(30.0, self.release_after / 5))
@@ -81,7 +91,7 @@ class IdleRelease(LoggingConfigurable):
         """Release the ready kernels after ``release_after`` seconds without use; start them again on the first use
         since."""
         if self._released_at is None:
-            idle = (_now() - self._server_last_activity()).total_seconds()
+            idle = (_now() - self.last_use()).total_seconds()
             if idle >= self.release_after:
                 # from now on, a request or a page is someone coming back, even one while the kernels shut down
                 self._released_at = _now()
@@ -89,8 +99,7 @@ class IdleRelease(LoggingConfigurable):
                 self.log.info("Released %d kernel(s) kept ready for the dashboards: the server was not used for "
                               "%.0f s", count, idle)
             return
-        since = [self._web_settings.get(name) for name in (API_ACTIVITY_SETTING, PAGE_ACTIVITY_SETTING)]
-        if any(moment is not None and moment > self._released_at for moment in since):
+        if self.last_use() > self._released_at:
             self._released_at = None
             self.log.info("The server is in use again: starting the kernels kept ready for the dashboards")
             self._start_ready_kernels_again()
@@ -116,6 +125,9 @@ class IdleRelease(LoggingConfigurable):
     async def _shut_down_quietly(self, kernel_id: str) -> None:
         with contextlib.suppress(KeyError):  # already gone: culled, or taken by a page and closed
             await self.shutdown_kernel(kernel_id, now=True)
+
+    def _ready_kernel_ids(self) -> set[str]:
+        raise NotImplementedError
 
     async def _release_ready_kernels(self) -> int:
         raise NotImplementedError

@@ -170,6 +170,12 @@ class PreheatingKernelManager(IdleRelease, WarmKernels, _VoilaPoolingKernelManag
         opens = self._opens()
         return sorted(notebooks, key=lambda notebook: -opens.get(notebook, 0))  # stable: ties keep the order
 
+    def _ready_kernel_ids(self) -> set[str]:
+        tasks = [*(task for pool in self._pools.values() for task in pool), *getattr(self, "_warm", [])]
+        started = [task.result() for task in tasks if task.done() and not task.cancelled() and task.exception() is None]
+        # a pool's task gives Voila's rendering (a dict with the kernel's id), a warm kernel's task the id itself
+        return {result["kernel_id"] if isinstance(result, dict) else result for result in started}
+
     async def _release_ready_kernels(self) -> int:
         pools, self._pools = self._pools, {notebook: [] for notebook in self._pools}
         warm, self._warm = getattr(self, "_warm", []), []
@@ -421,4 +427,4 @@ def _load_jupyter_server_extension(server_app) -> None:
         },
     )
     server_app.log.info("Keeping %d kernel(s) ready for each of %s", manager.pool_size, ", ".join(preheated))
-    manager.watch_for_idleness(web_app.settings, web_app.last_activity)
+    manager.watch_for_idleness(web_app.settings)
