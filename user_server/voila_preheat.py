@@ -152,6 +152,7 @@ class PreheatingKernelManager(IdleRelease, WarmKernels, _VoilaPoolingKernelManag
         self._preheated: set[str] = set()
         self._start_now: dict[asyncio.Task, asyncio.Event] = {}
         self._waiting_to_start: set[asyncio.Task] = set()
+        self._ready_processes: dict[str, int | None] = {}  # ready kernel's id -> its process (see _note_process)
 
     def preheat(self, notebooks: list[str], renderer_settings: dict[str, Any]) -> list[str]:
         """Start a pool for each notebook (missing files are skipped with a warning); return those preheated."""
@@ -279,10 +280,7 @@ class PreheatingKernelManager(IdleRelease, WarmKernels, _VoilaPoolingKernelManag
         except Exception as error:  # noqa: BLE001 - whatever failed the start, _log_heated has logged it
             self.log.warning("A page asked for a preheated kernel whose start had failed (%r)", error)
             return False
-        try:
-            alive = await self.get_kernel(kernel_id).is_alive()
-        except KeyError:
-            alive = False
+        alive = await self._still_ready(kernel_id)
         if not alive:
             self.log.warning("Preheated kernel %s died before a page took it; the page gets a new one", kernel_id)
             with contextlib.suppress(Exception):
@@ -350,6 +348,7 @@ class PreheatingKernelManager(IdleRelease, WarmKernels, _VoilaPoolingKernelManag
                 pool.remove(task)
         else:
             # the kernel is up and running the notebook; the page handler waits for the rest if asked sooner
+            self._note_process(task.result()["kernel_id"])
             self.log.info("Preheating kernel started for %s", notebook)
 
     def _notebook_renderer_factory(self, notebook_path: str | None = None) -> NotebookRenderer:

@@ -26,8 +26,22 @@ VOILA_PAGE_MARK = "VOILA_PREHEAT"
 WARM_MARK = "WORKBENCH_WARM_KERNEL"
 
 
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie. The kernel manager's own check said "alive" for a
+    killed kernel in a clean-clone run (a pool kernel killed, seen a zombie, and handed to a page 2 ms later);
+    ``Popen.poll`` answering "still running" when another thread holds its lock is the likely reason."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): the kernel manager's answer stands
+        return True
+
+
 class WarmKernels(LoggingConfigurable):
-    """A mixin of the users' servers' kernel manager (:class:`~user_server.voila_preheat.PreheatingKernelManager`)."""
+    """A mixin of the users' servers' kernel manager (:class:`~user_server.voila_preheat.PreheatingKernelManager`),
+    which holds ``_start_now`` and ``_ready_processes``."""
 
     warm_kernels = Int(
         0,
@@ -75,6 +89,7 @@ class WarmKernels(LoggingConfigurable):
             code = (f"import importlib\nfor _module in {list(self.warm_imports)!r}:\n"
                     "    try:\n        importlib.import_module(_module)\n    except ImportError:\n        pass\n"
                     "del importlib, _module")
+            self._note_process(kernel_id)
             reply = await client.execute_interactive(code, store_history=False, timeout=120,
                                                      output_hook=lambda _message: None)
             if reply["content"]["status"] != "ok":
@@ -83,6 +98,25 @@ class WarmKernels(LoggingConfigurable):
         finally:
             client.stop_channels()
         return kernel_id
+
+    def _note_process(self, kernel_id: str) -> None:
+        """Remember which process a ready kernel is. jupyter_server restarts a kernel that dies, as a new process
+        under the same id with none of what the dead one ran or imported, so being alive is not being ready."""
+        self._ready_processes[kernel_id] = self._process_of(kernel_id)
+
+    def _process_of(self, kernel_id: str) -> int | None:
+        return getattr(getattr(self.get_kernel(kernel_id), "provisioner", None), "pid", None)
+
+    async def _still_ready(self, kernel_id: str) -> bool:
+        """Whether a ready kernel is alive and still the process that got ready (forgotten either way: asked when a
+        page takes it)."""
+        try:
+            kernel = self.get_kernel(kernel_id)
+        except KeyError:
+            return False
+        process = self._ready_processes.pop(kernel_id, None)
+        return (await kernel.is_alive() and self._process_of(kernel_id) == process
+                and (process is None or _process_runs(process)))
 
     def _warm_started(self, task: asyncio.Task) -> None:
         self._start_now.pop(task, None)
@@ -109,7 +143,7 @@ class WarmKernels(LoggingConfigurable):
                 kernel_id = await task
             except Exception:  # noqa: BLE001 - logged by _warm_started; the page gets a kernel of its own
                 return await super().start_kernel(kernel_name=kernel_name, **kwargs)
-            if not await self.get_kernel(kernel_id).is_alive():
+            if not await self._still_ready(kernel_id):
                 self.log.warning("Warm kernel %s died before a page took it; the page gets a new one", kernel_id)
                 await self.shutdown_kernel(kernel_id, now=True)
                 return await super().start_kernel(kernel_name=kernel_name, **kwargs)
