@@ -52,6 +52,7 @@ class IdleRelease(LoggingConfigurable):
         self._web_settings = settings
         self._released_at: datetime | None = None
         if self.release_after > 0:
+            # held here: the event loop keeps only a weak reference to a task
             self._watching = asyncio.get_event_loop().create_task(self._watch())
 
     def note_page_activity(self) -> None:
@@ -59,10 +60,6 @@ class IdleRelease(LoggingConfigurable):
         settings = getattr(self, "_web_settings", None)
         if settings is not None:
             settings[PAGE_ACTIVITY_SETTING] = _now()
-
-    @property
-    def released(self) -> bool:
-        return getattr(self, "_released_at", None) is not None
 
     def last_use(self) -> datetime:
         """When a person last used the server: its requests, pages, terminals and kernels other than ready ones."""
