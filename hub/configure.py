@@ -69,6 +69,8 @@ def configure_pages(c, settings: WorkbenchSettings) -> None:
         "workbench_shared_with_me": pages.shared_with_me(offered, "/"),
         "workbench_publications": pages.my_publications(offered),
         "workbench_share_revocation_seconds": settings.share_revocation_seconds,
+        "workbench_dashboard_max_viewers": settings.dashboard_max_viewers,
+        "workbench_server_memory_limit": settings.server_memory_limit,
         **({"workbench_signup_url": "/hub/signup"} if settings.auth == "local" else {}),
         # JupyterHub shows it on every page: sign-up, login, home and admin included
         **({} if settings.isolated else {"announcement": NOT_ISOLATED}),
@@ -142,6 +144,7 @@ def configure_spawner(c, settings: WorkbenchSettings) -> None:
     c.WorkbenchSpawnerMixin.preheat_busy_threshold = settings.preheat_busy_threshold
     c.WorkbenchSpawnerMixin.preheat_release_after = settings.preheat_release_after
     c.WorkbenchSpawnerMixin.share_revocation_seconds = settings.share_revocation_seconds
+    c.WorkbenchSpawnerMixin.dashboard_max_viewers = settings.dashboard_max_viewers
 
     c.PlaygroundSpawnerMixin.playground_enabled = settings.playground
     c.PlaygroundSpawnerMixin.aws_region = settings.aws_region

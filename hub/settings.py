@@ -339,6 +339,14 @@ class WorkbenchSettings(Configurable):
         "(JupyterHub's default is 300). Lower means more requests to the hub.",
     ).tag(config=True)
 
+    dashboard_max_viewers = Integer(
+        WorkbenchSpawnerMixin.dashboard_max_viewers.default_value,
+        min=0,
+        help="Viewers one published dashboard serves at once: each open page is a kernel of the owner's, in the "
+        "dashboard server's memory limit. One more is shown a page saying the dashboard is full and to try again "
+        "later. 0: no limit.",
+    ).tag(config=True)
+
     own_dashboards_per_user = Integer(
         5,
         min=0,

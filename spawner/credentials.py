@@ -47,6 +47,17 @@ DYNAMODB_ACTIONS = (
     "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
+# How much of the playground a server gets: no credentials, read-only ones, or all the session policy allows.
+ACCESS_NONE, ACCESS_READ, ACCESS_WRITE = "none", "read", "write"
+ACCESS_LEVELS = (ACCESS_NONE, ACCESS_READ, ACCESS_WRITE)
+# What a read-only session may do: read the tables, never write them nor touch the target group.
+DYNAMODB_READ_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
 CREDENTIALS_JSON, CONFIG, SHARED_CREDENTIALS = "credentials.json", "config", "credentials"  # the files' names
 MAX_READ = 64 * 1024  # a credentials.json the hub wrote is under 2 KB
 TARGET_GROUP_ACTIONS = ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")
@@ -74,26 +85,27 @@ class ScopedCredentials:
         }
 
 
-def session_policy(outputs: Mapping[str, str]) -> dict[str, Any]:
-    """The session policy: only this playground's two tables (and their indexes) and its target group."""
+def session_policy(outputs: Mapping[str, str], read_only: bool = False) -> dict[str, Any]:
+    """The session policy: only this playground's two tables (and their indexes) and its target group; with
+    ``read_only``, only reading the tables (what a published dashboard's kernel gets unless its owner chose
+    more)."""
     tables = [outputs["LoadTestTableArn"], outputs["RunsTableArn"]]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OwnTables",
-                "Effect": "Allow",
-                "Action": list(DYNAMODB_ACTIONS),
-                "Resource": tables + [f"{arn}/index/*" for arn in tables],
-            },
-            {
-                "Sid": "OwnTargetGroup",
-                "Effect": "Allow",
-                "Action": list(TARGET_GROUP_ACTIONS),
-                "Resource": [outputs["TargetGroupArn"]],
-            },
-        ],
-    }
+    statements = [
+        {
+            "Sid": "OwnTables",
+            "Effect": "Allow",
+            "Action": list(DYNAMODB_READ_ACTIONS if read_only else DYNAMODB_ACTIONS),
+            "Resource": tables + [f"{arn}/index/*" for arn in tables],
+        },
+    ]
+    if not read_only:
+        statements.append({
+            "Sid": "OwnTargetGroup",
+            "Effect": "Allow",
+            "Action": list(TARGET_GROUP_ACTIONS),
+            "Resource": [outputs["TargetGroupArn"]],
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def assume(sts: Any, role_arn: str, session_name: str, policy: Mapping[str, Any],

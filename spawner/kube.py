@@ -109,7 +109,7 @@ class KubePlaygroundMixin(PlaygroundSpawnerMixin):
     # ---- start -------------------------------------------------------------------------------------------
 
     async def start(self):
-        if self.playground_enabled:
+        if self.uses_playground:
             stack = self.playground_names.stack
             self.extra_annotations = {**self.extra_annotations, STACK_ANNOTATION: stack}
             self.extra_labels = {**self.extra_labels, STACK_LABEL: stack}
@@ -285,7 +285,7 @@ class KubeServerMixin(Spawner):
         mounts = list(container.volume_mounts or [])
         volumes.append(V1Volume(name=TMP_VOLUME, empty_dir=V1EmptyDirVolumeSource()))
         mounts.append(V1VolumeMount(name=TMP_VOLUME, mount_path="/tmp"))
-        if getattr(self, "credentials_delivery", None) == "secret" and self.playground_enabled:
+        if getattr(self, "credentials_delivery", None) == "secret" and self.uses_playground:
             volumes.append(V1Volume(name=SECRET_VOLUME, secret=V1SecretVolumeSource(
                 secret_name=self.credentials_secret_name, default_mode=0o444)))
             mounts.append(V1VolumeMount(name=SECRET_VOLUME, mount_path=self.credentials_mount_path, read_only=True))

@@ -14,6 +14,9 @@ command must start fast); :mod:`spawner.accounts` and :mod:`spawner.userdata` on
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import io
 import json
 import os
 import sys
@@ -30,6 +33,12 @@ from spawner.published import OWN_FOLDER, PREFIX, PublishError, is_slug, own_not
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_TITLE_LENGTH = 120
 MAX_URL_NAME_LENGTH = 40
+# The thumbnail the hub's pages show: the notebook's first picture, scaled to fit this box and saved as PNG.
+THUMBNAIL_BOX = (320, 200)
+# A PNG of THUMBNAIL_BOX from a plot is 10-40 kB; anything larger is not shown (it travels in every page listing it).
+MAX_THUMBNAIL_BYTES = 96 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PICTURE_TYPES = ("image/png", "image/jpeg")
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,62 @@ def take_snapshot(home: Path, source: str, url_name: str) -> dict:
     with os.fdopen(handle, "wb") as copy:
         copy.write(content)
     os.replace(temporary, target)  # viewers' page loads see the old copy or the new one, never half of one
-    return {"cells": len(notebook["cells"]), "bytes": len(content)}
+    return {"cells": len(notebook["cells"]), "bytes": len(content), "thumbnail": thumbnail(notebook)}
+
+
+def first_picture(notebook: dict) -> bytes | None:
+    """The bytes of the first PNG or JPEG output the notebook holds (a plot, a chart saved as an image)."""
+    for cell in notebook.get("cells", []):
+        for output in (cell.get("outputs") or []) if isinstance(cell, dict) else []:
+            data = output.get("data") if isinstance(output, dict) else None
+            for kind in PICTURE_TYPES:
+                picture = data.get(kind) if isinstance(data, dict) else None
+                if isinstance(picture, list):
+                    picture = "".join(part for part in picture if isinstance(part, str))
+                if isinstance(picture, str):
+                    try:
+                        return base64.b64decode(picture, validate=False)
+                    except (binascii.Error, ValueError):
+                        continue
+    return None
+
+
+def thumbnail(notebook: dict) -> str | None:
+    """The thumbnail shown beside the dashboard's title: its first picture scaled down and saved again as PNG
+    (which drops whatever else the file carried), base64; None when it has no picture Pillow can read. Run as
+    the owner: decoding a picture the owner chose is their process's risk, not the hub's."""
+    picture = first_picture(notebook)
+    if picture is None:
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(picture)) as image:
+            image.thumbnail(THUMBNAIL_BOX)
+            out = io.BytesIO()
+            image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB").save(out, "PNG", optimize=True)
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for a broken or hostile file: no thumbnail then
+        return None
+    data = out.getvalue()
+    return base64.b64encode(data).decode("ascii") if len(data) <= MAX_THUMBNAIL_BYTES else None
+
+
+def checked_thumbnail(encoded: object) -> str | None:
+    """``encoded`` if it is a base64 PNG no larger than the thumbnail box (what :func:`thumbnail` makes), else
+    None. The hub checks what the owner's process answered: that process is the owner's, so is its answer."""
+    if not isinstance(encoded, str) or len(encoded) > MAX_THUMBNAIL_BYTES * 4 // 3 + 4:
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # a PNG's first chunk is IHDR: 4 bytes of length, "IHDR", then width and height (big-endian)
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not (0 < width <= THUMBNAIL_BOX[0] and 0 < height <= THUMBNAIL_BOX[1]):
+        return None
+    return encoded
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,7 +196,14 @@ async def snapshot(spawner, request: PublishRequest) -> dict:
             answer = {"refused": f"{request.source}: {error.strerror or error}"}
     if "refused" in answer:
         raise SnapshotRefused(answer["refused"])
-    return answer["snapshot"]
+    copied = answer["snapshot"] if isinstance(answer.get("snapshot"), dict) else {}
+    # only what the hub asked for, checked: the answer comes from a process of the owner's
+    return {"cells": _count(copied.get("cells")), "bytes": _count(copied.get("bytes")),
+            "thumbnail": checked_thumbnail(copied.get("thumbnail"))}
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 if __name__ == "__main__":

@@ -317,9 +317,19 @@ class PlaygroundSpawnerMixin(Spawner):
         self._reset_progress()
         return await maybe_future(super().run_pre_spawn_hook())
 
+    def playground_access(self) -> str:
+        """How much of the playground this server gets (:data:`credentials.ACCESS_LEVELS`): everything here;
+        a published dashboard's server gets what its owner chose (spawner/workbench.py)."""
+        return credentials.ACCESS_WRITE
+
+    @property
+    def uses_playground(self) -> bool:
+        """Whether this server is started with the playground and credentials for it."""
+        return self.playground_enabled and self.playground_access() != credentials.ACCESS_NONE
+
     async def start(self):
         self._reset_progress()
-        if not self.playground_enabled:
+        if not self.uses_playground:
             self._playground_done.set()
             return await super().start()
         self._playground_starting = True
@@ -419,7 +429,8 @@ class PlaygroundSpawnerMixin(Spawner):
             try:
                 return await call(
                     credentials.assume, aws.sts, outputs["ServerRoleArn"], self.playground_names.session_name,
-                    credentials.session_policy(outputs), self.credentials_duration,
+                    credentials.session_policy(outputs, read_only=self.playground_access() == credentials.ACCESS_READ),
+                    self.credentials_duration,
                     doing="getting scoped credentials for your server",
                 )
             except PlaygroundError as error:

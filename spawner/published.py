@@ -20,6 +20,11 @@ A user's own notebook is published the same way, on the same restricted server: 
 snapshot ``dashboards/published/<URL name>.ipynb`` taken when it was published (:mod:`spawner.own_dashboards`),
 and the server's ``user_options`` (kept by JupyterHub in its database) carry the publication under
 :data:`OWN_OPTION`: where it came from, its title, its version and when it was published.
+
+A published dashboard's kernels hold no more of the owner's AWS playground than the owner chose: none unless they
+ticked it when publishing, read-only credentials when they did, read and write only when they asked for it
+(:func:`playground_access`). The built-in dashboards, which show runs and let viewers start nothing, get
+read-only credentials.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Iterable
 
+from spawner.credentials import ACCESS_LEVELS, ACCESS_NONE, ACCESS_READ
 from spawner.dashboards import FOLDER, PREHEAT_VARIABLE, Dashboard, preheat_environment
 
 PREFIX = "dash-"
@@ -36,6 +42,7 @@ EXTENSION = "user_server.dashboard_only"
 # The environment the published server reads (user_server/dashboard_only.py) and gives the dashboards.
 DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"
 VIEWER_VARIABLE = "WORKBENCH_DASHBOARD_VIEWER"
+MAX_VIEWERS_VARIABLE = "WORKBENCH_DASHBOARD_MAX_VIEWERS"
 
 # What ipywidgets needs from the browser; everything else (execute_request first) is dropped by the server.
 WIDGET_MESSAGE_TYPES = ("comm_open", "comm_msg", "comm_close", "comm_info_request", "kernel_info_request")
@@ -71,6 +78,16 @@ def own_publication(name: str, user_options: dict | None) -> dict | None:
     if not name.startswith(PREFIX) or not is_slug(name[len(PREFIX):]) or not isinstance(record, dict):
         return None
     return record
+
+
+def playground_access(name: str, user_options: dict | None) -> str:
+    """How much of its owner's playground the published server ``name`` gets: what the owner chose for one of
+    their notebooks (nothing unless they chose), read-only for a built-in dashboard."""
+    record = own_publication(name, user_options)
+    if record is None:
+        return ACCESS_READ
+    chosen = record.get("playground", ACCESS_NONE)
+    return chosen if chosen in ACCESS_LEVELS else ACCESS_NONE
 
 
 def own_dashboard(name: str, user_options: dict | None) -> Dashboard | None:
@@ -117,7 +134,8 @@ class PublishedServer:
     default_url: str
 
 
-def published_server(dashboard: Dashboard, auth_cache_seconds: int, pool_size: int = 0) -> PublishedServer:
+def published_server(dashboard: Dashboard, auth_cache_seconds: int, pool_size: int = 0,
+                     max_viewers: int = 0) -> PublishedServer:
     extensions = {EXTENSION: True, "voila": True, **{name: False for name in UNNEEDED_EXTENSIONS}}
     args = [f"--ServerApp.jpserver_extensions={name}={enabled}" for name, enabled in extensions.items()]
     args += [f"--MappingKernelManager.allowed_message_types={kind}" for kind in WIDGET_MESSAGE_TYPES]
@@ -130,5 +148,6 @@ def published_server(dashboard: Dashboard, auth_cache_seconds: int, pool_size: i
     ]
     # kernels ready for this one dashboard only (replacing the list a user's Lab server preheats)
     preheat = preheat_environment([dashboard], pool_size) or {PREHEAT_VARIABLE: ""}
-    environment = {DASHBOARD_VARIABLE: dashboard.notebook, VIEWER_VARIABLE: "1", **preheat}
+    environment = {DASHBOARD_VARIABLE: dashboard.notebook, VIEWER_VARIABLE: "1", MAX_VIEWERS_VARIABLE: str(max_viewers),
+                   **preheat}
     return PublishedServer(args, environment, render_path(dashboard))

@@ -32,7 +32,7 @@ from traitlets import Bool, Enum, Float, Integer, Unicode, default, validate
 from spawner import accounts, kube, limits, names, ports
 from spawner import dashboards as shipped
 from spawner.playground import PlaygroundSpawnerMixin
-from spawner.published import PublishError, published_dashboard, published_server
+from spawner.published import PublishError, playground_access, published_dashboard, published_server
 from spawner.user_server_files import jupyter_environment
 from spawner.userdata import UserDataSpawnerMixin, server_home
 
@@ -91,6 +91,13 @@ class WorkbenchSpawnerMixin(Spawner):
         "delay before a revoked viewer is refused.",
     ).tag(config=True)
 
+    dashboard_max_viewers = Integer(
+        20,
+        min=0,
+        help="Viewers a published dashboard's server serves at once (each open page holds a kernel); one more is "
+        "answered 503 with a page saying so. 0: no limit.",
+    ).tag(config=True)
+
     @default("dashboards_folder")
     def _shipped_dashboards(self) -> str:
         return str(shipped.shipped_folder())
@@ -106,6 +113,13 @@ class WorkbenchSpawnerMixin(Spawner):
             return published_dashboard(self.name, self.offered_dashboards, self.user_options)
         except PublishError as error:
             raise HTTPError(400, str(error)) from None  # shown to the person, not a bare "Internal Server Error"
+
+    def playground_access(self) -> str:
+        """A published dashboard's server gets what its owner chose of the playground (spawner/published.py);
+        the user's own servers what the playground gives them."""
+        if self.publishes is None:
+            return super().playground_access()
+        return playground_access(self.name, self.user_options)
 
     async def install_dashboards_in_home(self) -> None:
         """Copy the dashboards into the server's home (here as the hub's own account; see SystemUserSpawner)."""
@@ -149,7 +163,8 @@ class WorkbenchSpawnerMixin(Spawner):
                                                    self.dashboard_warming, self.preheat_busy_threshold,
                                                    self.preheat_release_after))
         else:
-            env.update(published_server(dashboard, self.share_revocation_seconds, self.dashboard_pool_size).environment)
+            env.update(published_server(dashboard, self.share_revocation_seconds, self.dashboard_pool_size,
+                                        self.dashboard_max_viewers).environment)
         return env
 
 
@@ -234,6 +249,13 @@ class SystemAccountSpawnerMixin(LocalProcessSpawner):
     def credentials_owner(self) -> tuple[int, int] | None:
         account = accounts.lookup(self.account_name)
         return None if account is None else (account.uid, account.gid)
+
+    def playground_access(self) -> str:
+        """A published dashboard's server gets what its owner chose of the playground (spawner/published.py);
+        the user's own servers what the playground gives them."""
+        if self.publishes is None:
+            return super().playground_access()
+        return playground_access(self.name, self.user_options)
 
     async def install_dashboards_in_home(self) -> None:
         account = await self.system_account()

@@ -95,6 +95,15 @@ def test_a_published_server_reads_the_dashboard_the_spawner_names():
     assert published.environment[user_side_published.DASHBOARD_VARIABLE] == "load_test.ipynb"
 
 
+def test_a_published_server_reads_its_viewer_limit_from_the_spawners_variable():
+    import user_server.dashboard_only as user_side_published
+    from spawner.published import MAX_VIEWERS_VARIABLE, published_server
+
+    assert user_side_published.MAX_VIEWERS_VARIABLE == MAX_VIEWERS_VARIABLE
+    published = published_server(hub_side_dashboards.Dashboard("load_test.ipynb", "Load test", ""), 10, max_viewers=3)
+    assert user_side_published.max_viewers(published.environment) == 3
+
+
 def test_the_built_in_schema_has_one_name_on_both_sides():
     from spawner import database
 

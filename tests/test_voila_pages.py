@@ -26,3 +26,28 @@ def test_a_dashboard_page_keeps_the_widgets_and_drops_the_rest():
 def test_other_notebooks_keep_every_extension():
     for path in ("analysis.ipynb", "work/dashboards/copy.ipynb", "dashboards_old/x.ipynb", None):
         assert dashboard_page_config(page_config(), notebook_path=path) == page_config()
+
+
+def test_a_published_notebook_keeps_plotly_and_math_only_when_it_uses_them(tmp_path):
+    import nbformat
+
+    folder = tmp_path / FOLDER / "published"
+    folder.mkdir(parents=True)
+
+    def published(name: str, code: str, text: str) -> dict:
+        book = nbformat.v4.new_notebook()
+        book.cells = [nbformat.v4.new_markdown_cell(text), nbformat.v4.new_code_cell(code)]
+        (folder / name).write_text(nbformat.writes(book))
+        return dashboard_page_config(page_config(), notebook_path=f"{FOLDER}/published/{name}",
+                                     settings={"server_root_dir": str(tmp_path)})
+
+    charted = published("chart.ipynb", "import plotly.express as px\npx.bar(x=[1], y=[2]).show()", "# Sales")
+    assert "jupyterlab-plotly" in names(charted)
+    assert "@jupyter-notebook/lab-extension" not in names(charted)
+    assert charted["fullMathjaxUrl"] == "null"
+    plain = published("plain.ipynb", "print('hello')", "Costs in $ per request")
+    assert "jupyterlab-plotly" not in names(plain)
+    assert plain.get("fullMathjaxUrl") != "null"  # its text may hold math
+    # republished under the same name without plotly: the page follows the new snapshot
+    again = published("chart.ipynb", "print('no chart now')", "# Sales")
+    assert "jupyterlab-plotly" not in names(again)

@@ -10,6 +10,12 @@ Viewers' open kernel websockets are asked about again every ``HubOAuth.cache_max
 it to the hub's share revocation time): whoever lost access, a revoked share or a group left, has their
 connections closed and their kernels shut down (:class:`user_server.kernel_websocket.AccessWatch`).
 
+A server shows its page to at most ``WORKBENCH_DASHBOARD_MAX_VIEWERS`` viewers at once (the hub's
+``dashboard_max_viewers``): each page holds a kernel of the owner's, all in the server's memory limit, which the
+operating system enforces (the server's control group). One viewer more gets a page saying the dashboard is full,
+with status 503 and no kernel started, rather than a dashboard that dies when the memory runs out. Kernels the
+server keeps ready for its page are not viewers' and are not counted.
+
 If the dashboard is not named in the environment, or the server cannot ask the hub about its viewers, the
 extension refuses to load, and the server (started with ``reraise_server_extension_failures``) refuses to start: a
 published server never runs unrestricted.
@@ -28,6 +34,7 @@ from user_server.kernel_websocket import AccessWatch, PromptKernelWebsocketConne
 
 # Set by the spawner for a published server (spawner/published.py names the same; a test keeps them equal).
 DASHBOARD_VARIABLE = "WORKBENCH_PUBLISHED_DASHBOARD"
+MAX_VIEWERS_VARIABLE = "WORKBENCH_DASHBOARD_MAX_VIEWERS"
 
 _KERNEL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _ASSETS = (
@@ -78,6 +85,53 @@ class Refused(web.RequestHandler):
         self.finish(f"403: this server only shows the published dashboard {self.notebook}.\n")
 
 
+def viewers_kernels(kernel_manager) -> int:
+    """Kernels of the server that viewers' pages hold: all of them but those kept ready for the page."""
+    ready = kernel_manager._ready_kernel_ids() if hasattr(kernel_manager, "_ready_kernel_ids") else set()
+    return sum(1 for kernel_id in kernel_manager.list_kernel_ids() if kernel_id not in ready)
+
+
+class DashboardFull(Matcher):
+    """Matches a request for the dashboard's page while ``max_viewers`` pages already hold a kernel."""
+
+    def __init__(self, base_url: str, notebook: str, kernel_manager, max_viewers: int):
+        self.page = (base_url if base_url.endswith("/") else base_url + "/") + f"voila/render/dashboards/{notebook}"
+        self.kernel_manager = kernel_manager
+        self.max_viewers = max_viewers
+
+    def match(self, request: HTTPServerRequest) -> dict | None:
+        if request.method != "GET" or request.path != self.page:
+            return None
+        return {} if viewers_kernels(self.kernel_manager) >= self.max_viewers else None
+
+
+class Full(web.RequestHandler):
+    def initialize(self, max_viewers: int) -> None:
+        self.max_viewers = max_viewers
+
+    def prepare(self) -> None:
+        self.set_status(503)
+        self.set_header("Retry-After", "60")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>This dashboard is full</title>"
+            "<body style='font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto'>"
+            "<h1>This dashboard is full</h1>"
+            f"<p>It already serves {self.max_viewers} viewer{'s' if self.max_viewers != 1 else ''} at once, as "
+            "many as its owner's limit on this hub. Try again in a few minutes: a place frees up as soon as "
+            "someone closes the page.</p></body></html>"
+        )
+
+
+def max_viewers(environ=os.environ) -> int:
+    text = environ.get(MAX_VIEWERS_VARIABLE, "0") or "0"
+    try:
+        value = int(text)
+    except ValueError:
+        raise RuntimeError(f"{MAX_VIEWERS_VARIABLE}={text!r} is not a whole number") from None
+    return max(value, 0)
+
+
 def _jupyter_server_extension_points():
     return [{"module": __name__}]
 
@@ -89,6 +143,10 @@ def _load_jupyter_server_extension(server_app) -> None:
     web_app = server_app.web_app
     matcher = OutsideDashboard(web_app.settings["base_url"], allowed_paths(notebook))
     web_app.default_router.rules.insert(0, Rule(matcher, Refused, {"notebook": notebook}))
+    limit = max_viewers()
+    if limit:
+        full = DashboardFull(web_app.settings["base_url"], notebook, server_app.kernel_manager, limit)
+        web_app.default_router.rules.insert(1, Rule(full, Full, {"max_viewers": limit}))
     watch_viewers(server_app)
     server_app.log.info("Published dashboard server: only %s and its assets answer", notebook)
 

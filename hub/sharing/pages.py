@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from spawner.dashboards import Dashboard
-from spawner.published import OWN_OPTION, own_dashboard, server_name
+from spawner.published import OWN_OPTION, own_dashboard, own_publication, server_name
 
 # Added to the default `user` role (JupyterHub.extra_user_scopes): share one's own servers, and name the users
 # and groups to share with. The scope covers any of their servers; hub/sharing/rules.py narrows it to
@@ -25,6 +25,21 @@ class SharedDashboard:
     server: str
     title: str
     url: str
+    version: int | None = None  # one of the owner's notebooks: its version, when published, its thumbnail
+    published_at: str | None = None
+    thumbnail: str | None = None  # base64 PNG, checked by the hub when it was published
+
+
+def _shown(publication: dict | None) -> dict:
+    """What the lists show of one of the owner's notebooks' publication."""
+    if publication is None:
+        return {}
+    version = publication.get("version")
+    when = publication.get("published_at")
+    thumbnail = publication.get("thumbnail")
+    return {"version": version if isinstance(version, int) else None,
+            "published_at": when if isinstance(when, str) else None,
+            "thumbnail": thumbnail if isinstance(thumbnail, str) else None}
 
 
 def shared_with(shares: Iterable[Any], offered: Iterable[Dashboard], base_url: str = "/") -> list[SharedDashboard]:
@@ -34,11 +49,13 @@ def shared_with(shares: Iterable[Any], offered: Iterable[Dashboard], base_url: s
     found: dict[tuple[str, str], SharedDashboard] = {}
     for share in shares:
         owner, server = share.owner.name, share.spawner.name
-        dashboard = by_server.get(server) or own_dashboard(server, getattr(share.spawner, "user_options", None))
+        user_options = getattr(share.spawner, "user_options", None)
+        dashboard = by_server.get(server) or own_dashboard(server, user_options)
         if dashboard is None or (owner, server) in found:
             continue
         url = f"{base_url}user/{quote(owner, safe='')}/{quote(server, safe='')}/"
-        found[(owner, server)] = SharedDashboard(owner, server, dashboard.title, url)
+        own = None if server in by_server else own_publication(server, user_options)
+        found[(owner, server)] = SharedDashboard(owner, server, dashboard.title, url, **_shown(own))
     return sorted(found.values(), key=lambda d: (d.title, d.owner))
 
 

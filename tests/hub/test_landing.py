@@ -8,6 +8,7 @@ One hub for the module; each test has a user of its own.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -215,6 +216,61 @@ def test_jupyterlab_has_the_notebooks_the_profiler_launcher_and_no_news_question
         page.wait_for_timeout(3_000)
         expect(page.get_by_text(re.compile("Jupyter news", re.IGNORECASE))).to_have_count(0)
         expect(page.locator(".jp-toast-message, .Toastify__toast")).to_have_count(0)
+    finally:
+        context.close()
+
+
+WEEKLY_REPORT = json.dumps({
+    "cells": [{"cell_type": "markdown", "id": "title", "metadata": {}, "source": ["# Weekly report"]}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}).encode()
+
+
+def test_a_notebook_is_published_from_its_publish_button_in_jupyterlab_on_the_hub_home_filled_in(hub, browser):
+    session = hub.signup_and_login("eve")
+    assert hub.start_server(session, "eve").ready
+    write_as_owner(hub, "eve", "reports/weekly_report.ipynb", WEEKLY_REPORT)
+    context, page = log_in(browser, hub, "eve")
+    try:
+        page.wait_for_url(f"{hub.url}/hub/home", timeout=60_000)
+        page.goto(f"{hub.user_url('eve')}lab/tree/reports/weekly_report.ipynb")
+        notebook = page.locator(".jp-NotebookPanel").filter(has_text="Weekly report")
+        expect(notebook).to_be_visible(timeout=120_000)
+        publish = notebook.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="workbench-publish"]')
+        expect(publish).to_be_visible(timeout=30_000)
+        expect(publish).to_have_text("Publish")
+
+        # the command is in the palette too, under "Profiler", enabled while the notebook is the current widget
+        notebook.locator(".jp-Cell").first.click()
+        palette = page.locator("#modal-command-palette .lm-CommandPalette")
+        search = palette.locator(".lm-CommandPalette-input")
+        for _ in range(5):  # a key pressed while JupyterLab is still settling can go unheard
+            if search.is_visible():
+                break
+            page.keyboard.press("Control+Shift+C")
+            page.wait_for_timeout(1_000)
+        search.fill("Publish")
+        item = palette.locator(".lm-CommandPalette-item", has_text="Publish as a dashboard\u2026")
+        expect(item).to_be_visible()
+        expect(item).not_to_have_class(re.compile(r"\blm-mod-disabled\b"))
+        # (the modal palette keeps its category headers in the page, hidden)
+        expect(palette.locator(".lm-CommandPalette-header", has_text=re.compile(r"^Profiler$", re.IGNORECASE))
+               ).to_have_count(1)
+        page.keyboard.press("Escape")
+        expect(item).to_be_hidden()
+
+        with context.expect_page() as opened:
+            publish.click()
+        home = opened.value
+        home.wait_for_load_state()
+        assert home.url == f"{hub.url}/hub/home?publish=reports%2Fweekly_report.ipynb"
+        form = home.locator('form[data-action="publish-own"]')
+        expect(form.get_by_label("Notebook, as a path in your home")).to_have_value("reports/weekly_report.ipynb")
+        expect(form.get_by_label("Title of the dashboard")).to_have_value("Weekly report")
+        expect(form.get_by_label("URL name (lowercase letters, digits and hyphens)")).to_have_value("weekly-report")
+        expect(form).to_be_in_viewport()
+        home.close()
     finally:
         context.close()
 

@@ -40,10 +40,11 @@ def test_a_server_name_maps_back_to_its_dashboard_and_unknown_ones_are_refused_b
 
 
 def test_the_published_server_is_started_restricted_and_marked_as_viewed():
-    published = published_server(QUERY, auth_cache_seconds=7, pool_size=1)
+    published = published_server(QUERY, auth_cache_seconds=7, pool_size=1, max_viewers=12)
     assert published.default_url == "/voila/render/dashboards/query_optimization.ipynb"
     assert published.environment == {"WORKBENCH_PUBLISHED_DASHBOARD": "query_optimization.ipynb",
                                      "WORKBENCH_DASHBOARD_VIEWER": "1",
+                                     "WORKBENCH_DASHBOARD_MAX_VIEWERS": "12",
                                      # its viewers' pages come from a kernel that already ran this dashboard only
                                      "WORKBENCH_PREHEAT_NOTEBOOKS": "dashboards/query_optimization.ipynb",
                                      "WORKBENCH_PREHEAT_POOL_SIZE": "1"}

@@ -279,6 +279,26 @@ def test_the_session_policy_narrows_what_the_role_allows(local_aws_service, play
 
 
 @pytest.mark.slow
+def test_read_only_credentials_read_the_users_tables_and_change_nothing(local_aws_service, playgrounds):
+    """What a published dashboard's kernels get when its owner ticks read-only access."""
+    endpoint, hub_keys = local_aws_service
+    outputs, anna = playgrounds["anna"]
+    client(endpoint, "dynamodb", anna).put_item(TableName=outputs["RunsTableName"], Item={**ITEM, "sk": {"S": "ro"}})
+    policy = credentials.session_policy(outputs, read_only=True)
+    scoped = credentials.assume(client(endpoint, "sts", hub_keys), outputs["ServerRoleArn"], "reader", policy, 900)
+    dynamodb = client(endpoint, "dynamodb", scoped)
+    key = {**ITEM, "sk": {"S": "ro"}}
+    assert dynamodb.get_item(TableName=outputs["RunsTableName"], Key=key)["Item"] == key
+    assert dynamodb.scan(TableName=outputs["RunsTableName"])["Count"] >= 1
+    dynamodb.describe_table(TableName=outputs["LoadTestTableName"])
+    for table in (outputs["RunsTableName"], outputs["LoadTestTableName"]):
+        assert denied(dynamodb.put_item, TableName=table, Item={**ITEM, "sk": {"S": "no"}}) == "AccessDeniedException"
+        assert denied(dynamodb.delete_item, TableName=table, Key=key) == "AccessDeniedException"
+    assert denied(client(endpoint, "elbv2", scoped).register_targets, TargetGroupArn=outputs["TargetGroupArn"],
+                  Targets=[{"Id": "10.0.0.6", "Port": 8888}]) == "AccessDenied"
+
+
+@pytest.mark.slow
 def test_expired_credentials_are_refused(local_aws_service, playgrounds):
     endpoint, hub_keys = local_aws_service
     outputs, _ = playgrounds["anna"]

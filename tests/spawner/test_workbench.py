@@ -20,8 +20,8 @@ OFFERED = dashboards.load_manifest(dashboards.shipped_manifest())
 
 
 def workbench_spawner(tmp_path, server_name: str = "", **traits):
-    return make_spawner(SharedAccountSpawner, "alice", tmp_path, server_name=server_name, playground_enabled=False,
-                        **traits)
+    return make_spawner(SharedAccountSpawner, "alice", tmp_path, server_name=server_name,
+                        **{"playground_enabled": False, **traits})
 
 
 async def test_a_lab_server_gets_the_dashboards_the_configuration_and_preheating(tmp_path):
@@ -82,3 +82,25 @@ async def test_deleting_a_user_of_a_shared_account_hub_cleans_up_without_an_erro
     # JupyterHub only logs what delete_forever raises: an error here would go unseen by the admin who deleted them
     for server_name in ("", "scratch"):
         await workbench_spawner(tmp_path, server_name=server_name).delete_forever()
+
+
+@pytest.mark.parametrize(("server_name", "options", "access"), [
+    ("", None, "write"),  # the person's own server: their whole playground
+    ("dash-load-test", None, "read"),  # a built-in dashboard shows runs; its viewers start nothing
+    ("dash-report", {"workbench_own_dashboard": {"title": "Report"}}, "none"),  # the owner chose nothing
+    ("dash-report", {"workbench_own_dashboard": {"title": "Report", "playground": "read"}}, "read"),
+    ("dash-report", {"workbench_own_dashboard": {"title": "Report", "playground": "write"}}, "write"),
+    ("dash-report", {"workbench_own_dashboard": {"title": "Report", "playground": "admin"}}, "none"),
+])
+def test_a_published_server_gets_only_the_playground_access_its_owner_chose(tmp_path, server_name, options, access):
+    spawner = workbench_spawner(tmp_path, server_name=server_name, playground_enabled=True)
+    spawner.user_options = options or {}
+    assert spawner.playground_access() == access
+    # no access: the spawn makes no playground and hands no credentials at all
+    assert spawner.uses_playground is (access != "none")
+
+
+async def test_a_published_server_is_told_its_viewer_limit(tmp_path):
+    spawner = workbench_spawner(tmp_path, server_name="dash-load-test", dashboard_max_viewers=7)
+    await spawner.run_pre_spawn_hook()
+    assert spawner.get_env()["WORKBENCH_DASHBOARD_MAX_VIEWERS"] == "7"
