@@ -21,6 +21,7 @@ from jupyterhub.handlers import BaseHandler
 from tornado import web
 
 from hub.sharing import views
+from hub.sharing.rules import EVERYONE
 from spawner.dashboards import Dashboard
 from spawner.published import OWN_OPTION, own_dashboard, server_name
 
@@ -75,11 +76,12 @@ def _audience(db, orm_user, orm_spawner) -> Audience:
                for code in sorted(orm_spawner.share_codes, key=lambda code: code.id)
                if code.expires_at is None or code.expires_at > now],
     )
-    # JupyterHub has no share with everyone: a group holding every other user is the nearest, and says so only
-    # while it does (people who sign up later are not in it unless added)
+    # the hub's everyone group counts for every user (hub.sharing.rules); another group that happens to hold
+    # every other user says so only while it does (people who sign up later are not in it unless added)
     others = {row.id for row in db.query(orm.User.id).filter(orm.User.id != orm_user.id)}
     for share in alive:
-        if share.group is not None and others and others <= {member.id for member in share.group.users}:
+        if share.group is not None and (share.group.name == EVERYONE or (
+                others and others <= {member.id for member in share.group.users})):
             audience.everyone = share.group.name
             break
     return audience

@@ -76,10 +76,16 @@ def _hub_user_shares(user) -> list[Any]:
     from jupyterhub import orm
     from sqlalchemy import or_
 
+    from hub.sharing.rules import EVERYONE
+
     orm_user = user.orm_user
     group_ids = [group.id for group in orm_user.groups]
+    everyone = orm.Group.find(user.db, name=EVERYONE)
+    if everyone is not None:
+        group_ids.append(everyone.id)
     query = user.db.query(orm.Share).filter(or_(orm.Share.user_id == orm_user.id, orm.Share.group_id.in_(group_ids)))
-    return list(query)
+    # the owner's own dashboards shared with everyone are theirs, not shared with them
+    return [share for share in query if share.owner is None or share.owner.id != orm_user.id]
 
 
 def shared_with_me(offered: list[Dashboard], base_url: str):

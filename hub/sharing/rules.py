@@ -13,6 +13,10 @@
    answer expires (``WORKBENCH_SHARE_REVOCATION_SECONDS``), as for a revoked user.
    tests/hub/test_sharing_hub_rules.py has a test that fails once upstream includes group shares itself.
 
+   Sharing with everyone on the hub is a share with the group :data:`EVERYONE` (made by the hub at start, and
+   named in the sharing forms): it counts for every user, members or not, present and future, since JupyterHub
+   has no share with everyone and a group that lists every user would miss each one who signs up later.
+
 2. Only published dashboards can be shared. ``shares!user`` lets a user share any of their servers, their full
    JupyterLab server included, and the single-user server has no notion of a viewer: a share is the whole server.
    So granting a share (``POST /hub/api/shares/{owner}/{server}``) or making a share code
@@ -35,23 +39,40 @@ from spawner.published import PREFIX, PublishError, published_dashboard
 
 # Set on our wrapper, so that installing twice does not wrap twice.
 _installed_marker = "_workbench_group_shares"
+# A share with this group is a share with every user of the hub (see the docstring).
+EVERYONE = "everyone"
+
+
+def everyone_shares(db) -> list:
+    """The shares with everyone on the hub: those of the group :data:`EVERYONE`."""
+    from jupyterhub import orm
+
+    group = orm.Group.find(db, name=EVERYONE)
+    return list(group.shared_with_me) if group is not None else []
 
 
 def with_group_shares(get_scopes_for: Callable) -> Callable:
     """``get_scopes_for`` that also grants a token what its owner's groups' shares grant (see the docstring)."""
     from jupyterhub import orm, scopes
 
+    import sqlalchemy as sa
+
     @functools.wraps(get_scopes_for)
     def get_scopes_for_with_group_shares(orm_object):
         # for group members JupyterHub still logs "discarding scopes [access:servers!server=...]": we add them back
         granted = get_scopes_for(orm_object)
+        user = getattr(orm_object, "orm_user", orm_object)  # the User wrapper or the orm.User
+        if isinstance(user, orm.User):  # a person's own scopes: JupyterHub counts their groups', not everyone's
+            for share in everyone_shares(sa.inspect(user).session):
+                granted = set(granted) | scopes.expand_share_scopes(share)
+            return granted
         if not isinstance(orm_object, orm.APIToken) or orm_object.user is None:
             return granted
         token, owner = orm_object, orm_object.user
         shared = set()
-        for group in owner.groups:
-            for share in group.shared_with_me:
-                shared |= scopes.expand_share_scopes(share)
+        for share in [share for group in owner.groups for share in group.shared_with_me] + everyone_shares(
+                sa.inspect(token).session):
+            shared |= scopes.expand_share_scopes(share)
         if not shared:
             return granted
         if "inherit" in token.scopes:  # the token holds whatever its owner holds

@@ -140,3 +140,41 @@ def test_publish_with_its_audience_in_one_go_then_viewers_strangers_and_a_full_d
     assert full, [answer.status_code for answer in answers]
     assert "This dashboard is full" in full[0].text and f"{MAX_VIEWERS} viewers at once" in full[0].text
     assert full[0].headers.get("Retry-After") == "60"
+
+
+def test_a_dashboard_shared_with_everyone_reaches_people_who_sign_up_later_and_only_that_one(hub, browser):
+    olive = hub.signup_and_login("olive")
+    assert hub.start_server(olive, "olive").ready
+    for name in ("open", "closed"):
+        write_as_owner(hub, "olive", f"{name}.ipynb", nbformat.writes(report_notebook()).encode())
+    context, page = login_page(browser, hub, "olive")
+    try:
+        for name, everyone in (("open", True), ("closed", False)):
+            page.goto(f"{hub.url}/hub/home?publish={name}.ipynb")
+            form = page.locator('form[data-action="publish-own"]')
+            expect(form.get_by_label("Title of the dashboard")).to_have_value(name.capitalize())
+            if everyone:
+                form.get_by_label("everyone on this hub").check()
+            form.get_by_role("button", name="Publish").click()
+            page.wait_for_load_state()  # the page reloads once it is published
+            expect(page.locator(f'.workbench-publication[data-server="dash-{name}"]')).to_contain_text(
+                "version 1", timeout=120_000)
+        page.goto(f"{hub.url}/hub/workbench/dashboards")
+        expect(page.locator('.workbench-dashboard[data-server="dash-open"] [data-everyone]')).to_contain_text(
+            "everyone on this hub")
+        expect(page.locator('.workbench-dashboard[data-server="dash-closed"] [data-audience]')).to_contain_text(
+            "only you")
+    finally:
+        context.close()
+    for name in ("open", "closed"):
+        wait_until_ready(hub, olive, "olive", f"dash-{name}")
+
+    # nadia signs up after it was shared: the group lists nobody, and still she sees it and opens it
+    nadia = hub.signup_and_login("nadia")
+    home = nadia.get(f"{hub.url}/hub/home", timeout=30).text
+    assert 'data-shared-server="olive/dash-open"' in home and "olive/dash-closed" not in home
+    assert "Q3 summary" in open_page(nadia, hub.user_url("olive", "dash-open")).text
+    closed = open_page(nadia, hub.user_url("olive", "dash-closed"))
+    assert closed.status_code in (403, 404) and "Q3 summary" not in closed.text
+    # the owner's own list does not show her dashboard as shared with herself
+    assert 'data-shared-server="olive/' not in olive.get(f"{hub.url}/hub/home", timeout=30).text
