@@ -13,8 +13,9 @@ after 15 minutes at most, and a worker stopped by Lambda returns nothing, so it 
 spec's ``duration`` / ``requests`` are replaced by that bound. A test longer than a function's timeout is split
 into successive invocations by the caller; their results merge like workers'.
 
-Deploying it (not tried here: there is no AWS account, and moto's Lambda runs functions only in Docker, which
-this machine lacks): a zip or image of this package and its dependencies, handler
+Deploying it (not tried on AWS itself: there is no AWS account here; moto's Lambda runs it, in a container
+through podman's Docker API, in tests/images/test_lambda_under_moto.py): a zip or image of this package and its
+dependencies, handler
 ``profiler.loadtest.lambda_worker.handler``, 1,769 MB of memory (one full vCPU: the engine is one asyncio loop),
 a timeout up to 900 s, a role allowed ``dynamodb:DescribeTable`` and the data calls on the load-test table only.
 """

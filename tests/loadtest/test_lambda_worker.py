@@ -1,8 +1,8 @@
 """The Lambda load-test worker, run locally: each handler call runs the engine against a table on a real moto
 server, and the driver merges several workers exactly.
 
-moto's Lambda (``invoke``) runs a function's code only inside Docker, which this machine lacks, so the handler
-is called in this process with a context whose remaining time it must respect, as Lambda would give it.
+Here the handler is called in this process with a context whose remaining time it must respect, as Lambda would
+give it; tests/images/test_lambda_under_moto.py runs it as a function of moto's Lambda, in a container.
 """
 
 from __future__ import annotations
