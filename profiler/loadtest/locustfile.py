@@ -18,7 +18,7 @@ import sys
 import time
 
 import gevent
-from botocore.credentials import ReadOnlyCredentials
+import botocore.session
 from geventhttpclient import HTTPClient
 from locust import User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
@@ -52,8 +52,14 @@ class WorkerLoad:
         self.url = endpoint_for(JOB["region"], JOB["endpoint_url"])
         self.http = HTTPClient.from_url(self.url, concurrency=JOB["users"], network_timeout=10,
                                         connection_timeout=10)
-        self.credentials = ReadOnlyCredentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"],
-                                               os.environ.get("AWS_SESSION_TOKEN"))
+        # botocore's own chain: the keys a local worker gets in its environment, or the AWS config a Job's pod
+        # mounts from the credentials Secret (spawner/kube_jobs.py), whose credential_process botocore runs again
+        # before they expire; a worker reading only the environment found no keys in a pod (seen when the Job's
+        # container ran here: tests/images/test_loadtest_worker_container.py)
+        self._credentials = botocore.session.get_session().get_credentials()
+        if self._credentials is None:
+            raise RuntimeError("no AWS credentials for the load-test worker: neither AWS_ACCESS_KEY_ID nor an AWS "
+                               "config (AWS_CONFIG_FILE) with a credential_process is set")
         self.t0 = time.perf_counter()
         self.warmup_end = self.t0 + SPEC.warmup
         self.deadline = self.warmup_end + SPEC.duration if SPEC.duration is not None else None
@@ -66,6 +72,11 @@ class WorkerLoad:
         self.last_flush = self.t0
         self.last_completion = self.t0
         self.flusher = gevent.spawn(self._flush_loop)
+
+    @property
+    def credentials(self):
+        """The keys to sign the next request with (refreshed by botocore when they come from a config)."""
+        return self._credentials.get_frozen_credentials()
 
     def may_issue(self, intended: float) -> bool:
         if self.deadline is not None:

@@ -7,10 +7,12 @@ beyond one machine: start this class with ``workers=N, local_workers=0, bind_hos
 waits up to ``start_timeout`` for N workers), and run the workers as pods of the same image with
 ``python -m locust -f <site-packages>/profiler/loadtest/locustfile.py --worker --master-host <kernel pod IP>
 --master-port <port>``, ``PROFILER_LOADTEST_JOB`` set to ``json.dumps(test.job())`` and AWS credentials scoped to
-the user's playground (a Kubernetes Job per run does this; not tried here: this machine has no cluster). Every
+the user's playground (a Kubernetes Job per run does this, spawner/kube_jobs.py; there is no cluster here, but its
+pods run as containers of the users' image in tests/images/test_loadtest_worker_container.py). Every
 worker sends HDR histograms, not Locust's bucketed response times, so merged percentiles stay exact to 3
-significant digits. Workers get frozen credentials at start: a run longer than the playground's credentials
-live must be split.
+significant digits. Local workers get the kernel's credentials frozen at start in their environment (a run longer
+than the playground's credentials live must be split); a Job's workers read the mounted credentials Secret through
+botocore, which the hub refreshes.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ once per test session (the ``images`` fixture, tests/images/conftest.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata
 import importlib.util
 import os
@@ -91,12 +92,15 @@ class Images:
 
 
 def build_both() -> Images:
-    """Both images, built by the same script as `make images` (reusing the cached base and layers)."""
+    """Both images, built by the same script as `make images` (reusing the cached base and layers). One build at a
+    time: the suite's two test processes each ask for them, and the second then finds every layer cached."""
     as_root()
     install_missing_tools()
-    log = artifact_path("images-build.log")
+    log = artifact_path(f"images-build-{os.getpid()}.log")
     started = time.monotonic()
-    with open(log, "w") as output:
+    build_images.CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(build_images.CACHE_DIR / "build.lock", "w") as lock, open(log, "w") as output:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         built = subprocess.run([sys.executable, str(IMAGES / "build_images.py")], stdout=output,
                                stderr=subprocess.STDOUT, timeout=3000)
     assert built.returncode == 0, f"the images' build failed, see {log}:\n{log.read_text()[-4000:]}"
