@@ -255,6 +255,12 @@ class KubeServerMixin(Spawner):
     def _locked_down(self) -> dict:
         return copy.deepcopy(LOCKED_DOWN)
 
+    @default("pod_security_context")
+    def _non_root_pod(self) -> dict:
+        # the pod's own, beside the container's: a container added later (a sidecar, an init container the
+        # operator configures) is refused unless it runs as non-root too, under the runtime's seccomp profile
+        return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
     @default("install_dashboards")
     def _image_holds_dashboards(self) -> bool:
         return False

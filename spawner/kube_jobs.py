@@ -5,7 +5,8 @@ A run in scale-out mode (``profiler.loadtest.scaleout.LocustLoadTest`` with ``lo
 master in the user's server; :func:`worker_job` makes a Job of ``workers`` pods of the same image that run
 ``python -m locust ... --worker`` against it, with the run's job description in their environment, and
 :func:`master_access_policy` the NetworkPolicy that lets those pods, and only them, reach the master's port (users'
-pods otherwise accept connections from the hub and the proxy alone). The workers read the same credentials Secret
+pods otherwise accept connections from the hub and the proxy alone), and :func:`workers_isolation_policy` the one
+that lets nothing reach the workers. The workers read the same credentials Secret
 as the user's server (:mod:`spawner.kube`), mounted read-only: scoped to the user's playground and refreshed by the
 hub, so a long run does not outlive its keys. Each worker sends HDR histograms, merged exactly by the master.
 
@@ -43,11 +44,16 @@ def _name(*parts: str) -> str:
     return f"{name[:_NAME_LIMIT - len(digest) - 1].rstrip('-')}-{digest}"
 
 
-def worker_job(*, owner_pod: str, run_id: str, image: str, master_host: str, master_port: int, workers: int,
-               job: dict[str, Any], locustfile: str, credentials_secret: str, region: str,
+def worker_job(*, namespace: str, owner_pod: str, run_id: str, image: str, master_host: str, master_port: int,
+               workers: int, job: dict[str, Any], locustfile: str, credentials_secret: str, region: str,
                credentials_mount_path: str = "/run/workbench/aws", uid: int = 1000,
                memory: str = "1G", cpu: str = "1", deadline_seconds: int = 3600) -> dict[str, Any]:
-    """The Job running ``workers`` Locust workers for run ``run_id`` of ``owner_pod``'s server."""
+    """The Job running ``workers`` Locust workers for run ``run_id`` of ``owner_pod``'s server, in the owner's pod's
+    ``namespace`` (where its credentials Secret is).
+
+    The image is named by the tag the users' pods use (the package's version, which a new version replaces, never
+    rewrites), not a digest, which only the operator's registry knows, and pulled if not present: workers start in a
+    burst, and a pull of an unchanged image for each would add a registry round trip to every one."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if not 1 <= master_port <= 65535:
@@ -65,6 +71,7 @@ def worker_job(*, owner_pod: str, run_id: str, image: str, master_host: str, mas
     container = {
         "name": "locust-worker",
         "image": image,
+        "imagePullPolicy": "IfNotPresent",
         "command": ["python", "-m", "locust", "-f", locustfile, "--worker", "--headless", "--loglevel", "WARNING",
                     "--master-host", master_host, "--master-port", str(master_port)],
         "env": env,
@@ -78,7 +85,7 @@ def worker_job(*, owner_pod: str, run_id: str, image: str, master_host: str, mas
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": _name(owner_pod, "loadtest", run_id), "labels": labels},
+        "metadata": {"name": _name(owner_pod, "loadtest", run_id), "namespace": namespace, "labels": labels},
         "spec": {
             "parallelism": workers,
             "completions": workers,
@@ -102,7 +109,7 @@ def worker_job(*, owner_pod: str, run_id: str, image: str, master_host: str, mas
     }
 
 
-def master_access_policy(*, owner_pod_labels: dict[str, str], owner_pod: str, run_id: str,
+def master_access_policy(*, namespace: str, owner_pod_labels: dict[str, str], owner_pod: str, run_id: str,
                          master_port: int) -> dict[str, Any]:
     """The NetworkPolicy letting the run's worker pods, and no other pod, reach the master's port on the owner's
     pod (selected by ``owner_pod_labels``, e.g. KubeSpawner's ``hub.jupyter.org/username`` label and its
@@ -110,7 +117,8 @@ def master_access_policy(*, owner_pod_labels: dict[str, str], owner_pod: str, ru
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": _name(owner_pod, "loadtest", run_id), "labels": {RUN_LABEL: _name(run_id)}},
+        "metadata": {"name": _name(owner_pod, "loadtest", run_id), "namespace": namespace,
+                     "labels": {RUN_LABEL: _name(run_id)}},
         "spec": {
             "podSelector": {"matchLabels": dict(owner_pod_labels)},
             "policyTypes": ["Ingress"],
@@ -118,5 +126,22 @@ def master_access_policy(*, owner_pod_labels: dict[str, str], owner_pod: str, ru
                 "from": [{"podSelector": {"matchLabels": {RUN_LABEL: _name(run_id), OWNER_LABEL: _name(owner_pod)}}}],
                 "ports": [{"port": master_port, "protocol": "TCP"}],
             }],
+        },
+    }
+
+
+def workers_isolation_policy(*, namespace: str, owner_pod: str, run_id: str) -> dict[str, Any]:
+    """The NetworkPolicy that lets nothing connect to the run's worker pods: they only connect out (to the master
+    and to AWS), and no chart policy covers them (Zero to JupyterHub's select the hub's, the proxy's and users'
+    server pods by component)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": _name(owner_pod, "loadtest-workers", run_id), "namespace": namespace,
+                     "labels": {RUN_LABEL: _name(run_id)}},
+        "spec": {
+            "podSelector": {"matchLabels": {RUN_LABEL: _name(run_id), OWNER_LABEL: _name(owner_pod)}},
+            "policyTypes": ["Ingress"],
+            "ingress": [],
         },
     }

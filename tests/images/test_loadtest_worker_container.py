@@ -95,9 +95,10 @@ def test_the_jobs_workers_run_as_containers_and_the_master_merges_their_histogra
     test = LocustLoadTest(spec, workers=2, local_workers=0, playground=playground, on_interval=pushed.append,
                           start_timeout=180)
     test.start()
-    job = worker_job(owner_pod="jupyter-alice", run_id=test.run_id, image=images.user, master_host="127.0.0.1",
-                     master_port=test.master_port, workers=2, job=test.job(), locustfile=LOCUSTFILE,
-                     credentials_secret="jupyter-alice-aws", region=REGION, credentials_mount_path=mount_path)
+    job = worker_job(namespace="workbench", owner_pod="jupyter-alice", run_id=test.run_id, image=images.user,
+                     master_host="127.0.0.1", master_port=test.master_port, workers=2, job=test.job(),
+                     locustfile=LOCUSTFILE, credentials_secret="jupyter-alice-aws", region=REGION,
+                     credentials_mount_path=mount_path)
     pod = job["spec"]["template"]
     command = pod["spec"]["containers"][0]["command"]
     assert job["spec"]["parallelism"] == 2

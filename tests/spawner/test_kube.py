@@ -22,6 +22,7 @@ from traitlets.config import Config
 from spawner import environment
 from spawner.kube import LOCKED_DOWN, USER_IMAGE, image_tag
 from spawner.workbench import kube_workbench_spawner_class
+from tests.scanners import kubernetes_findings
 from tests.spawner.conftest import HUB_KEY_ID, HUB_SECRET, REGION
 from tests.spawner.kube_api import FakeKubernetes, kubeconfig
 from tests.spawner.mocking import hub_database, hub_stop
@@ -105,6 +106,27 @@ def hub_config(moto_endpoint: str, data_admin_url: str, tmp_path, **settings) ->
     return config
 
 
+# What checkov finds in a user's pod and Secret as KubeSpawner sends them, each with why it stays (the rest are
+# fixed: the pod's own security context was one).
+JUSTIFIED_FINDINGS = {
+    # the namespace is in the API path KubeSpawner posts to, not in the body: the chart's namespace
+    "CKV_K8S_21": {"Pod", "Secret"},
+    # probes: the hub itself asks the server whether it is up, at start and at every poll; a kubelet restarting
+    # a user's server behind the hub's back would lose the person's kernels
+    "CKV_K8S_8": {"Pod"},
+    "CKV_K8S_9": {"Pod"},
+    # image by digest and pulled each time: the operator's registry alone knows the digest; the tag is the
+    # package's version, which a new version replaces, never rewrites (the chart's singleuser.image settings)
+    "CKV_K8S_43": {"Pod"},
+    "CKV_K8S_15": {"Pod"},
+    # uid above 10000: uid 1000 is the image's user, whose files the home volume holds (the chart's convention)
+    "CKV_K8S_40": {"Pod"},
+    # no NetworkPolicy in the same set of files: the chart's singleuser policy covers users' pods
+    # (tests/deploy/test_kube_values.py renders and checks it)
+    "CKV2_K8S_6": {"Pod"},
+}
+
+
 def validated(manifest: dict) -> dict:
     for version in KUBERNETES_VERSIONS:
         kubernetes_validate.validate(manifest, version, strict=True)
@@ -140,6 +162,8 @@ async def test_a_pod_and_its_credentials_secret_as_kubespawner_sends_them(kube_a
 
     [pod] = [validated(body) for body in kube_api.sent("pods")]
     [secret] = [validated(body) for body in kube_api.sent("secrets")]
+    assert kubernetes_findings([pod, secret], tmp_path / "checkov") == JUSTIFIED_FINDINGS
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     sent = json.dumps(kube_api.posted)
     for hub_secret in (HUB_KEY_ID, HUB_SECRET, HUB_COOKIE_SECRET, workbench_database, "postgres@"):
         assert hub_secret not in sent, f"a hub secret reached the pod or its Secret: {hub_secret}"
