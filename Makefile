@@ -50,6 +50,10 @@ $(VENV)/.installed: pyproject.toml
 # bundle, which the dashboards' charts fetch from there (widgets/figure.py).
 FONTAWESOME := user_server/jupyter_data/voila/templates/workbench/static/fontawesome
 PLOTLY_BASIC := user_server/jupyter_data/voila/templates/workbench/static/plotly
+# Beside it plotly's whole library, for the fig.show() figures on Voila's pages that the basic bundle cannot draw
+# (the renderer in user_server/jupyter_data/labextensions/profiler-workbench-launcher): the plotly package's own
+# copy, the plotly.js its figures are written for.
+PLOTLY_WHOLE := $(PLOTLY_BASIC)/plotly.min.js
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -60,6 +64,12 @@ node_modules/.installed: package.json package-lock.json
 	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js node_modules/plotly.js-basic-dist-min/LICENSE \
 	  $(PLOTLY_BASIC)/
 	touch $@
+
+# after the npm step, which empties the folder
+install: $(PLOTLY_WHOLE)
+$(PLOTLY_WHOLE): $(VENV)/.installed node_modules/.installed
+	cp "$$($(BIN)/python -c 'import importlib.util, pathlib; \
+	  print(pathlib.Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js")')" $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:

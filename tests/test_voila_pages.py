@@ -28,7 +28,18 @@ def test_other_notebooks_keep_every_extension():
         assert dashboard_page_config(page_config(), notebook_path=path) == page_config()
 
 
-def test_a_published_notebook_keeps_plotly_and_math_only_when_it_uses_them(tmp_path):
+def test_the_workbench_renderer_is_registered_after_plotlys_own():
+    # Jupyter lists the workbench's extension first (its data folder comes first); Voila registers mime renderers
+    # in the list's order, and of two renderers of one type the later one draws
+    listed = page_config()
+    listed["federated_extensions"].sort(key=lambda ext: ext["name"] != "profiler-workbench-launcher")
+    assert names(listed)[0] == "profiler-workbench-launcher"
+    config = dashboard_page_config(listed, notebook_path="analysis.ipynb")
+    assert sorted(names(config)) == sorted(names(page_config()))
+    assert names(config)[-1] == "profiler-workbench-launcher"
+
+
+def test_a_published_notebook_draws_plotly_with_the_light_renderer_and_keeps_math_only_when_it_uses_it(tmp_path):
     import nbformat
 
     folder = tmp_path / FOLDER / "published"
@@ -41,13 +52,14 @@ def test_a_published_notebook_keeps_plotly_and_math_only_when_it_uses_them(tmp_p
         return dashboard_page_config(page_config(), notebook_path=f"{FOLDER}/published/{name}",
                                      settings={"server_root_dir": str(tmp_path)})
 
+    # the workbench's extension holds the renderer of fig.show() output that replaces plotly's own
     charted = published("chart.ipynb", "import plotly.express as px\npx.bar(x=[1], y=[2]).show()", "# Sales")
-    assert "jupyterlab-plotly" in names(charted)
-    assert "@jupyter-notebook/lab-extension" not in names(charted)
-    assert charted["fullMathjaxUrl"] == "null"
+    assert names(charted) == ["@jupyter-widgets/jupyterlab-manager", "anywidget", "profiler-workbench-launcher"]
+    assert charted["fullMathjaxUrl"] == charted["mathjaxConfig"] == "null"
     plain = published("plain.ipynb", "print('hello')", "Costs in $ per request")
-    assert "jupyterlab-plotly" not in names(plain)
+    assert "jupyterlab-plotly" not in names(plain) and "profiler-workbench-launcher" in names(plain)
     assert plain.get("fullMathjaxUrl") != "null"  # its text may hold math
-    # republished under the same name without plotly: the page follows the new snapshot
-    again = published("chart.ipynb", "print('no chart now')", "# Sales")
+    # republished under the same name with math: the page follows the new snapshot
+    again = published("chart.ipynb", "print('no chart now')", "Sales in $")
+    assert again.get("fullMathjaxUrl") != "null"
     assert "jupyterlab-plotly" not in names(again)

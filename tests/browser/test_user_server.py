@@ -173,7 +173,8 @@ def test_dashboards_load_no_front_end_extension_they_do_not_use_and_other_notebo
             assert "@jupyter-widgets/jupyterlab-manager" in loaded and "anywidget" in loaded, loaded
             assert not loaded & {"jupyterlab-plotly", "@jupyter-notebook/lab-extension"}, (dashboard, loaded)
 
-        # a notebook of the user's own, outside the dashboards, shows plotly's own figures in Voila
+        # a notebook of the user's own, outside the dashboards, keeps every extension; its plotly figures are drawn
+        # (by the workbench's light renderer, registered after plotly's: user_server/voila_pages.py)
         page.goto(server.url("voila/render/own/plain_plotly.ipynb"))
         page.locator(".js-plotly-plot .gtitle", has_text="a plain plotly figure").first.wait_for(timeout=60_000)
         assert "jupyterlab-plotly" in set(page.evaluate(LOADED_EXTENSIONS))
