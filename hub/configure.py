@@ -213,8 +213,6 @@ def configure_sharing(c, settings: WorkbenchSettings) -> None:
     """Users may share their published dashboards, and only those: the rules of :mod:`hub.sharing.rules` are
     put into this process's JupyterHub (in memory, before it builds its routes)."""
     c.JupyterHub.extra_user_scopes = set(pages.SHARING_SCOPES)
-    # the group a share with everyone on the hub is made with; it needs no members (hub.sharing.rules)
-    c.JupyterHub.load_groups = {rules.EVERYONE: {"users": []}}
     rules.install(offered_dashboards())
     # a page of the hub's own (deprecated in favour of services, but publishing needs the hub's root to copy as
     # the owner, and its own database to record the publication on the server)

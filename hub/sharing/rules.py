@@ -13,9 +13,11 @@
    answer expires (``WORKBENCH_SHARE_REVOCATION_SECONDS``), as for a revoked user.
    tests/hub/test_sharing_hub_rules.py has a test that fails once upstream includes group shares itself.
 
-   Sharing with everyone on the hub is a share with the group :data:`EVERYONE` (made by the hub at start, and
-   named in the sharing forms): it counts for every user, members or not, present and future, since JupyterHub
-   has no share with everyone and a group that lists every user would miss each one who signs up later.
+   Sharing with everyone on the hub is a share with the group :data:`EVERYONE` (made by the hub at start, after
+   its own groups: not through ``JupyterHub.load_groups``, which a hub whose authenticator manages groups refuses
+   to start with; and named in the sharing forms): it counts for every user, members or not, present and future,
+   since JupyterHub has no share with everyone and a group that lists every user would miss each one who signs up
+   later.
 
 2. Only published dashboards can be shared. ``shares!user`` lets a user share any of their servers, their full
    JupyterLab server included, and the single-user server has no notion of a viewer: a share is the whole server.
@@ -124,14 +126,33 @@ def _published_only(handler_class: type, offered: list[Dashboard]) -> type:
     return PublishedDashboardsOnly
 
 
+def with_everyone_group(init_groups: Callable) -> Callable:
+    """``JupyterHub.init_groups`` that also makes the group :data:`EVERYONE` when the database lacks it."""
+    from jupyterhub import orm
+
+    @functools.wraps(init_groups)
+    async def init_groups_and_everyone(app):
+        await init_groups(app)
+        if orm.Group.find(app.db, name=EVERYONE) is None:
+            app.log.info("Creating group %s: a share with it is a share with every user", EVERYONE)
+            app.db.add(orm.Group(name=EVERYONE))
+            app.db.commit()
+
+    setattr(init_groups_and_everyone, _installed_marker, True)
+    return init_groups_and_everyone
+
+
 def install(offered: list[Dashboard]) -> None:
     """Apply both rules in this (the hub's) process; idempotent. Raises if JupyterHub no longer has the pieces
     this relies on, so the hub refuses to start rather than share servers it should not."""
     from jupyterhub import apihandlers, scopes
     from jupyterhub.apihandlers.shares import ServerShareAPIHandler, ServerShareCodeAPIHandler
+    from jupyterhub.app import JupyterHub
 
     if not getattr(scopes.get_scopes_for, _installed_marker, False):
         scopes.get_scopes_for = with_group_shares(scopes.get_scopes_for)
+    if not getattr(JupyterHub.init_groups, _installed_marker, False):
+        JupyterHub.init_groups = with_everyone_group(JupyterHub.init_groups)
 
     replaced = 0
     for index, (pattern, handler, *rest) in enumerate(apihandlers.default_handlers):
