@@ -108,7 +108,7 @@ def hub_config(moto_endpoint: str, data_admin_url: str, tmp_path, **settings) ->
 
 # What checkov finds in a user's pod and Secret as KubeSpawner sends them, each with why it stays (the rest are
 # fixed: the pod's own security context was one).
-JUSTIFIED_FINDINGS = {
+JUSTIFIED_CHECKOV_RESULTS = {
     # the namespace is in the API path KubeSpawner posts to, not in the body: the chart's namespace
     "CKV_K8S_21": {"Pod", "Secret"},
     # probes: the hub itself asks the server whether it is up, at start and at every poll; a kubelet restarting
@@ -162,7 +162,7 @@ async def test_a_pod_and_its_credentials_secret_as_kubespawner_sends_them(kube_a
 
     [pod] = [validated(body) for body in kube_api.sent("pods")]
     [secret] = [validated(body) for body in kube_api.sent("secrets")]
-    assert kubernetes_findings([pod, secret], tmp_path / "checkov") == JUSTIFIED_FINDINGS
+    assert kubernetes_findings([pod, secret], tmp_path / "checkov") == JUSTIFIED_CHECKOV_RESULTS
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     sent = json.dumps(kube_api.posted)
     for hub_secret in (HUB_KEY_ID, HUB_SECRET, HUB_COOKIE_SECRET, workbench_database, "postgres@"):

@@ -105,7 +105,7 @@ def test_the_locustfile_reads_the_variable_the_job_sets():
 
 
 # What checkov still finds in a run's manifests, each with why it stays (the rest are fixed).
-JUSTIFIED_FINDINGS = {
+JUSTIFIED_CHECKOV_RESULTS = {
     "CKV_K8S_43": {"Job"},  # image by digest: the operator's registry alone knows it; the tag is the version
     "CKV_K8S_15": {"Job"},  # imagePullPolicy Always: IfNotPresent, a burst of workers would each pull (kube_jobs)
     "CKV_K8S_40": {"Job"},  # uid above 10000: uid 1000 is the image's user, whose files the home volume holds
@@ -120,6 +120,6 @@ def test_a_runs_manifests_pass_checkov_but_for_the_justified_findings(tmp_path):
                              owner_pod="jupyter-kate", run_id="run-42", master_port=5557),
         validated(workers_isolation_policy(namespace="workbench", owner_pod="jupyter-kate", run_id="run-42")),
     ]
-    assert kubernetes_findings(manifests, tmp_path) == JUSTIFIED_FINDINGS
+    assert kubernetes_findings(manifests, tmp_path) == JUSTIFIED_CHECKOV_RESULTS
     # without the workers' own policy, checkov finds pods that no NetworkPolicy covers
     assert "CKV2_K8S_6" in kubernetes_findings(manifests[:2], tmp_path / "without")
