@@ -66,6 +66,7 @@ def configure_pages(c, settings: WorkbenchSettings) -> None:
     c.JupyterHub.template_paths = [str(TEMPLATES), str(Path(nativeauthenticator.__file__).parent / "templates")]
     c.JupyterHub.template_vars = {
         "workbench_dashboards": offered,
+        "workbench_studies": dashboards.load_studies(dashboards.shipped_manifest()),
         "workbench_shared_with_me": pages.shared_with_me(offered, "/"),
         "workbench_publications": pages.my_publications(offered),
         "workbench_share_revocation_seconds": settings.share_revocation_seconds,

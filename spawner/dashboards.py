@@ -2,8 +2,10 @@
 
 The notebooks and their manifest are package data of ``notebooks`` (found, not imported: :func:`shipped_folder`).
 
-The hub never imports the user side; it only reads this manifest (for the home page's banners) and copies the
-listed notebooks into ``<home>/dashboards/`` before each start, so Voila serves them at
+The manifest lists the dashboards (pages to operate, preheated) and the studies (pages to read, such as the
+deployment's cost comparison: opened cold, never preheated). The hub never imports the user side; it only reads
+this manifest (for the home page's banners) and copies the listed notebooks of both into ``<home>/dashboards/``
+before each start, so Voila serves them at
 ``/user/<name>/voila/render/dashboards/<notebook>``. That folder is refreshed at every start, like application
 code: to change a dashboard, copy it elsewhere in your home.
 """
@@ -51,10 +53,12 @@ def shipped_manifest() -> Path:
     return shipped_folder() / "dashboards.json"
 
 
-def load_manifest(path: Path) -> list[Dashboard]:
+def load_manifest(path: Path, section: str = "dashboards") -> list[Dashboard]:
+    """The manifest's dashboards, or with ``section="studies"`` its studies (a manifest without any: none)."""
     try:
         data = json.loads(path.read_text())
-        dashboards = [Dashboard(d["notebook"], d["title"], d["description"]) for d in data["dashboards"]]
+        entries = data["dashboards"] if section == "dashboards" else data.get(section, [])
+        dashboards = [Dashboard(d["notebook"], d["title"], d["description"]) for d in entries]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ManifestError(f"{path}: {error!r}") from None
     for dashboard in dashboards:
@@ -63,6 +67,10 @@ def load_manifest(path: Path) -> list[Dashboard]:
         if not (path.parent / dashboard.notebook).is_file():
             raise ManifestError(f"{path}: {dashboard.notebook} is listed but missing")
     return dashboards
+
+
+def load_studies(path: Path) -> list[Dashboard]:
+    return load_manifest(path, "studies")
 
 
 def install(dashboards: list[Dashboard], source: Path, home: Path) -> Path:

@@ -106,6 +106,11 @@ class WorkbenchSpawnerMixin(Spawner):
     def offered_dashboards(self) -> list[shipped.Dashboard]:
         return shipped.load_manifest(Path(self.dashboards_folder) / "dashboards.json")
 
+    @cached_property
+    def installed_notebooks(self) -> list[shipped.Dashboard]:
+        """What goes into the home's dashboards folder: the dashboards, then the studies (never preheated)."""
+        return self.offered_dashboards + shipped.load_studies(Path(self.dashboards_folder) / "dashboards.json")
+
     @property
     def publishes(self) -> shipped.Dashboard | None:
         """The dashboard this server publishes; None for a user's own (Lab) server."""
@@ -127,7 +132,7 @@ class WorkbenchSpawnerMixin(Spawner):
         if home is None:
             self.log.warning("No home folder known for %s: dashboards not installed", self.user.name)
             return
-        await asyncio.to_thread(shipped.install, self.offered_dashboards, Path(self.dashboards_folder), home)
+        await asyncio.to_thread(shipped.install, self.installed_notebooks, Path(self.dashboards_folder), home)
 
     async def run_pre_spawn_hook(self):
         dashboard = self.publishes
@@ -260,7 +265,7 @@ class SystemAccountSpawnerMixin(LocalProcessSpawner):
     async def install_dashboards_in_home(self) -> None:
         account = await self.system_account()
         command = [sys.executable, "-I", "-m", "spawner.home_setup", "--from", str(self.dashboards_folder),
-                   *[dashboard.notebook for dashboard in self.offered_dashboards]]
+                   *[dashboard.notebook for dashboard in self.installed_notebooks]]
         await asyncio.to_thread(accounts.run_as, account, command, {"PATH": os.defpath})
 
     async def make_private_folder(self, folder: Path) -> None:

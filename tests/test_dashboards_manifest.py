@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from spawner.dashboards import FOLDER, ManifestError, install, load_manifest
+from spawner.dashboards import FOLDER, ManifestError, install, load_manifest, load_studies
 from testing.support import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -18,6 +18,22 @@ def test_the_shipped_manifest_lists_existing_notebooks_with_titles():
         assert (NOTEBOOKS / dashboard.notebook).is_file()
         assert dashboard.title and dashboard.description
     assert len({d.notebook for d in dashboards}) == len(dashboards)
+
+
+def test_the_studies_are_listed_apart_and_never_among_the_dashboards():
+    studies = load_studies(NOTEBOOKS / "dashboards.json")
+    assert [s.notebook for s in studies] == ["serverless_comparison.ipynb"]
+    assert studies[0].title and studies[0].description
+    assert not {s.notebook for s in studies} & {d.notebook for d in load_manifest(NOTEBOOKS / "dashboards.json")}
+
+
+def test_a_manifest_without_studies_has_none_and_a_study_is_checked_like_a_dashboard(tmp_path):
+    path = write(tmp_path, [])
+    assert load_studies(path) == []
+    data = {"dashboards": [], "studies": [{"notebook": "../x.ipynb", "title": "t", "description": "d"}]}
+    path.write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match="is not a notebook file name"):
+        load_studies(path)
 
 
 def write(tmp_path, dashboards):

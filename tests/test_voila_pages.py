@@ -63,3 +63,11 @@ def test_a_published_notebook_draws_plotly_with_the_light_renderer_and_keeps_mat
     again = published("chart.ipynb", "print('no chart now')", "Sales in $")
     assert again.get("fullMathjaxUrl") != "null"
     assert "jupyterlab-plotly" not in names(again)
+
+
+def test_a_study_draws_its_figures_with_the_light_renderer_and_its_dollars_are_prices():
+    config = dashboard_page_config(page_config(), notebook_path=f"{FOLDER}/serverless_comparison.ipynb")
+    assert names(config) == ["@jupyter-widgets/jupyterlab-manager", "anywidget", "profiler-workbench-launcher"]
+    assert config["fullMathjaxUrl"] == config["mathjaxConfig"] == "null"
+    # a user's notebook of the same name elsewhere is no study
+    assert dashboard_page_config(page_config(), notebook_path="serverless_comparison.ipynb") == page_config()

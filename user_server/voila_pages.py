@@ -17,6 +17,10 @@ median 3.84 s to interactive with ``jupyterlab-plotly``, 2.54 s with the light r
 chart's script was held back so it never ran (the page without the chart's cost). It keeps MathJax when its text
 holds a ``$``; otherwise it loads as lightly as the built-in ones.
 
+A study (the manifest's ``studies``, such as the deployment's cost comparison) is ours and shown from the same
+folder, but draws its charts with ``fig.show()`` like a published notebook: it keeps the light renderer, and its
+``$`` are prices, not mathematics.
+
 Configured for users' servers in ``user_server/jupyter_config/jupyter_server_config.py`` as Voila's
 ``page_config_hook``.
 """
@@ -27,6 +31,8 @@ import functools
 import json
 import os
 from typing import Any
+
+from user_server.workbench_lab import shipped_notebooks
 
 # The folder the hub fills with the dashboards at every start (spawner/dashboards.py FOLDER).
 DASHBOARDS_FOLDER = "dashboards"
@@ -43,6 +49,16 @@ def is_dashboard(notebook_path: str | None) -> bool:
 
 def is_published(notebook_path: str) -> bool:
     return notebook_path.replace("\\", "/").lstrip("/").startswith(PUBLISHED_FOLDER + "/")
+
+
+@functools.lru_cache(maxsize=1)
+def _study_paths() -> frozenset[str]:
+    shipped = shipped_notebooks()
+    return frozenset(f"{DASHBOARDS_FOLDER}/{study['notebook']}" for study in shipped[2]) if shipped else frozenset()
+
+
+def is_study(notebook_path: str) -> bool:
+    return notebook_path.replace("\\", "/").lstrip("/") in _study_paths()
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,8 +103,9 @@ def dashboard_page_config(page_config: dict[str, Any], *, notebook_path: str | N
         return page_config
     unused = UNUSED_BY_DASHBOARDS
     math = False
-    if is_published(notebook_path):
+    if is_published(notebook_path) or is_study(notebook_path):
         unused = tuple(name for name in UNUSED_BY_DASHBOARDS if name != WORKBENCH_EXTENSION)
+    if is_published(notebook_path):
         math = published_has_math(notebook_path, (settings or {}).get("server_root_dir") or os.getcwd())
     extensions = page_config.get("federated_extensions", [])
     page_config["federated_extensions"] = [ext for ext in extensions if ext.get("name") not in unused]

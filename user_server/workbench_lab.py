@@ -22,16 +22,17 @@ TUTORIALS = ("data_models_tutorial.ipynb", "widgets_live_demo.ipynb", "widgets_i
 OWN_COPIES = "workbench-notebooks"
 
 
-def shipped_notebooks() -> tuple[Path, list[dict]] | None:
-    """The folder of the shipped notebooks and its dashboards list; found, never imported (as the hub does,
-    spawner/dashboards.py)."""
+def shipped_notebooks() -> tuple[Path, list[dict], list[dict]] | None:
+    """The folder of the shipped notebooks, its dashboards and its studies; found, never imported (as the hub
+    does, spawner/dashboards.py)."""
     spec = importlib.util.find_spec("notebooks")
     if spec is None or not spec.submodule_search_locations:
         return None
     folder = Path(spec.submodule_search_locations[0])
     try:
-        return folder, json.loads((folder / "dashboards.json").read_text())["dashboards"]
-    except (OSError, ValueError, KeyError):
+        manifest = json.loads((folder / "dashboards.json").read_text())
+        return folder, manifest["dashboards"], manifest.get("studies", [])
+    except (OSError, ValueError, KeyError, AttributeError):
         return None
 
 
@@ -53,7 +54,7 @@ def _load_jupyter_server_extension(server_app) -> None:
     shipped = None if os.environ.get(DASHBOARD_VARIABLE) else shipped_notebooks()
     if shipped is None:
         return
-    folder, dashboards = shipped
+    folder, dashboards, studies = shipped
     page_config = server_app.web_app.settings.setdefault("page_config_data", {})
     page_config["workbenchDashboards"] = [
         {"notebook": d["notebook"], "title": d["title"], "description": d["description"]} for d in dashboards]
@@ -61,6 +62,7 @@ def _load_jupyter_server_extension(server_app) -> None:
     if not os.environ.get("JUPYTERHUB_SERVICE_PREFIX"):
         return
     try:
-        copy_missing(folder, [d["notebook"] for d in dashboards] + list(TUTORIALS), Path.home() / OWN_COPIES)
+        copy_missing(folder, [d["notebook"] for d in dashboards + studies] + list(TUTORIALS),
+                     Path.home() / OWN_COPIES)
     except OSError as error:  # a full disk or a file in the folder's place: JupyterLab opens all the same
         server_app.log.warning("The workbench notebooks were not copied into your home: %s", error)

@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.browser]
 
 PASSWORD = "correct horse battery"  # the harness signs everyone up with it
 OFFERED = dashboards.load_manifest(dashboards.shipped_manifest())
+STUDIES = dashboards.load_studies(dashboards.shipped_manifest())
 TUTORIALS = ("data_models_tutorial.ipynb", "widgets_live_demo.ipynb", "widgets_inspect_demo.ipynb")
 
 
@@ -96,6 +97,34 @@ def test_after_login_the_home_page_offers_the_dashboards_as_cards_that_open_them
         page.goto(f"{hub.url}/hub/home")
         expect(page.get_by_role("button", name="Stop my server")).to_have_count(0)
         expect(page.get_by_role("link", name="Open JupyterLab")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_the_deployment_study_is_a_banner_of_its_own_that_opens_the_comparison_computed_in_her_server(hub, browser):
+    assert [s.notebook for s in STUDIES] == ["serverless_comparison.ipynb"]
+    hub.signup_and_login("flo")
+    context, page = log_in(browser, hub, "flo")
+    try:
+        page.wait_for_url(f"{hub.url}/hub/home", timeout=60_000)
+        expect(page.get_by_role("heading", name="Studies", exact=True)).to_be_visible()
+        banners = page.get_by_role("list", name="Studies").get_by_role("link")
+        expect(banners).to_have_count(1)
+        expect(banners).to_contain_text(STUDIES[0].title)
+        expect(banners).to_contain_text("Read")
+        # a study is not one of the dashboards, which stay the five to operate
+        expect(page.get_by_role("list", name="Dashboards").get_by_role("link")).to_have_count(len(OFFERED))
+
+        banners.click()
+        page.wait_for_url("**/user/flo/voila/render/dashboards/serverless_comparison.ipynb*", timeout=120_000)
+        # computed by her own server's kernel from the project's figures: the table, the chart and the verdict
+        expect(page.get_by_role("heading", name=re.compile("EC2, Fargate or Lambda"))).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("$ per user-hour").first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(re.compile(r"Users' servers: \S+ at \$\d"))).to_be_visible()
+        expect(page.get_by_text("successive Lambda invocation(s)").first).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile("Traceback|Error"))).to_have_count(0)
+        page.screenshot(path=str(artifact_path("hub-study-serverless.png")), full_page=True)
     finally:
         context.close()
 
@@ -208,7 +237,7 @@ def test_jupyterlab_has_the_notebooks_the_profiler_launcher_and_no_news_question
         folder = listing.locator(".jp-DirListing-item", has_text="workbench-notebooks")
         expect(folder).to_be_visible(timeout=30_000)
         folder.dblclick()
-        for notebook in [*(d.notebook for d in OFFERED), *TUTORIALS]:
+        for notebook in [*(d.notebook for d in OFFERED + STUDIES), *TUTORIALS]:
             expect(listing.locator(".jp-DirListing-item", has_text=notebook)).to_be_visible(timeout=30_000)
         page.screenshot(path=str(artifact_path("jupyterlab-first-visit.png")))
 

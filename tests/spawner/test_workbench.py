@@ -17,6 +17,7 @@ from tests.spawner.conftest import HUB_KEY_ID
 from tests.spawner.mocking import make_spawner
 
 OFFERED = dashboards.load_manifest(dashboards.shipped_manifest())
+STUDIES = dashboards.load_studies(dashboards.shipped_manifest())
 
 
 def workbench_spawner(tmp_path, server_name: str = "", **traits):
@@ -28,7 +29,9 @@ async def test_a_lab_server_gets_the_dashboards_the_configuration_and_preheating
     spawner = workbench_spawner(tmp_path, dashboard_pool_size=2)
     await spawner.run_pre_spawn_hook()
     folder = tmp_path / "home" / "alice" / dashboards.FOLDER
-    assert sorted(p.name for p in folder.iterdir()) == sorted(d.notebook for d in OFFERED)
+    # the studies are put beside the dashboards, to be opened cold: only the dashboards are preheated
+    assert STUDIES
+    assert sorted(p.name for p in folder.iterdir()) == sorted(d.notebook for d in OFFERED + STUDIES)
     env = spawner.get_env()
     assert env["JUPYTER_CONFIG_PATH"] == str(user_server_folder() / "jupyter_config")
     assert env[dashboards.POOL_SIZE_VARIABLE] == "2"
