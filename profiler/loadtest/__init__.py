@@ -8,7 +8,7 @@ the per-interval records.
     store = default_store()                      # the runs table of your playground
     compare(store.load(info.run_id) for info in store.list_runs())
 
-May import boto3/botocore, aiohttp, hdrhistogram, numpy, :mod:`profiler.playground` and :mod:`profiler.inputs`;
+May import boto3/botocore, httptools, hdrhistogram, numpy, :mod:`profiler.playground` and :mod:`profiler.inputs`;
 Locust only in the worker processes (``locustfile``), never in the kernel.
 """
 
