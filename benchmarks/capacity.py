@@ -21,6 +21,10 @@ Also sampled every second from /proc: the machine's used memory (MemTotal - MemA
 written as CSV (and a PNG if matplotlib is installed) beside the JSON. Memory per user: the PSS of their processes
 (/proc/<pid>/smaps_rollup), found by the system account their server runs as (a hub run as root, the default)
 or by JUPYTERHUB_USER in the environment of the hub's descendants; read halfway through each user's idle time.
+The hub's own event loop: an operator's token (an administrator, ``read:metrics`` only) scrapes the hub's
+``/hub/metrics`` every 15 s, as Prometheus would, and the last scrape's ``workbench_hub_event_loop_lag_seconds``
+gives the largest lag of the run (``hub_loop_lag_max_s``) and how many of the hub's ten checks a second found it
+held for more than 0.1 s (``hub_loop_stalls_over_100ms``); ``metrics_scrape`` times the scrapes themselves.
 The last line is one JSON object.
 """
 
@@ -58,7 +62,10 @@ PASSWORD = "correct horse battery"
 DASHBOARD = "caching.ipynb"  # light: in-process memory cache on the built-in SQLite, seconds per run
 CONTROL = "Run comparison"  # its main control's description
 PROGRESS = "Caching comparison"  # the label of the progress bar that says how the run ended
-STEPS = ("signup", "login", "login_ready", "dashboard_tti", "action", "return_tti")
+STEPS = ("signup", "login", "login_ready", "dashboard_tti", "action", "return_tti", "metrics_scrape")
+OPERATOR = "crowdoperator"  # an administrator (WORKBENCH_ADMIN_USERS), whose token reads the metrics
+SCRAPE_INTERVAL = 15.0  # Prometheus' default
+STALL_SECONDS = 0.1
 
 
 @dataclass
@@ -360,6 +367,39 @@ async def sample_machine(rows: list[dict], began: float) -> None:
         busy, total = now_busy, now_total
 
 
+async def scrape_metrics(crowd: Crowd, token: str, last: dict) -> None:
+    """Scrape the hub's metrics page every :data:`SCRAPE_INTERVAL` s; ``last["text"]`` is the latest page."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as http:
+        while True:
+            began = time.monotonic()
+            try:
+                async with http.get(f"{crowd.hub.url}/hub/metrics") as page:
+                    page.raise_for_status()
+                    last["text"] = await page.text()
+                crowd.steps["metrics_scrape"].append(time.monotonic() - began)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                crowd.fail(OPERATOR, "metrics_scrape", error)
+            await asyncio.sleep(SCRAPE_INTERVAL)
+
+
+def loop_lag(metrics_text: str) -> tuple[float | None, int | None]:
+    """The largest event loop lag since the hub started and the checks that found it held over 0.1 s."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    largest, buckets, count = None, {}, None
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "workbench_hub_event_loop_lag_max_seconds":
+                largest = sample.value
+            elif sample.name == "workbench_hub_event_loop_lag_seconds_bucket":
+                buckets[sample.labels["le"]] = sample.value
+            elif sample.name == "workbench_hub_event_loop_lag_seconds_count":
+                count = sample.value
+    within = buckets.get(repr(STALL_SECONDS))
+    stalls = None if count is None or within is None else int(count - within)
+    return (None if largest is None else round(largest, 3)), stalls
+
+
 def save_samples(rows: list[dict], stem: Path) -> Path:
     try:
         import matplotlib
@@ -395,10 +435,12 @@ def quantiles(values: list[float]) -> dict:
             "max": round(ordered[-1], 2)}
 
 
-async def play(crowd: Crowd, users: int, ramp_seconds: float, active_share: float, seed: int) -> list[dict]:
+async def play(crowd: Crowd, users: int, ramp_seconds: float, active_share: float, seed: int,
+               operator_token: str, metrics: dict) -> list[dict]:
     active = set(random.Random(seed).sample(range(users), round(users * active_share)))
     samples: list[dict] = []
     sampler = asyncio.create_task(sample_machine(samples, time.monotonic()))
+    scraper = asyncio.create_task(scrape_metrics(crowd, operator_token, metrics))
 
     async def arrive(number: int) -> None:
         await asyncio.sleep(ramp_seconds * number / max(1, users))
@@ -408,6 +450,12 @@ async def play(crowd: Crowd, users: int, ramp_seconds: float, active_share: floa
         await asyncio.gather(*(arrive(number) for number in range(users)))
     finally:
         sampler.cancel()
+        scraper.cancel()
+    # one scrape after the crowd, so the figures cover all of it
+    async with aiohttp.ClientSession(headers={"Authorization": f"token {operator_token}"}) as http:
+        async with http.get(f"{crowd.hub.url}/hub/metrics") as page:
+            if page.status == 200:
+                metrics["text"] = await page.text()
     return samples
 
 
@@ -418,11 +466,17 @@ def run(users: int, ramp_seconds: float, active_share: float, idle_seconds: floa
     out = out or ROOT / "test-artifacts" / "capacity"
     out.mkdir(parents=True, exist_ok=True)
     # None: the hub's own default, where the test harness chooses otherwise (it turns preheating off)
-    hub = Hub(scratch / "state", extra_env={"WORKBENCH_DASHBOARD_POOL_SIZE": None, **(settings or {})})
+    hub = Hub(scratch / "state", extra_env={"WORKBENCH_DASHBOARD_POOL_SIZE": None, "WORKBENCH_ADMIN_USERS": OPERATOR,
+                                            **(settings or {})})
+    metrics: dict = {}
     try:
+        operator = hub.admin_login(OPERATOR, PASSWORD)
+        made = hub.hub_api(operator, "POST", f"/users/{OPERATOR}/tokens",
+                           json={"scopes": ["read:metrics"], "note": "capacity benchmark"})
+        made.raise_for_status()
         crowd = Crowd(hub, idle_seconds, timeout)
         began = time.monotonic()
-        samples = asyncio.run(play(crowd, users, ramp_seconds, active_share, seed))
+        samples = asyncio.run(play(crowd, users, ramp_seconds, active_share, seed, made.json()["token"], metrics))
         elapsed = time.monotonic() - began
     finally:
         leftovers = hub.stop()
@@ -435,6 +489,8 @@ def run(users: int, ramp_seconds: float, active_share: float, idle_seconds: floa
 
     def mean(values: list[float]) -> float | None:
         return round(statistics.mean(values), 1) if values else None
+
+    lag_max, stalls = loop_lag(metrics.get("text", ""))
 
     result = {
         "benchmark": "capacity",
@@ -461,6 +517,8 @@ def run(users: int, ramp_seconds: float, active_share: float, idle_seconds: floa
         "idle_user_pss_mib": mean(crowd.pss_mib["idle"]),
         "active_user_pss_mib": mean(crowd.pss_mib["active"]),
         "peak_memory_gib": max((row["used_gib"] for row in samples), default=None),
+        "hub_loop_lag_max_s": lag_max,
+        "hub_loop_stalls_over_100ms": stalls,
     }
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
     return result

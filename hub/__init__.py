@@ -6,6 +6,8 @@
 - ``services/``: managed services (local AWS, playground reaper) and the provisioning step.
 - ``backup/``: ``workbench backup``/``restore`` of a stopped hub (databases, secrets, local AWS state, homes).
 - ``templates/``: the home and login pages.
+- ``metrics``: the workbench's metrics on JupyterHub's Prometheus page; ``probes``: the tasks it reports from (the
+  local AWS answering, the event loop's lag).
 
 May import jupyterhub and :mod:`spawner` (which composes users' servers). Never imports the user side
 (``profiler``, ``widgets``, ``dashboards``, ``user_server``): the two meet only through the environment contract.

@@ -10,43 +10,53 @@ What an operator needs to size a machine for its users, beside JupyterHub's ``ju
 - ``workbench_kernels`` and ``workbench_warm_kernels``: kernel processes in users' servers, and those of them
   started in advance by dashboard preheating (``user_server/voila_preheat.py``);
 - ``workbench_local_aws_up`` and ``workbench_local_aws_response_seconds``: whether the embedded local AWS
-  answers, and how fast, when the hub runs it.
+  answers, and how fast, when the hub runs it;
+- ``workbench_hub_event_loop_lag_seconds`` (a histogram) and ``workbench_hub_event_loop_lag_max_seconds``: how
+  late the hub's event loop ran a timer due at that moment, ten times a second (:class:`LoopLagProbe`). While
+  the loop is held, no request to the hub is answered and no proxy route changes: a lag over 0.1 s is a stall
+  people feel.
 
-The hub's own state and ``/proc`` are read when Prometheus scrapes (a few hundred small reads, in the hub's
-thread: the users and spawners are only safe to read there). The local AWS is asked over the network by a task
-of its own every :data:`PROBE_INTERVAL` seconds, never during a scrape, and the scrape reports its last answer.
+The hub's own state (servers by kind) is read when Prometheus scrapes, in the hub's thread: the users and
+spawners are only safe to read there. ``/proc`` is not: the memory and kernels are read by a task every
+:data:`USAGE_INTERVAL` seconds, which lists the servers' processes on the event loop and reads their trees in a
+thread, and the scrape reports its last reading (none before the first). The local AWS is asked over the network
+by a task of its own every :data:`PROBE_INTERVAL` seconds, never during a scrape, and the scrape reports its last
+answer.
 Servers the hub cannot see as processes of this machine (Kubernetes pods) have no memory or kernels here: the
 cluster's own metrics have them.
 
 JupyterHub only serves the page to a token or login holding the ``read:metrics`` scope (administrators hold it).
 
-May import jupyterhub, prometheus_client, psutil and :mod:`spawner`.
+May import jupyterhub, prometheus_client, psutil, :mod:`hub.probes` and :mod:`spawner`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import psutil
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.probes import DOWN_RETRY, PROBE_INTERVAL, AwsProbe, LoopLagProbe
 from spawner.published import PREFIX as DASHBOARD_PREFIX
 
 log = logging.getLogger("workbench.metrics")
 
-PROBE_INTERVAL = 15.0
-PROBE_TIMEOUT = 5.0
-# After a failed probe: the hub starts probing before its local AWS serves, and a recovery should show soon.
-DOWN_RETRY = 2.0
+# How often the users' memory and kernels are read from /proc, in a thread. Measured on this 2-core machine with
+# a test suite running beside it: 3.2 ms per process (psutil's memory_full_info, smaps_rollup) and 42 ms for the
+# process table of 131 processes; a hundred users' servers and kernels (~600 processes) take seconds, which a
+# scrape served from the hub's event loop would hold it for.
+USAGE_INTERVAL = 10.0
 KERNEL_MARK = "ipykernel_launcher"
 # Voila starts a pool's kernels with it (and kernels a page starts itself with "False"); /proc keeps the
 # environment a process started with, so a pool kernel a page has since taken still shows it.
 PREHEAT_MARK = b"\0VOILA_PREHEAT=True\0"
+
+
 
 
 @dataclass(frozen=True)
@@ -147,44 +157,6 @@ def tree_usage(pids: Iterable[int], memory: Callable[[int], int] = process_memor
     return usage
 
 
-@dataclass
-class AwsProbe:
-    """The local AWS's last answer to :func:`spawner.stacks.endpoint_answers`, refreshed by :meth:`run`."""
-
-    endpoint: str
-    interval: float = PROBE_INTERVAL
-    timeout: float = PROBE_TIMEOUT
-    up: bool | None = None  # None until the first probe has answered
-    response_seconds: float = 0.0
-    task: asyncio.Task | None = field(default=None, repr=False)
-
-    async def probe_once(self) -> None:
-        from spawner.stacks import endpoint_answers
-
-        started = time.monotonic()
-        up = await endpoint_answers(self.endpoint, timeout=self.timeout)
-        self.up, self.response_seconds = up, time.monotonic() - started
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.probe_once()
-            except Exception:  # a probe that breaks must not end the probing
-                log.exception("Probing the local AWS at %s failed", self.endpoint)
-                self.up = False
-            await asyncio.sleep(self.interval if self.up else min(self.interval, DOWN_RETRY))
-
-    def ensure_running(self) -> None:
-        """Start :meth:`run` on the running event loop, unless it runs already; nothing without a loop."""
-        if self.task is not None and not self.task.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self.task = loop.create_task(self.run())
-
-
 def running_hub():
     """The JupyterHub application of this process (``JupyterHub.launch_instance`` makes it the singleton), or
     None."""
@@ -206,15 +178,20 @@ class WorkbenchCollector(Collector):
 
     def __init__(self, users: Callable[[], list | None] = hub_users,
                  processes: Callable[[], ProcessTable] = ProcessTable.read,
-                 usage: Callable[[list[int]], TreeUsage] = tree_usage, aws: AwsProbe | None = None):
+                 usage: Callable[[list[int]], TreeUsage] = tree_usage, aws: AwsProbe | None = None,
+                 loop_lag: LoopLagProbe | None = None, usage_interval: float = USAGE_INTERVAL):
         self.users = users
         self.processes = processes
         self.usage = usage
         self.aws = aws
+        self.loop_lag = loop_lag or LoopLagProbe()
+        self.usage_interval = usage_interval
+        self.usage_by_user: dict[str, TreeUsage] | None = None
+        self.usage_task: asyncio.Task | None = None
 
     def describe(self) -> list:
         # Without it the registry runs collect() once at registration to learn the names, before the hub is up.
-        return list(self._families().values())
+        return list(self._families().values()) + self.loop_lag.families()
 
     @staticmethod
     def _families() -> dict[str, GaugeMetricFamily]:
@@ -238,6 +215,42 @@ class WorkbenchCollector(Collector):
         ]
         return {family.name: family for family in families}
 
+    def measure_usage(self, servers: list[RunningServer]) -> dict[str, TreeUsage]:
+        """Each user's memory and kernels, read from ``/proc``: in a thread of its own, never on the event loop."""
+        by_user: dict[str, TreeUsage] = {}
+        with_process = [server for server in servers if server.pid]
+        table = self.processes() if with_process else ProcessTable({})
+        for server in with_process:
+            usage = self.usage(table.tree(server.pid))
+            total = by_user.setdefault(server.user, TreeUsage())
+            total.memory_bytes += usage.memory_bytes
+            total.kernels += usage.kernels
+            total.warm_kernels += usage.warm_kernels
+        return by_user
+
+    async def refresh_usage(self) -> None:
+        users = self.users()
+        if users is not None:
+            self.usage_by_user = await asyncio.to_thread(self.measure_usage, running_servers(users))
+
+    async def refresh_usage_forever(self) -> None:
+        while True:
+            try:
+                await self.refresh_usage()
+            except Exception:  # a refresh that breaks must not end the refreshing
+                log.exception("Measuring the users' servers' memory failed")
+            await asyncio.sleep(self.usage_interval)
+
+    def ensure_refreshing(self) -> None:
+        """Start :meth:`refresh_usage_forever` on the running event loop, unless it runs already."""
+        if self.usage_task is not None and not self.usage_task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.usage_task = loop.create_task(self.refresh_usage_forever())
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         users = self.users()
         if users is None:  # no hub in this process (yet): nothing to say rather than zeros that look measured
@@ -248,20 +261,15 @@ class WorkbenchCollector(Collector):
             families["workbench_user_servers"].add_metric(
                 [kind], sum(1 for server in servers if server.kind == kind and server.ready))
 
-        by_user: dict[str, TreeUsage] = {}
-        with_process = [server for server in servers if server.pid]
-        table = self.processes() if with_process else ProcessTable({})
-        for server in with_process:
-            usage = self.usage(table.tree(server.pid))
-            total = by_user.setdefault(server.user, TreeUsage())
-            total.memory_bytes += usage.memory_bytes
-            total.kernels += usage.kernels
-            total.warm_kernels += usage.warm_kernels
-        for user, usage in sorted(by_user.items()):
-            families["workbench_user_memory_bytes"].add_metric([user], usage.memory_bytes)
-        families["workbench_user_memory_bytes_total"].add_metric([], sum(u.memory_bytes for u in by_user.values()))
-        families["workbench_kernels"].add_metric([], sum(u.kernels for u in by_user.values()))
-        families["workbench_warm_kernels"].add_metric([], sum(u.warm_kernels for u in by_user.values()))
+        self.ensure_refreshing()
+        by_user = self.usage_by_user
+        if by_user is not None:  # none until first measured: no zeros that look measured
+            for user, usage in sorted(by_user.items()):
+                families["workbench_user_memory_bytes"].add_metric([user], usage.memory_bytes)
+            families["workbench_user_memory_bytes_total"].add_metric(
+                [], sum(u.memory_bytes for u in by_user.values()))
+            families["workbench_kernels"].add_metric([], sum(u.kernels for u in by_user.values()))
+            families["workbench_warm_kernels"].add_metric([], sum(u.warm_kernels for u in by_user.values()))
 
         aws = self.aws
         if aws is not None:
@@ -270,8 +278,10 @@ class WorkbenchCollector(Collector):
                 families["workbench_local_aws_up"].add_metric([], 1 if aws.up else 0)
                 families["workbench_local_aws_response_seconds"].add_metric([], aws.response_seconds)
         for family in families.values():
-            if family.samples or not family.name.startswith("workbench_local_aws"):
+            if family.samples or family.name == "workbench_user_servers":
                 yield family
+        self.loop_lag.ensure_running()
+        yield from self.loop_lag.families()
 
 
 _installed: WorkbenchCollector | None = None
@@ -290,7 +300,11 @@ def install(local_aws_endpoint: str | None) -> WorkbenchCollector:
         if _installed.aws is not None and _installed.aws.task is not None:
             _installed.aws.task.cancel()
         _installed.aws = aws
-    if _installed.aws is not None and running_hub() is not None:
-        # the hub loads its configuration inside its event loop: the first scrape then finds an answer already
-        _installed.aws.ensure_running()
+    if running_hub() is not None:
+        # the hub loads its configuration inside its event loop: the first scrape then finds an answer already,
+        # and the loop is watched from the start
+        if _installed.aws is not None:
+            _installed.aws.ensure_running()
+        _installed.loop_lag.ensure_running()
+        _installed.ensure_refreshing()
     return _installed

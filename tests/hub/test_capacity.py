@@ -15,7 +15,7 @@ from testing.support import REPO_ROOT
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
 KEYS = ("users", "failures", "login_ready_p95_s", "dashboard_tti_p95_s", "action_p95_s", "idle_user_pss_mib",
-        "active_user_pss_mib", "peak_memory_gib")
+        "active_user_pss_mib", "peak_memory_gib", "hub_loop_lag_max_s", "hub_loop_stalls_over_100ms")
 
 
 def load_benchmark():
@@ -40,5 +40,8 @@ def test_three_users_sign_up_start_open_a_dashboard_press_it_idle_and_come_back(
     assert result["steps"]["return_tti"]["n"] == 3 and result["steps"]["action"]["n"] == 1
     assert result["idle_user_pss_mib"] > 0 and result["active_user_pss_mib"] > 0
     assert result["leftover_processes"] == 0
+    # the hub's event loop, from its own metrics scraped with an operator's token
+    assert result["steps"]["metrics_scrape"]["n"] >= 1
+    assert result["hub_loop_lag_max_s"] >= 0 and result["hub_loop_stalls_over_100ms"] >= 0
     assert (tmp_path / "capacity-3.json").exists()
     assert any(tmp_path.glob("capacity-3.[cp][sn][vg]"))

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from types import SimpleNamespace
 
@@ -14,7 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub import metrics
-from hub.metrics import AwsProbe, ProcessTable, TreeUsage, WorkbenchCollector
+from hub.metrics import ProcessTable, TreeUsage, WorkbenchCollector
+from hub.probes import AwsProbe, LoopLagProbe
 
 
 def spawner(ready=True, active=True, pid=0):
@@ -46,6 +48,12 @@ def collector(users, aws=None):
     return WorkbenchCollector(users=lambda: users, processes=lambda: TABLE, usage=fake_usage, aws=aws)
 
 
+def measured(collector: WorkbenchCollector) -> WorkbenchCollector:
+    """The collector once its task has read /proc (as it does every USAGE_INTERVAL seconds in the hub)."""
+    asyncio.run(collector.refresh_usage())
+    return collector
+
+
 def test_servers_are_counted_by_kind_and_only_when_ready():
     users = [user("ada", **{"": spawner(pid=10), "dash_caching": spawner(pid=20), "scratch": spawner(ready=False)}),
              user("bea", **{"": spawner(pid=30), "dash_old": spawner(ready=False, active=False)})]
@@ -57,7 +65,7 @@ def test_servers_are_counted_by_kind_and_only_when_ready():
 def test_memory_is_summed_over_each_users_server_trees_and_kernels_are_counted():
     users = [user("ada", **{"": spawner(pid=10), "dash_caching": spawner(pid=20)}),
              user("bea", **{"": spawner(pid=30)})]
-    values = scrape(collector(users))
+    values = scrape(measured(collector(users)))
     assert values[("workbench_user_memory_bytes", (("user", "ada"),))] == 100 + 50 + 40 + 300 + 30
     assert values[("workbench_user_memory_bytes", (("user", "bea"),))] == 7
     assert values[("workbench_user_memory_bytes_total", ())] == 527
@@ -70,10 +78,49 @@ def test_a_server_that_is_no_process_here_has_no_memory_and_the_table_is_not_rea
         raise AssertionError("the process table is read although no server is a process of this machine")
 
     users = [user("ada", **{"": spawner(pid=0)})]
-    values = scrape(WorkbenchCollector(users=lambda: users, processes=no_table, usage=fake_usage))
+    values = scrape(measured(WorkbenchCollector(users=lambda: users, processes=no_table, usage=fake_usage)))
     assert values[("workbench_user_servers", (("kind", "own"),))] == 1
     assert not [key for key in values if key[0] == "workbench_user_memory_bytes"]
     assert values[("workbench_user_memory_bytes_total", ())] == 0
+
+
+def test_a_scrape_never_reads_proc_memory_is_read_in_a_thread_and_absent_until_then():
+    readers = []
+
+    def table():
+        readers.append(threading.current_thread())
+        return TABLE
+
+    users = [user("ada", **{"": spawner(pid=10)})]
+    found = WorkbenchCollector(users=lambda: users, processes=table, usage=fake_usage)
+    values = scrape(found)
+    assert readers == []  # the scrape answered from the hub's state alone
+    assert values[("workbench_user_servers", (("kind", "own"),))] == 1
+    assert not [key for key in values if key[0].startswith(("workbench_user_memory", "workbench_kernels"))]
+    values = scrape(measured(found))
+    assert readers and threading.main_thread() not in readers
+    assert values[("workbench_user_memory_bytes", (("user", "ada"),))] == 190
+
+
+def test_the_collector_refreshes_memory_on_the_event_loop_every_interval():
+    users = [user("ada", **{"": spawner(pid=10)})]
+    found = WorkbenchCollector(users=lambda: users, processes=lambda: TABLE, usage=fake_usage, usage_interval=0.05)
+
+    async def main():
+        found.ensure_refreshing()
+        first = found.usage_task
+        found.ensure_refreshing()
+        assert found.usage_task is first
+        for _ in range(100):
+            if found.usage_by_user is not None:
+                break
+            await asyncio.sleep(0.02)
+        users[0].spawners[""] = spawner(pid=20)  # the next reading follows the servers
+        await asyncio.sleep(0.2)
+        first.cancel()
+
+    asyncio.run(main())
+    assert found.usage_by_user["ada"].memory_bytes == 330
 
 
 def test_without_a_hub_in_the_process_nothing_is_reported():
@@ -141,3 +188,28 @@ def test_a_real_process_tree_memory_and_kernel_marks():
 
 def test_tree_usage_of_nothing():
     assert metrics.tree_usage([]) == TreeUsage()
+
+
+def test_a_blocked_event_loop_shows_as_lag_and_a_free_one_does_not():
+    async def main():
+        probe = LoopLagProbe(interval=0.02)
+        probe.ensure_running()
+        await asyncio.sleep(0.3)  # a free loop: every wake-up on time, give or take the machine
+        free_largest = probe.largest
+        time.sleep(0.35)  # what a handler computing in the loop's thread does to everyone else
+        await asyncio.sleep(0.1)
+        probe.task.cancel()
+        return probe, free_largest
+
+    probe, free_largest = asyncio.run(main())
+    assert free_largest < 0.25, free_largest
+    assert 0.3 <= probe.largest < 1.0, probe.largest
+    values = scrape(WorkbenchCollector(users=lambda: [], loop_lag=probe))
+    assert values[("workbench_hub_event_loop_lag_max_seconds", ())] == probe.largest
+    count = values[("workbench_hub_event_loop_lag_seconds_count", ())]
+    assert count == probe.total >= 10
+    # the stall is above 0.25 s; the free wake-ups are below 0.1 s (a busy machine may delay one or two)
+    assert values[("workbench_hub_event_loop_lag_seconds_bucket", (("le", "0.25"),))] <= count - 1
+    assert values[("workbench_hub_event_loop_lag_seconds_bucket", (("le", "0.1"),))] >= count - 3
+    assert values[("workbench_hub_event_loop_lag_seconds_bucket", (("le", "+Inf"),))] == count
+    assert values[("workbench_hub_event_loop_lag_seconds_sum", ())] >= 0.3
