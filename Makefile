@@ -16,7 +16,9 @@ hub: install
 
 # Two test processes (pytest-xdist): most of the suite waits on hubs, servers and browsers, so two share two
 # cores well (the whole suite: ~23 min in one process, ~15 min in two, on 2 cores). A test file stays in one
-# process (--dist loadfile), so the hub a file's tests share is started once.
+# process (--dist loadfile), so the hub a file's tests share is started once; files are handed out in the order
+# tests/conftest.py sorts them, longest first (--no-loadscope-reorder: xdist would otherwise start with the files
+# that hold the most tests, which are quick, and end with one process running the image builds alone).
 TEST_WORKERS ?= 2
 
 # The container images' tests (tests/images, marker `images`) are in: building both images from nothing took
@@ -26,7 +28,7 @@ TEST_WORKERS ?= 2
 TEST_SELECTION ?=
 
 test: install chromium
-	$(BIN)/python -m pytest -p xdist -n $(TEST_WORKERS) --dist loadfile --durations=25 $(TEST_SELECTION) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p xdist -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(TEST_SELECTION) $(PYTEST_ARGS)
 
 test-images: install chromium
 	$(BIN)/python -m pytest -p no:xdist -m images tests/images $(PYTEST_ARGS)

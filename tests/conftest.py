@@ -126,7 +126,22 @@ FIXTURE_MARKS = {
 PARAM_MARKS = {"postgresql": "postgres", "postgres": "postgres", "redis": "redis"}
 
 
+# The files that take longest go first, so that with two test processes (`make test`: -n 2 --dist loadfile
+# --no-loadscope-reorder) neither is left running one long file while the other has finished: xdist hands out
+# files in this order. Building the images takes ~4 min with a cache (more when the dependencies changed); the
+# others start hubs, servers and browsers. Within a folder, and for everything else, the order stays as collected.
+LONGEST_FIRST = (TESTS / "images", TESTS / "package", TESTS / "reliability", TESTS / "hub", TESTS / "security",
+                 TESTS / "spawner", TESTS / "browser", NOTEBOOKS)
+
+
+def duration_rank(path: Path) -> int:
+    return next((rank for rank, folder in enumerate(LONGEST_FIRST) if path.is_relative_to(folder)),
+                len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(config, items):
+    # a stable sort: a file's tests stay together and in their order
+    items.sort(key=lambda item: duration_rank(Path(item.path)))
     for item in items:
         path = Path(item.path)
         names = {mark for folder, marks in FOLDER_MARKS.items() if path.is_relative_to(folder) for mark in marks}
@@ -141,11 +156,24 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """``-n`` with the default ``--dist load``, except that a notebook's cells stay together, in order.
+    """``-n`` with the default ``--dist load``, except that a notebook's cells stay together, in order; with
+    ``--dist loadfile`` (``make test``), the image tests stay together.
 
     nbval runs a notebook's cells as separate tests in one kernel: a cell sent to another worker than the cells
     before it fails on names they define.
     """
+    if config.getvalue("dist") == "loadfile":
+        from xdist.scheduler import LoadFileScheduling
+
+        class ImagesTogether(LoadFileScheduling):
+            """A file per process, but the image tests all in one: each file's tests need both images, which one
+            build makes under a lock; a second process would spend that build waiting on the lock."""
+
+            def _split_scope(self, nodeid: str) -> str:
+                file = super()._split_scope(nodeid)
+                return "tests/images" if file.startswith("tests/images/") else file
+
+        return ImagesTogether(config, log)
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
