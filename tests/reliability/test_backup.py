@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from hub.backup import archives, commands
 from spawner import accounts, database, names
 from testing.hub import Hub
-from testing.isolation import MARK, TestAccounts, isolated_hub, remove_accounts
+from testing.isolation import MARK, TestAccounts, isolated_hub, reachable_code, remove_accounts
 from testing.kernel import UserKernel
 from testing.support import REPO_ROOT, free_port
 
@@ -202,33 +202,37 @@ def test_a_home_is_unpacked_by_its_own_account_never_through_a_link_it_planted(t
     prefix = f"t{secrets.token_hex(3)}-"
     homes = Path(tempfile.mkdtemp(prefix="backup-homes-", dir="/var/tmp"))
     homes.chmod(0o755)
-    try:
-        account = accounts.ensure_account(f"{prefix}alice", accounts.comment_for("test", "alice"), homes)
-        source = tmp_path / "home"
-        (source / "notes").mkdir(parents=True)
-        (source / "notes" / "kept.txt").write_text("hello")
-        archive = tmp_path / "home.tar"
-        with open(archive, "wb") as stream:
-            assert archives.pack(source, stream) == []
-        elsewhere = Path(tempfile.mkdtemp(dir="/var/tmp"))
-        elsewhere.chmod(0o777)  # writable by anyone: only the link's check can keep the restore out
+    # the account runs this checkout's Python (hub.backup.archives): the checkout must be reachable by it, whatever
+    # other tests running beside this one have opened
+    with reachable_code():
         try:
-            planted = account.home / "notes"
-            planted.symlink_to(elsewhere)
-            os.lchown(planted, account.uid, account.gid)
-            with open(archive, "rb") as stream, pytest.raises(commands.BackupRefused, match="outside the destination"):
+            account = accounts.ensure_account(f"{prefix}alice", accounts.comment_for("test", "alice"), homes)
+            source = tmp_path / "home"
+            (source / "notes").mkdir(parents=True)
+            (source / "notes" / "kept.txt").write_text("hello")
+            archive = tmp_path / "home.tar"
+            with open(archive, "wb") as stream:
+                assert archives.pack(source, stream) == []
+            elsewhere = Path(tempfile.mkdtemp(dir="/var/tmp"))
+            elsewhere.chmod(0o777)  # writable by anyone: only the link's check can keep the restore out
+            try:
+                planted = account.home / "notes"
+                planted.symlink_to(elsewhere)
+                os.lchown(planted, account.uid, account.gid)
+                refused = pytest.raises(commands.BackupRefused, match="outside the destination")
+                with open(archive, "rb") as stream, refused:
+                    commands.run_as_account(account, "unpack", stdin=stream)
+                assert list(elsewhere.iterdir()) == []
+            finally:
+                shutil.rmtree(elsewhere)
+            planted.unlink()
+            with open(archive, "rb") as stream:
                 commands.run_as_account(account, "unpack", stdin=stream)
-            assert list(elsewhere.iterdir()) == []
+            kept = account.home / "notes" / "kept.txt"
+            assert kept.read_text() == "hello" and kept.stat().st_uid == account.uid
         finally:
-            shutil.rmtree(elsewhere)
-        planted.unlink()
-        with open(archive, "rb") as stream:
-            commands.run_as_account(account, "unpack", stdin=stream)
-        kept = account.home / "notes" / "kept.txt"
-        assert kept.read_text() == "hello" and kept.stat().st_uid == account.uid
-    finally:
-        remove_accounts(prefix)
-        shutil.rmtree(homes, ignore_errors=True)
+            remove_accounts(prefix)
+            shutil.rmtree(homes, ignore_errors=True)
 
 
 @pytest.mark.postgres
