@@ -14,12 +14,13 @@ BIN := $(VENV)/bin
 hub: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/workbench hub
 
-# Two test processes (pytest-xdist): most of the suite waits on hubs, servers and browsers, so two share two
-# cores well (the whole suite: ~23 min in one process, ~15 min in two, on 2 cores). A test file stays in one
+# Three test processes (pytest-xdist): most of the suite waits on hubs, servers and browsers, so more processes
+# than cores pay (on 2 cores: ~23 min in one process, ~15 min in two when the suite was smaller; 27 min 45 s
+# in two for today's, image tests included). A test file stays in one
 # process (--dist loadfile), so the hub a file's tests share is started once; files are handed out in the order
 # tests/conftest.py sorts them, longest first (--no-loadscope-reorder: xdist would otherwise start with the files
 # that hold the most tests, which are quick, and end with one process running the image builds alone).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 # The container images' tests (tests/images, marker `images`) are in: building both images from nothing took
 # 12 min 48 s here (the base by debootstrap, then each image's dependencies from PyPI), once per machine; with the
