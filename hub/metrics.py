@@ -41,7 +41,7 @@ import psutil
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub.probes import DOWN_RETRY, PROBE_INTERVAL, AwsProbe, LoopLagProbe
+from hub.probes import DOWN_RETRY, PROBE_INTERVAL, AwsProbe, LoopLagProbe, running_once
 from spawner.published import PREFIX as DASHBOARD_PREFIX
 
 log = logging.getLogger("workbench.metrics")
@@ -243,13 +243,7 @@ class WorkbenchCollector(Collector):
 
     def ensure_refreshing(self) -> None:
         """Start :meth:`refresh_usage_forever` on the running event loop, unless it runs already."""
-        if self.usage_task is not None and not self.usage_task.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self.usage_task = loop.create_task(self.refresh_usage_forever())
+        self.usage_task = running_once(self.usage_task, self.refresh_usage_forever)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         users = self.users()

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Coroutine
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
@@ -22,6 +23,18 @@ PROBE_TIMEOUT = 5.0
 DOWN_RETRY = 2.0
 LAG_INTERVAL = 0.1
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def running_once(task: asyncio.Task | None, run: Callable[[], Coroutine]) -> asyncio.Task | None:
+    """``task`` while it runs; otherwise ``run()`` started as a new task on the running event loop (``task`` when
+    there is no loop: the configuration may be loaded before the hub's loop runs)."""
+    if task is not None and not task.done():
+        return task
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return task
+    return loop.create_task(run())
 
 
 @dataclass
@@ -53,13 +66,7 @@ class AwsProbe:
 
     def ensure_running(self) -> None:
         """Start :meth:`run` on the running event loop, unless it runs already; nothing without a loop."""
-        if self.task is not None and not self.task.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self.task = loop.create_task(self.run())
+        self.task = running_once(self.task, self.run)
 
 
 @dataclass
@@ -93,13 +100,7 @@ class LoopLagProbe:
 
     def ensure_running(self) -> None:
         """Start :meth:`run` on the running event loop, unless it runs already; nothing without a loop."""
-        if self.task is not None and not self.task.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self.task = loop.create_task(self.run())
+        self.task = running_once(self.task, self.run)
 
     def families(self) -> list:
         histogram = HistogramMetricFamily(
